@@ -1,0 +1,67 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { ConfigError } from './config';
+import { apiError } from './errors';
+import { authenticate, context, hsts } from './middleware';
+import { adminApp } from './routes/admin';
+import { enqueueApp } from './routes/enqueue';
+import { statsApp } from './routes/stats';
+import { tasksApp } from './routes/tasks';
+import type { AppEnv } from './types';
+import { VERSION } from './version';
+
+// Validation failures from every route become one 400 that names each bad field.
+export const defaultHook = (result: { success: boolean; error?: unknown }) => {
+  if (result.success) return;
+  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string }[] }).issues ?? [];
+  const message = issues.map((i) => `${i.path.map(String).join('.') || 'request'}: ${i.message}`).join('; ');
+  throw apiError(400, 'invalid_request', message || 'invalid request');
+};
+
+const app = new OpenAPIHono<AppEnv>({ defaultHook });
+
+app.use('*', context, hsts);
+
+app.get('/', (c) => c.json({ name: 'torque', version: VERSION }));
+app.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers' },
+});
+
+app.route('/', adminApp);
+for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
+app.route('/', enqueueApp);
+app.route('/', tasksApp);
+app.route('/', statsApp);
+
+// Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/];
+
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  if (KNOWN.some((re) => re.test(path))) throw apiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}`);
+  throw apiError(404, 'not_found', `no route for ${c.req.method} ${path}`);
+});
+
+/** D1 being unreachable is not the client's fault and not a bug: 503, come back shortly. */
+function isStorageError(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (/D1_|SQLITE_BUSY|storage|Network connection lost|overloaded/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+app.onError((err, c) => {
+  if (err instanceof HTTPException) return err.getResponse();
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    return apiError(500, 'misconfigured', err.message).getResponse();
+  }
+  console.error('unhandled error', c.req.method, c.req.path, err);
+  if (isStorageError(err)) {
+    return apiError(503, 'storage_unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }).getResponse();
+  }
+  return apiError(500, 'internal', 'internal error').getResponse();
+});
+
+export default app;

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+// Vars arrive as strings. A bad value must fail loudly by name rather than silently default,
+// so each one is parsed strictly and the error lists every offending variable.
+const int = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      if (!/^\d+$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${v}"` });
+        return z.NEVER;
+      }
+      const n = Number(v.trim());
+      if (n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}, got ${n}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const bool = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const s = v.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const secret = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() ? v.trim() : undefined));
+
+const ConfigSchema = z
+  .object({
+    AUTHENTICATE: bool(true),
+    ENABLE_HSTS: bool(false),
+    DEFAULT_TIMEOUT: int(60, 1, 86_400),
+    MAX_TIMEOUT: int(600, 1, 86_400),
+    MIN_RETRY_DELAY: int(2, 1, 86_400),
+    MAX_RETRY_DELAY: int(7200, 1, 31_536_000),
+    MAX_RETRIES: int(36, 0, 100),
+    COMPLETED_TTL: int(604_800, 0, 315_360_000),
+    FAILED_TTL: int(2_592_000, 0, 315_360_000),
+    SWEEP_GRACE: int(300, 1, 86_400),
+    MAX_BODY_BYTES: int(1_048_576, 1, 2_000_000),
+    CONSUMER_BUDGET: int(840, 1, 900),
+    ADMIN_TOKEN: secret,
+    SIGNING_SECRET: secret.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]+$/.test(v), {
+      message: 'must look like whsec_<base64>',
+    }),
+  })
+  .refine((c) => c.DEFAULT_TIMEOUT <= c.MAX_TIMEOUT, {
+    path: ['DEFAULT_TIMEOUT'],
+    message: 'must not exceed MAX_TIMEOUT',
+  })
+  .refine((c) => c.MIN_RETRY_DELAY <= c.MAX_RETRY_DELAY, {
+    path: ['MIN_RETRY_DELAY'],
+    message: 'must not exceed MAX_RETRY_DELAY',
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+// Parsed once per env object: bindings are stable for an isolate's lifetime.
+const cache = new WeakMap<object, Config>();
+
+export function getConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid Torque configuration: ${detail}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}

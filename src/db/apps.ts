@@ -1,0 +1,35 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { DB } from './index';
+import { apiKeys, apps } from './schema';
+
+export const DEFAULT_APP = 'default';
+
+export async function createApp(db: DB, app: { id: string; name: string }, now: number) {
+  await db.insert(apps).values({ ...app, createdAt: now });
+}
+
+export async function listApps(db: DB) {
+  return db.select().from(apps).orderBy(apps.createdAt);
+}
+
+export async function getApp(db: DB, id: string) {
+  return db.query.apps.findFirst({ where: eq(apps.id, id) });
+}
+
+export async function addKey(db: DB, key: { id: string; appId: string; hash: string }, now: number) {
+  await db.insert(apiKeys).values({ ...key, createdAt: now });
+}
+
+/** The live (unrevoked) key with this id, if any. */
+export async function findLiveKey(db: DB, id: string) {
+  return db.query.apiKeys.findFirst({ where: and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)) });
+}
+
+export async function revokeKey(db: DB, id: string, now: number): Promise<boolean> {
+  const done = await db
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  return done.length > 0;
+}

@@ -1,0 +1,26 @@
+import type { Config } from '../config';
+import type { Next } from '../db/outcomes';
+import type { TaskRow } from '../db/schema';
+import { retryDelay } from './backoff';
+import type { AttemptResult } from './call';
+
+type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
+
+/**
+ * What happens to a task after an attempt. `task.attempts` counts attempts started, this one
+ * included, so it is also the number of failures so far when this one failed.
+ */
+export function decideNext(
+  task: Pick<TaskRow, 'attempts' | 'maxRetries'>,
+  result: Pick<AttemptResult, 'outcome' | 'retryAfter'>,
+  cfg: Policy,
+  now: number,
+): Next {
+  if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
+  const retriesUsed = task.attempts - 1;
+  if (result.outcome === 'gone' || retriesUsed >= task.maxRetries) {
+    return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
+  }
+  const delay = retryDelay(result.outcome, task.attempts, cfg, result.retryAfter);
+  return { status: 'retry', dueAt: now + delay * 1000 };
+}

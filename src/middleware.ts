@@ -1,0 +1,58 @@
+import { createMiddleware } from 'hono/factory';
+import { getConfig } from './config';
+import { openDb } from './db';
+import { DEFAULT_APP, findLiveKey } from './db/apps';
+import { apiError } from './errors';
+import { parseKey, secretMatches } from './keys';
+import type { AppEnv } from './types';
+
+/** Parses config and opens the database once per request, for every route. */
+export const context = createMiddleware<AppEnv>(async (c, next) => {
+  c.set('config', getConfig(c.env));
+  c.set('db', openDb(c.env.DB));
+  await next();
+});
+
+/** The three ways a client may present a key: the seed's `api_key`, Torque-Api-Key, or Bearer. */
+function presentedKey(h: (name: string) => string | undefined): string | undefined {
+  const bearer = h('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
+  return bearer ?? h('torque-api-key') ?? h('api_key') ?? h('api-key');
+}
+
+/** Resolves the caller's app from its API key (or `default` when AUTHENTICATE is off). */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  if (!c.var.config.AUTHENTICATE) {
+    c.set('app', DEFAULT_APP);
+    return next();
+  }
+  const unauthorized = (why: string) =>
+    apiError(401, 'unauthorized', why, { 'www-authenticate': 'Bearer realm="torque"' });
+  const presented = presentedKey((n) => c.req.header(n));
+  if (!presented) throw unauthorized('an API key is required: send Authorization: Bearer <key>');
+  const parsed = parseKey(presented);
+  if (!parsed) throw unauthorized('the API key is malformed');
+  const key = await findLiveKey(c.var.db, parsed.keyId);
+  if (!key || !(await secretMatches(parsed.secret, key.hash))) {
+    throw unauthorized('the API key is unknown or revoked');
+  }
+  c.set('app', key.appId);
+  await next();
+});
+
+/** ENABLE_HSTS: tell browsers to stay on https, and refuse to carry API traffic over http. */
+export const hsts = createMiddleware<AppEnv>(async (c, next) => {
+  if (!c.var.config.ENABLE_HSTS) return next();
+  const url = new URL(c.req.url);
+  const proto = c.req.header('x-forwarded-proto') ?? url.protocol.replace(':', '');
+  if (proto === 'http') {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+      url.protocol = 'https:';
+      c.res = c.redirect(url.toString(), 301);
+    } else {
+      throw apiError(403, 'https_required', 'this Torque only accepts https requests');
+    }
+  } else {
+    await next();
+  }
+  c.res.headers.set('strict-transport-security', 'max-age=31536000; includeSubDomains');
+});

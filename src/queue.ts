@@ -1,0 +1,87 @@
+import { getConfig } from './config';
+import { openDb, type DB } from './db';
+import { recordOutcomes, type Outcome } from './db/outcomes';
+import type { TaskRow } from './db/schema';
+import { claimTasks, peekTasks } from './db/tasks';
+import { callHook } from './hook/call';
+import { decideNext } from './hook/outcome';
+import { sendTaskMessages } from './send';
+
+export type TaskMessage = { id: string };
+
+// Workers allow 6 simultaneous outgoing connections per invocation; a 7th fetch would wait
+// while its deadline ran, so attempts are started through a pool of exactly 6.
+export const HOOK_CONCURRENCY = 6;
+
+async function pool<T, R>(items: T[], size: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await run(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return out;
+}
+
+/** Messages that claimed nothing because they came early get re-sent for when the task is due. */
+async function resendEarly(db: DB, env: Env, ids: string[], now: number): Promise<void> {
+  const early = (await peekTasks(db, ids)).filter(
+    (t) => (t.status === 'pending' || t.status === 'retry') && t.dueAt > now,
+  );
+  await sendTaskMessages(env, early, now);
+}
+
+export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
+  const cfg = getConfig(env);
+  const db = openDb(env.DB);
+  const start = Date.now();
+  const ids = [...new Set(batch.messages.map((m) => m.body?.id).filter((id) => typeof id === 'string'))];
+
+  let claimed: TaskRow[];
+  try {
+    claimed = await claimTasks(db, ids, start, cfg.SWEEP_GRACE * 1000);
+  } catch (err) {
+    // Nothing was claimed; let the queue redeliver. If it gives up, the sweeper re-sends.
+    console.error('claim failed', err);
+    batch.retryAll({ delaySeconds: 5 });
+    return;
+  }
+
+  const claimedIds = new Set(claimed.map((t) => t.id));
+  const unclaimed = ids.filter((id) => !claimedIds.has(id));
+  // Early messages are a side path: if this fails the sweeper still covers those tasks.
+  const early = resendEarly(db, env, unclaimed, start).catch((err) => console.error('early re-send failed', err));
+
+  // An invocation may run 15 minutes. An attempt that could not finish inside the budget is not
+  // started; its claim is handed back and it is re-sent to run in a fresh invocation.
+  const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
+  const outcomes = await pool(claimed, HOOK_CONCURRENCY, async (task): Promise<Outcome> => {
+    if (Date.now() + task.timeout * 1000 > budgetEnd) {
+      const now = Date.now();
+      return { task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } };
+    }
+    const result = await callHook(task, cfg.SIGNING_SECRET);
+    return { task, ...result, next: decideNext(task, result, cfg, Date.now()) };
+  });
+
+  const now = Date.now();
+  try {
+    await recordOutcomes(db, outcomes, now);
+  } catch (err) {
+    // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
+    console.error('recording outcomes failed', err);
+  }
+  const again = outcomes.flatMap((o) =>
+    o.next.status === 'retry' || o.next.status === 'released' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : [],
+  );
+  try {
+    await sendTaskMessages(env, again, now);
+  } catch (err) {
+    console.error('re-send failed; the sweeper will pick these up', err);
+  }
+  await early;
+  batch.ackAll();
+}

@@ -1,0 +1,88 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createMiddleware } from 'hono/factory';
+import { addKey, createApp, getApp, listApps, revokeKey } from '../db/apps';
+import { apiError, notFound } from '../errors';
+import { randomToken } from '../ids';
+import { mintKey, tokensEqual } from '../keys';
+import { errorResponses } from '../schemas';
+import type { AppEnv } from '../types';
+
+/** The admin API exists only when the ADMIN_TOKEN secret is set; otherwise it is a 404. */
+const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  const token = c.var.config.ADMIN_TOKEN;
+  if (!token) throw apiError(404, 'not_found', 'the admin API is disabled (set the ADMIN_TOKEN secret)');
+  const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
+  if (!presented || !(await tokensEqual(presented, token))) {
+    throw apiError(401, 'unauthorized', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
+  }
+  await next();
+});
+
+const AppSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi('App');
+const KeySchema = z.object({ key_id: z.string(), api_key: z.string().openapi({ description: 'shown once' }) });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const createAppRoute = createRoute({
+  method: 'post',
+  path: '/admin/apps',
+  summary: 'Create an application (tenant) and its first API key',
+  request: {
+    body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(100) }) } } },
+  },
+  responses: {
+    201: json(KeySchema.extend({ app: AppSchema.pick({ id: true, name: true }) }), 'created; the key is shown only now'),
+    ...errorResponses,
+  },
+});
+const listAppsRoute = createRoute({
+  method: 'get',
+  path: '/admin/apps',
+  summary: 'List applications',
+  responses: { 200: json(z.object({ apps: z.array(AppSchema) }), 'the apps'), ...errorResponses },
+});
+const addKeyRoute = createRoute({
+  method: 'post',
+  path: '/admin/apps/{id}/keys',
+  summary: 'Add an API key to an application (for rotation)',
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: { 201: json(KeySchema, 'created; the key is shown only now'), ...errorResponses },
+});
+const revokeRoute = createRoute({
+  method: 'delete',
+  path: '/admin/keys/{key_id}',
+  summary: 'Revoke an API key',
+  request: { params: z.object({ key_id: z.string().min(1).max(64) }) },
+  responses: { 204: { description: 'revoked' }, ...errorResponses },
+});
+
+async function issueKey(c: { var: AppEnv['Variables'] }, appId: string) {
+  const key = await mintKey();
+  await addKey(c.var.db, { id: key.keyId, appId, hash: key.hash }, Date.now());
+  return { key_id: key.keyId, api_key: key.apiKey };
+}
+
+export const adminApp = new OpenAPIHono<AppEnv>();
+adminApp.use('/admin/*', requireAdmin);
+adminApp
+  .openapi(createAppRoute, async (c) => {
+    const { name } = c.req.valid('json');
+    const id = `app_${randomToken(9).replace(/[-_]/g, 'x')}`;
+    await createApp(c.var.db, { id, name }, Date.now());
+    return c.json({ app: { id, name }, ...(await issueKey(c, id)) }, 201);
+  })
+  .openapi(listAppsRoute, async (c) => {
+    const apps = await listApps(c.var.db);
+    return c.json({ apps: apps.map((a) => ({ id: a.id, name: a.name, created_at: new Date(a.createdAt).toISOString() })) }, 200);
+  })
+  .openapi(addKeyRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await getApp(c.var.db, id))) throw notFound('app');
+    return c.json(await issueKey(c, id), 201);
+  })
+  .openapi(revokeRoute, async (c) => {
+    if (!(await revokeKey(c.var.db, c.req.valid('param').key_id, Date.now()))) throw notFound('key');
+    return c.body(null, 204);
+  });

@@ -1,0 +1,83 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { createMiddleware } from 'hono/factory';
+import { apiError } from '../errors';
+import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { buildTask, enqueue } from '../tasks';
+import type { AppEnv } from '../types';
+import { taskOptions } from './params';
+
+const PASSTHROUGH = 'torque-passthrough-';
+// Headers the hook call computes itself; passing them through would corrupt the request.
+const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'user-agent']);
+
+export function passthroughHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    if (!name.startsWith(PASSTHROUGH)) continue;
+    const target = name.slice(PASSTHROUGH.length);
+    if (!target || RESERVED.has(target) || target.startsWith('torque-') || target.startsWith('webhook-')) {
+      throw apiError(400, 'invalid_request', `${name}: cannot pass through the ${target || 'empty'} header`);
+    }
+    out[target] = value;
+  }
+  return out;
+}
+
+const limitBody = createMiddleware<AppEnv>((c, next) =>
+  bodyLimit({
+    maxSize: c.var.config.MAX_BODY_BYTES,
+    onError: () => {
+      throw apiError(413, 'body_too_large', `body: larger than MAX_BODY_BYTES (${c.var.config.MAX_BODY_BYTES} bytes)`);
+    },
+  })(c, next),
+);
+
+const created = {
+  content: { 'application/json': { schema: TaskSchema } },
+  headers: z.object({ Location: z.string() }),
+};
+
+const route = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Enqueue a task; the request body is the task data, stored byte for byte',
+  middleware: [limitBody] as const,
+  request: {
+    query: z.object(taskOptions),
+    headers: z.object({
+      'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
+    }),
+    body: {
+      required: false,
+      description: 'any bytes; its Content-Type (default application/x-www-form-urlencoded) is sent to the hook',
+      content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+  },
+  responses: {
+    201: { description: 'task created', ...created },
+    200: { description: 'a task with this Idempotency-Key exists; it is returned and nothing is created', ...created },
+    ...errorResponses,
+    413: { description: 'body larger than MAX_BODY_BYTES', content: { 'application/json': { schema: z.any() } } },
+  },
+});
+
+export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const q = c.req.valid('query');
+  const raw = new Uint8Array(await c.req.arrayBuffer());
+  const now = Date.now();
+  const row = buildTask(
+    c,
+    {
+      ...q,
+      headers: passthroughHeaders(c.req.raw.headers),
+      body: raw.length ? raw : null,
+      contentType: c.req.header('content-type') ?? 'application/x-www-form-urlencoded',
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+    },
+    now,
+  );
+  const { task, created } = await enqueue(c, row);
+  c.header('Location', `/tasks/${task.id}`);
+  return c.json(taskJson(task), created ? 201 : 200);
+});

@@ -1,0 +1,38 @@
+import { z } from '@hono/zod-openapi';
+
+export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const MAX_DELAY = 31_536_000;
+
+/** A whole number written plainly in a query string ("10", not "1e1" or "10.0"). */
+export const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,12}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+export const hookUrl = z
+  .string({ error: 'is required' })
+  .max(2048, 'must be at most 2048 characters')
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http: or https: URL');
+
+export const hookMethod = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }));
+
+/** Task options shared by `POST /` (query string) and `POST /batch` (JSON). */
+export const taskOptions = {
+  url: hookUrl.openapi({ example: 'https://example.com/hooks/send_welcome_email' }),
+  method: hookMethod.optional().openapi({ description: 'default POST' }),
+  timeout: wholeNumber(1, 86_400).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
+  delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
+  max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
+};

@@ -1,0 +1,36 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { countByStatus, throughputSince } from '../db/stats';
+import { errorResponses } from '../schemas';
+import type { AppEnv } from '../types';
+
+const Throughput = z.object({ enqueued: z.number(), attempts: z.number(), completed: z.number(), failed: z.number() });
+const StatsSchema = z
+  .object({
+    tasks: z.object({
+      pending: z.number(),
+      in_progress: z.number(),
+      retry: z.number(),
+      completed: z.number(),
+      failed: z.number(),
+    }),
+    throughput: z.object({ last_minute: Throughput, last_hour: Throughput, last_day: Throughput }),
+  })
+  .openapi('Stats');
+
+const route = createRoute({
+  method: 'get',
+  path: '/stats',
+  summary: "Counts by status and recent throughput for the caller's app (never scans tasks)",
+  responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } }, ...errorResponses },
+});
+
+export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const minute = Math.floor(Date.now() / 60_000);
+  const [tasks, lastMinute, lastHour, lastDay] = await Promise.all([
+    countByStatus(c.var.db, c.var.app),
+    throughputSince(c.var.db, c.var.app, minute),
+    throughputSince(c.var.db, c.var.app, minute - 59),
+    throughputSince(c.var.db, c.var.app, minute - 1439),
+  ]);
+  return c.json({ tasks, throughput: { last_minute: lastMinute, last_hour: lastHour, last_day: lastDay } }, 200);
+});

@@ -1,0 +1,91 @@
+import { z } from '@hono/zod-openapi';
+import { TASK_STATUSES, type AttemptRow, type TaskRow } from './db/schema';
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .openapi('Error');
+
+export const StatusSchema = z.enum(TASK_STATUSES);
+
+export const TaskSchema = z
+  .object({
+    id: z.string().openapi({ example: '01KB3M7Q2Z8Y4X6W5V3T2S1R0Q' }),
+    url: z.string(),
+    method: z.string(),
+    status: StatusSchema,
+    attempts: z.number().int().openapi({ description: 'attempts started so far' }),
+    max_retries: z.number().int(),
+    timeout: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    due_at: z.string().nullable().openapi({ description: 'when the next attempt is due (pending, retry)' }),
+    completed_at: z.string().nullable(),
+    expires_at: z.string().nullable().openapi({ description: 'when a completed or failed task is deleted' }),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+  })
+  .openapi('Task');
+
+export const AttemptSchema = z
+  .object({
+    number: z.number().int(),
+    started_at: z.string(),
+    duration_ms: z.number().int(),
+    status_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+    response: z.string().nullable().openapi({ description: 'first 1 KiB of the response body' }),
+  })
+  .openapi('Attempt');
+
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+export function taskJson(t: TaskRow): z.infer<typeof TaskSchema> {
+  const waiting = t.status === 'pending' || t.status === 'retry';
+  const finished = t.status === 'completed' || t.status === 'failed';
+  return {
+    id: t.id,
+    url: t.url,
+    method: t.method,
+    status: t.status,
+    attempts: t.attempts,
+    max_retries: t.maxRetries,
+    timeout: t.timeout,
+    created_at: iso(t.createdAt)!,
+    updated_at: iso(t.updatedAt)!,
+    due_at: waiting ? iso(t.dueAt) : null,
+    completed_at: iso(t.completedAt),
+    expires_at: finished ? iso(t.dueAt) : null,
+    last_status_code: t.lastStatusCode,
+    last_error: t.lastError,
+  };
+}
+
+/** The attempt log: archived attempts, then the latest one, which lives on the task row. */
+export function attemptsJson(t: TaskRow, archived: AttemptRow[]): z.infer<typeof AttemptSchema>[] {
+  const rows = archived.map((a) => ({
+    number: a.number,
+    started_at: iso(a.startedAt)!,
+    duration_ms: a.durationMs,
+    status_code: a.statusCode,
+    error: a.error,
+    response: a.response,
+  }));
+  if (t.lastStartedAt != null) {
+    const number = t.status === 'in_progress' ? t.attempts - 1 : t.attempts;
+    rows.push({
+      number,
+      started_at: iso(t.lastStartedAt)!,
+      duration_ms: t.lastDurationMs ?? 0,
+      status_code: t.lastStatusCode,
+      error: t.lastError,
+      response: t.lastResponse,
+    });
+  }
+  return rows;
+}
+
+export const errorResponses = {
+  400: { description: 'bad input; the message names the field', content: { 'application/json': { schema: ErrorSchema } } },
+  401: { description: 'missing or bad credentials', content: { 'application/json': { schema: ErrorSchema } } },
+  404: { description: 'unknown task', content: { 'application/json': { schema: ErrorSchema } } },
+} as const;

@@ -1,0 +1,63 @@
+import type { Context } from 'hono';
+import type { NewTaskRow, TaskRow } from './db/schema';
+import { insertTask } from './db/tasks';
+import { apiError } from './errors';
+import { newId } from './ids';
+import { sendTaskMessages } from './send';
+import type { AppEnv } from './types';
+
+export interface TaskInput {
+  url: string;
+  method?: string;
+  timeout?: number;
+  delay?: number;
+  max_retries?: number;
+  headers?: Record<string, string>;
+  body: Uint8Array | null;
+  contentType: string | null;
+  idempotencyKey?: string;
+}
+
+/** Builds the row for a validated task, applying config defaults and limits. */
+export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, field = ''): NewTaskRow {
+  const cfg = c.var.config;
+  const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
+  if (timeout > cfg.MAX_TIMEOUT) throw apiError(400, 'invalid_request', `${field}timeout: must be at most ${cfg.MAX_TIMEOUT}`);
+  if (input.body && input.body.length > cfg.MAX_BODY_BYTES) {
+    throw apiError(413, 'body_too_large', `${field}body: larger than ${cfg.MAX_BODY_BYTES} bytes`);
+  }
+  const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
+  return {
+    id: newId(now),
+    appId: c.var.app,
+    url: input.url,
+    method: input.method ?? 'POST',
+    headers,
+    body: input.body ? Buffer.from(input.body) : null,
+    contentType: input.contentType,
+    status: 'pending',
+    attempts: 0,
+    maxRetries: input.max_retries ?? cfg.MAX_RETRIES,
+    timeout,
+    createdAt: now,
+    updatedAt: now,
+    dueAt: now + (input.delay ?? 0) * 1000,
+    idempotencyKey: input.idempotencyKey ?? null,
+  };
+}
+
+/**
+ * Stores a task, then nudges the queue. D1 is the truth: if the send fails the task is still
+ * accepted, and the sweeper sends it once it is overdue by SWEEP_GRACE.
+ */
+export async function enqueue(c: Context<AppEnv>, row: NewTaskRow): Promise<{ task: TaskRow; created: boolean }> {
+  const result = await insertTask(c.var.db, row);
+  if (result.created) {
+    try {
+      await sendTaskMessages(c.env, [result.task], row.createdAt);
+    } catch (err) {
+      console.error('queue send failed after insert; the sweeper will send it', err);
+    }
+  }
+  return result;
+}

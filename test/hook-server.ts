@@ -1,0 +1,113 @@
+// A real HTTP hook server on loopback, shared by the Workers-runtime tests (vitest globalSetup)
+// and the end-to-end tests. Every path is /h/<key>/<behaviour>; what each key received is kept
+// and served at GET /__log/<key>, so tests can see exactly what Torque sent.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string; // base64
+  at: number;
+}
+
+export async function startHookServer(port = 0): Promise<{ url: string; server: Server; log: Map<string, Received[]> }> {
+  const log = new Map<string, Received[]>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks), log));
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${bound}`, server, log };
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Map<string, Received[]>) {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (parts[0] === '__log') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(log.get(parts[1]) ?? []));
+    return;
+  }
+  if (parts[0] !== 'h' || parts.length < 3) {
+    res.statusCode = 404;
+    res.end('no such hook');
+    return;
+  }
+  const [, key, behaviour] = parts;
+  const seen = log.get(key) ?? [];
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : (v ?? '');
+  seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers, body: body.toString('base64'), at: Date.now() });
+  log.set(key, seen);
+  const q = url.searchParams;
+  const call = seen.length; // 1 on the first call for this key
+
+  switch (behaviour) {
+    case 'ok':
+      res.end('ok');
+      return;
+    case 'status': {
+      res.statusCode = Number(q.get('code') ?? 500);
+      if (q.get('retry_after')) res.setHeader('retry-after', q.get('retry_after')!);
+      res.end(`status ${res.statusCode}`);
+      return;
+    }
+    case 'seq': {
+      // codes=500,500,200: the n-th call answers the n-th code (the last one repeats).
+      const codes = (q.get('codes') ?? '200').split(',');
+      const code = codes[Math.min(call, codes.length) - 1];
+      if (code === 'hangup') return void req.socket.destroy();
+      if (code === 'sleep') return void setTimeout(() => res.end('late'), Number(q.get('ms') ?? 5000));
+      res.statusCode = Number(code);
+      res.end(`call ${call}`);
+      return;
+    }
+    case 'sleep':
+      setTimeout(() => res.end('slept'), Number(q.get('ms') ?? 1000));
+      return;
+    case 'hangup':
+      req.socket.destroy();
+      return;
+    case 'reset':
+      // Answer 200, start a body, then drop the connection mid-body.
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100000' });
+      res.write('partial');
+      setTimeout(() => req.socket.destroy(), 50);
+      return;
+    case 'drip': {
+      // An endless body, one byte at a time.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const t = setInterval(() => res.write('.'), Number(q.get('every') ?? 100));
+      res.on('close', () => clearInterval(t));
+      return;
+    }
+    case 'big': {
+      // A fast, huge body (64 MiB) that nobody should buffer.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 1024 && res.write(chunk)) sent++;
+        if (sent >= 1024) res.end();
+        else res.once('drain', pump);
+      };
+      res.on('close', () => (sent = 1024));
+      pump();
+      return;
+    }
+    case 'redirect': {
+      res.statusCode = Number(q.get('code') ?? 302);
+      res.setHeader('location', q.get('to') ?? '/');
+      res.end();
+      return;
+    }
+    default:
+      res.statusCode = 400;
+      res.end(`unknown behaviour ${behaviour}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations('./migrations');
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          // Lets tests call the worker's queue() and scheduled() through `exports.default`.
+          compatibilityFlags: ['service_binding_extra_handlers'],
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            // Tests run with auth off unless a test turns it on; retries come fast.
+            AUTHENTICATE: 'false',
+            MIN_RETRY_DELAY: '1',
+            MAX_RETRY_DELAY: '60',
+            SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+            ADMIN_TOKEN: 'test-admin-token',
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ['test/**/*.test.ts'],
+      exclude: ['test/e2e/**'],
+      globalSetup: ['./test/global-setup.ts'],
+      setupFiles: ['./test/apply-migrations.ts'],
+      testTimeout: 30_000,
+    },
+  };
+});
