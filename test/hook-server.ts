@@ -10,7 +10,11 @@ export interface Received {
   headers: Record<string, string>;
   body: string; // base64
   at: number;
+  /** How many requests for this key were in flight when this one arrived (itself included). */
+  inflight: number;
 }
+
+const inflight = new Map<string, number>();
 
 export async function startHookServer(port = 0): Promise<{ url: string; server: Server; log: Map<string, Received[]> }> {
   const log = new Map<string, Received[]>();
@@ -42,7 +46,10 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
   const seen = log.get(key) ?? [];
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : (v ?? '');
-  seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers, body: body.toString('base64'), at: Date.now() });
+  const now = (inflight.get(key) ?? 0) + 1;
+  inflight.set(key, now);
+  res.on('close', () => inflight.set(key, (inflight.get(key) ?? 1) - 1));
+  seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers, body: body.toString('base64'), at: Date.now(), inflight: now });
   log.set(key, seen);
   const q = url.searchParams;
   const call = seen.length; // 1 on the first call for this key

@@ -1,0 +1,240 @@
+import { env } from 'cloudflare:workers';
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import { call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
+
+const ms = (iso: string) => new Date(iso).getTime();
+/** Seconds between a task's last update and its next due time: the backoff it was given. */
+const backoffOf = (t: Record<string, any>) => Math.round((ms(t.due_at) - ms(t.updated_at)) / 1000);
+
+/** Runs attempts until the task leaves retry or `max` attempts were made. */
+async function drive(id: string, max: number) {
+  const seen: Record<string, any>[] = [];
+  for (let i = 0; i < max; i++) {
+    await consume([id]);
+    const t = await getTask(id);
+    seen.push(t);
+    if (t.status !== 'retry') break;
+    await makeDue(id);
+  }
+  return seen;
+}
+
+describe('outcomes', () => {
+  it.each([200, 201, 204, 299])('completes on %i', async (code) => {
+    const { task } = await enqueue(hook('status', `code=${code}`).url);
+    const result = await consume([task.id]);
+    expect(result.ackAll).toBe(true);
+    const t = await getTask(task.id);
+    expect(t).toMatchObject({ status: 'completed', attempts: 1, last_status_code: code, last_error: null });
+    expect(t.completed_at).not.toBeNull();
+    expect(ms(t.expires_at) - ms(t.completed_at)).toBe(Number(env.COMPLETED_TTL) * 1000);
+  });
+
+  it('backs off exponentially on HTTP errors, then completes', async () => {
+    const h = hook('seq', 'codes=500,502,404,200');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '5' });
+    const seen = await drive(task.id, 6);
+    expect(seen.map((t) => t.status)).toEqual(['retry', 'retry', 'retry', 'completed']);
+    expect(seen.slice(0, 3).map(backoffOf)).toEqual([1, 2, 4]); // MIN_RETRY_DELAY=1 in tests
+    expect(seen.slice(0, 3).map((t) => t.last_status_code)).toEqual([500, 502, 404]);
+    expect(await received(h.key)).toHaveLength(4);
+  });
+
+  it('backs off linearly on network errors', async () => {
+    const h = hook('hangup');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '3' });
+    const seen = await drive(task.id, 4);
+    expect(seen.slice(0, 3).map(backoffOf)).toEqual([1, 2, 3]);
+    expect(seen[0].last_status_code).toBeNull();
+    expect(seen[0].last_error).toMatch(/^(reset|connection):/);
+  });
+
+  it('caps backoff at MAX_RETRY_DELAY', async () => {
+    const { task } = await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '9' });
+    const seen = await drive(task.id, 8);
+    expect(seen.map(backoffOf).slice(5, 8)).toEqual([32, 60, 60]); // MAX_RETRY_DELAY=60 in tests
+  });
+
+  it('fails a task after max_retries failed retries', async () => {
+    const h = hook('status', 'code=500');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '2' });
+    const seen = await drive(task.id, 5);
+    expect(seen.map((t) => t.status)).toEqual(['retry', 'retry', 'failed']);
+    expect(seen[2]).toMatchObject({ attempts: 3, due_at: null, last_status_code: 500 });
+    expect(ms(seen[2].expires_at) - ms(seen[2].updated_at)).toBe(Number(env.FAILED_TTL) * 1000);
+    expect(await received(h.key)).toHaveLength(3);
+  });
+
+  it('fails at once on max_retries=0', async () => {
+    const { task } = await enqueue(hook('status', 'code=503').url, 'x', { max_retries: '0' });
+    expect((await drive(task.id, 3)).map((t) => t.status)).toEqual(['failed']);
+  });
+
+  it('fails at once on 410 Gone', async () => {
+    const { task } = await enqueue(hook('status', 'code=410').url, 'x', { max_retries: '5' });
+    expect((await drive(task.id, 3)).map((t) => t.status)).toEqual(['failed']);
+  });
+
+  it('honours Retry-After on 429 and 503, capped at MAX_RETRY_DELAY', async () => {
+    const a = (await enqueue(hook('status', 'code=429&retry_after=30').url)).task;
+    const b = (await enqueue(hook('status', 'code=503&retry_after=9999').url)).task;
+    const c = (await enqueue(hook('status', 'code=500&retry_after=30').url)).task;
+    await consume([a.id, b.id, c.id]);
+    expect(backoffOf(await getTask(a.id))).toBe(30);
+    expect(backoffOf(await getTask(b.id))).toBe(60);
+    expect(backoffOf(await getTask(c.id))).toBe(1); // only 429/503 are honoured
+  });
+
+  it('enforces the timeout per attempt, as a network error', async () => {
+    const h = hook('sleep', 'ms=5000');
+    const { task } = await enqueue(h.url, 'x', { timeout: '1' });
+    await consume([task.id]);
+    const t = await getTask(task.id);
+    expect(t).toMatchObject({ status: 'retry', last_status_code: null });
+    expect(t.last_error).toMatch(/^timeout/);
+    expect(backoffOf(t)).toBe(1);
+  });
+
+  it('follows redirects; 307 keeps the method and body', async () => {
+    const target = hook('ok');
+    const h = hook('redirect', `code=307&to=${encodeURIComponent(target.url)}`);
+    const { task } = await enqueue(h.url, 'payload=1', { method: 'PUT' });
+    await consume([task.id]);
+    expect((await getTask(task.id)).status).toBe('completed');
+    const [got] = await received(target.key);
+    expect(got.method).toBe('PUT');
+    expect(Buffer.from(got.body, 'base64').toString()).toBe('payload=1');
+  });
+});
+
+describe('claiming', () => {
+  it('calls a hook once for duplicate and stale messages', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url);
+    await consume([task.id, task.id, task.id]);
+    await consume([task.id]); // redelivered after completion
+    expect(await received(h.key)).toHaveLength(1);
+    expect((await getTask(task.id)).attempts).toBe(1);
+  });
+
+  it('leaves an early message alone (the task stays pending for its due time)', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url, 'x', { delay: '120' });
+    const result = await consume([task.id]);
+    expect(result.ackAll).toBe(true);
+    expect(await received(h.key)).toHaveLength(0);
+    expect((await getTask(task.id)).status).toBe('pending');
+  });
+
+  it('ignores messages for unknown tasks and malformed bodies', async () => {
+    const result = await consume(['01DOESNOTEXIST']);
+    expect(result.ackAll).toBe(true);
+  });
+
+  it('calls hooks concurrently, six at a time', async () => {
+    const h = hook('sleep', 'ms=300');
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await enqueue(h.url)).task.id);
+    await consume(ids);
+    const got = await received(h.key);
+    expect(got).toHaveLength(12);
+    expect(Math.max(...got.map((r) => r.inflight))).toBe(6);
+    for (const id of ids) expect((await getTask(id)).status).toBe('completed');
+  });
+
+  it('does not start attempts that could outlive the invocation budget; hands them back', async () => {
+    const h = hook('sleep', 'ms=10000');
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
+    await consume(ids, { CONSUMER_BUDGET: '3' });
+    expect(await received(h.key)).toHaveLength(6);
+    const tasks = await Promise.all(ids.map(getTask));
+    expect(tasks.filter((t) => t.status === 'retry' && t.attempts === 1)).toHaveLength(6);
+    const handedBack = tasks.filter((t) => t.status === 'pending');
+    expect(handedBack).toHaveLength(3);
+    for (const t of handedBack) expect(t.attempts).toBe(0);
+  });
+});
+
+describe('the call to the hook', () => {
+  it('sends the Torque headers, passthrough headers and a verifiable signature', async () => {
+    const h = hook('seq', 'codes=500,200');
+    const { task } = await enqueue(h.url, '{"a":1}', { max_retries: '4' }, {
+      'content-type': 'application/json',
+      'torque-passthrough-x-tenant': 'acme',
+    });
+    await drive(task.id, 3);
+    const [first, second] = await received(h.key);
+    expect(first.headers['user-agent']).toMatch(/^Torque\/\d/);
+    expect(first.headers['torque-task-id']).toBe(task.id);
+    expect(first.headers['torque-task-retry-count']).toBe('0');
+    expect(second.headers['torque-task-retry-count']).toBe('1');
+    expect(first.headers['torque-task-retry-limit']).toBe('4');
+    expect(first.headers['x-tenant']).toBe('acme');
+    expect(first.headers['webhook-id']).toBe(task.id);
+    expect(second.headers['webhook-id']).toBe(task.id);
+    const wh = new Webhook(env.SIGNING_SECRET!);
+    for (const r of [first, second]) {
+      const body = Buffer.from(r.body, 'base64').toString();
+      expect(wh.verify(body, r.headers)).toEqual({ a: 1 });
+      expect(() => wh.verify(body + ' ', r.headers)).toThrow();
+    }
+  });
+
+  it('sends no body with GET', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url, 'ignored', { method: 'GET' });
+    await consume([task.id]);
+    const [got] = await received(h.key);
+    expect(got.method).toBe('GET');
+    expect(got.body).toBe('');
+  });
+
+  it('reads at most 1 KiB of a huge response and completes', async () => {
+    const { task } = await enqueue(hook('big').url);
+    await consume([task.id]);
+    expect((await getTask(task.id)).status).toBe('completed');
+    const { attempts } = (await (await call(`/tasks/${task.id}/attempts`)).json()) as { attempts: any[] };
+    expect(attempts[0].response).toHaveLength(1024);
+  });
+
+  it('treats an endless slow-drip body as a timeout, not a stuck consumer', async () => {
+    const { task } = await enqueue(hook('drip', 'every=300').url, 'x', { timeout: '1' });
+    await consume([task.id]);
+    expect((await getTask(task.id)).last_error).toMatch(/^timeout/);
+  });
+
+  it('treats a connection reset mid-answer as a network error', async () => {
+    const { task } = await enqueue(hook('reset').url);
+    await consume([task.id]);
+    const t = await getTask(task.id);
+    expect(t.status).toBe('retry');
+    expect(t.last_error).toMatch(/^(reset|connection):/);
+  });
+});
+
+describe('attempt log', () => {
+  it('records every attempt, oldest first', async () => {
+    const h = hook('seq', 'codes=500,hangup,200');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '5' });
+    await drive(task.id, 4);
+    const res = await call(`/tasks/${task.id}/attempts`);
+    const { attempts } = (await res.json()) as { attempts: any[] };
+    expect(attempts.map((a) => a.number)).toEqual([1, 2, 3]);
+    expect(attempts.map((a) => a.status_code)).toEqual([500, null, 200]);
+    expect(attempts[0].response).toBe('call 1');
+    expect(attempts[1].error).toMatch(/^(reset|connection):/);
+    for (const a of attempts) expect(a.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('stores no attempt row for a first-attempt success', async () => {
+    const { task } = await enqueue(hook('ok').url);
+    await consume([task.id]);
+    const rows = await env.DB.prepare('SELECT count(*) AS n FROM attempts WHERE task_id = ?').bind(task.id).first('n');
+    expect(rows).toBe(0);
+    const { attempts } = (await (await call(`/tasks/${task.id}/attempts`)).json()) as { attempts: any[] };
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ number: 1, status_code: 200, response: 'ok' });
+  });
+});
