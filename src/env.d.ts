@@ -1,7 +1,8 @@
-// Secrets are not in wrangler.toml, so `wrangler types` cannot see them; declare them here.
-interface Env {
+// Secrets and optional tuning vars are not in wrangler.toml's [vars], so `wrangler types` cannot
+// see them; they extend the generated base interface here (never in the generated file).
+interface __BaseEnv_Env {
   ADMIN_TOKEN?: string;
   SIGNING_SECRET?: string;
-  /** Optional: seconds a consumer invocation may spend starting attempts (default 840). */
+  /** Seconds a consumer invocation may spend starting attempts (default 840, max 900). */
   CONSUMER_BUDGET?: string;
 }

@@ -24,7 +24,7 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
 }
 
 /** The same app with some vars changed (e.g. AUTHENTICATE on), on the same D1 and queue. */
-export function callWith(vars: Partial<Record<keyof Env, string>>, path: string, init?: RequestInit): Promise<Response> {
+export async function callWith(vars: Partial<Record<keyof Env, string>>, path: string, init?: RequestInit): Promise<Response> {
   return app.fetch(new Request(`http://torque.test${path}`, init), { ...env, ...vars }, createExecutionContext());
 }
 

@@ -1,12 +1,52 @@
-import { sql } from 'drizzle-orm';
 import type { DB } from './index';
 
-// Sweeper statements. Each works on at most CHUNK rows picked through the (status, due_at) index,
-// so a run's cost depends on how much is due, never on how many tasks are stored.
+// Sweeper statements, in plain SQL because they are UPDATE/DELETE ... WHERE id IN (subquery)
+// batches that read best as SQL. Each touches at most SWEEP_CHUNK rows picked through the
+// (status, due_at) index, so a run's cost depends on how much is due, never on how many
+// tasks are stored (test/query-plans.test.ts checks this).
 export const SWEEP_CHUNK = 500;
 const DAY_MS = 86_400_000;
 
-type Due = { id: string; dueAt: number };
+export type Due = { id: string; dueAt: number };
+
+const EXPIRED_LEASES = `SELECT id FROM tasks WHERE status = 'in_progress' AND due_at <= ?1 LIMIT ${SWEEP_CHUNK}`;
+
+export const SWEEP_SQL = {
+  archiveLost: `
+    INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
+    SELECT id, attempts - 1, last_started_at, last_duration_ms, last_status_code, last_error, last_response
+    FROM tasks WHERE id IN (${EXPIRED_LEASES}) AND attempts > 1 AND last_started_at IS NOT NULL`,
+  recoverLeases: `
+    UPDATE tasks SET
+      status = CASE WHEN attempts > max_retries THEN 'failed' ELSE 'retry' END,
+      due_at = CASE WHEN attempts > max_retries THEN ?1 + ?2 ELSE ?1 END,
+      last_started_at = updated_at,
+      last_duration_ms = ?1 - updated_at,
+      last_status_code = NULL,
+      last_error = 'lease_expired: the attempt did not report back before its lease ran out',
+      last_response = NULL,
+      updated_at = ?1
+    WHERE id IN (${EXPIRED_LEASES})
+    RETURNING id, due_at AS dueAt, status`,
+  // ?1 now, ?2 now - grace: overdue means the message was lost; due_at moves to now so the
+  // next run waits another grace period before sending again.
+  overdue: `
+    UPDATE tasks SET due_at = ?1, updated_at = ?1
+    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry') AND due_at <= ?2 LIMIT ${SWEEP_CHUNK})
+    RETURNING id, due_at AS dueAt`,
+  // ?1 now, ?2 now - grace, ?3 now + horizon: tasks scheduled more than a day ahead were never
+  // messaged (Queues caps delays at 24 h). Touching updated_at marks them as sent.
+  comingDue: `
+    UPDATE tasks SET updated_at = ?1
+    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry')
+                   AND due_at > ?2 AND due_at <= ?3 AND due_at - updated_at > ${DAY_MS} LIMIT ${SWEEP_CHUNK})
+    RETURNING id, due_at AS dueAt`,
+  deleteExpired: `
+    DELETE FROM tasks WHERE id IN (
+      SELECT id FROM tasks WHERE status IN ('completed', 'failed') AND due_at <= ?1 LIMIT ${SWEEP_CHUNK})
+    RETURNING id`,
+  pruneStats: `DELETE FROM stats_minutes WHERE minute < ?1`,
+};
 
 /**
  * In-progress tasks whose lease ran out (their worker died): back to retry, or failed if spent.
@@ -14,57 +54,31 @@ type Due = { id: string; dueAt: number };
  * the attempt before it is moved into the log.
  */
 export async function recoverLeases(db: DB, now: number, failedTtlMs: number): Promise<Due[]> {
-  const expired = sql`SELECT id FROM tasks WHERE status = 'in_progress' AND due_at <= ${now} LIMIT ${SWEEP_CHUNK}`;
-  const archive = db.run(sql`
-    INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
-    SELECT id, attempts - 1, last_started_at, last_duration_ms, last_status_code, last_error, last_response
-    FROM tasks WHERE id IN (${expired}) AND attempts > 1 AND last_started_at IS NOT NULL`);
-  const recover = db.all<Due & { status: string }>(sql`
-    UPDATE tasks SET
-      status = CASE WHEN attempts > max_retries THEN 'failed' ELSE 'retry' END,
-      due_at = CASE WHEN attempts > max_retries THEN ${now + failedTtlMs} ELSE ${now} END,
-      last_started_at = updated_at,
-      last_duration_ms = ${now} - updated_at,
-      last_status_code = NULL,
-      last_error = 'lease_expired: the attempt did not report back before its lease ran out',
-      last_response = NULL,
-      updated_at = ${now}
-    WHERE id IN (${expired})
-    RETURNING id, due_at AS dueAt, status`);
-  const [, rows] = await db.batch([archive, recover]);
-  return (rows as (Due & { status: string })[]).filter((r) => r.status === 'retry');
+  const d1 = db.$client;
+  const [, recovered] = await d1.batch<Due & { status: string }>([
+    d1.prepare(SWEEP_SQL.archiveLost).bind(now),
+    d1.prepare(SWEEP_SQL.recoverLeases).bind(now, failedTtlMs),
+  ]);
+  return recovered.results.filter((r) => r.status === 'retry');
 }
 
-/**
- * Waiting tasks that need a message: those overdue by more than the grace (their message was
- * lost) and those coming due whose delay was beyond the queue's 24 h cap (never messaged).
- * Marks them (updated_at, and due_at for overdue ones) so the next run does not send them again.
- */
+/** Waiting tasks that need a message: overdue ones (message lost) and long-delayed ones coming due. */
 export async function takeUnsent(db: DB, now: number, graceMs: number, horizonMs: number): Promise<Due[]> {
-  const overdue = db.all<Due>(sql`
-    UPDATE tasks SET due_at = ${now}, updated_at = ${now}
-    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry') AND due_at <= ${now - graceMs} LIMIT ${SWEEP_CHUNK})
-    RETURNING id, due_at AS dueAt`);
-  const comingDue = db.all<Due>(sql`
-    UPDATE tasks SET updated_at = ${now}
-    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry')
-                   AND due_at > ${now - graceMs} AND due_at <= ${now + horizonMs}
-                   AND due_at - updated_at > ${DAY_MS} LIMIT ${SWEEP_CHUNK})
-    RETURNING id, due_at AS dueAt`);
-  const [a, b] = await db.batch([overdue, comingDue]);
-  return [...(a as Due[]), ...(b as Due[])];
+  const d1 = db.$client;
+  const [overdue, coming] = await d1.batch<Due>([
+    d1.prepare(SWEEP_SQL.overdue).bind(now, now - graceMs),
+    d1.prepare(SWEEP_SQL.comingDue).bind(now, now - graceMs, now + horizonMs),
+  ]);
+  return [...overdue.results, ...coming.results];
 }
 
 /** Deletes completed and failed tasks whose TTL ran out (attempt logs go with them by cascade). */
 export async function deleteExpired(db: DB, now: number): Promise<number> {
-  const gone = await db.all<{ id: string }>(sql`
-    DELETE FROM tasks WHERE id IN (
-      SELECT id FROM tasks WHERE status IN ('completed', 'failed') AND due_at <= ${now} LIMIT ${SWEEP_CHUNK})
-    RETURNING id`);
-  return gone.length;
+  const { results } = await db.$client.prepare(SWEEP_SQL.deleteExpired).bind(now).all();
+  return results.length;
 }
 
 /** Throughput rollups older than two days are no longer shown anywhere. */
 export async function pruneStats(db: DB, now: number): Promise<void> {
-  await db.run(sql`DELETE FROM stats_minutes WHERE minute < ${Math.floor((now - 2 * DAY_MS) / 60_000)}`);
+  await db.$client.prepare(SWEEP_SQL.pruneStats).bind(Math.floor((now - 2 * DAY_MS) / 60_000)).run();
 }

@@ -1,0 +1,105 @@
+import { createScheduledController } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import worker from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { sweep } from '../src/scheduled';
+import { call, consume, enqueue, getTask, hook, received } from './helpers';
+
+const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();
+const row = (id: string) => env.DB.prepare('SELECT * FROM tasks WHERE id = ?').bind(id).first<Record<string, any>>();
+
+describe('the cron sweeper', () => {
+  it('runs as the scheduled handler of the entry point', async () => {
+    const { task } = await enqueue(hook('ok').url);
+    await sql('UPDATE tasks SET due_at = ? WHERE id = ?', Date.now() - 3_600_000, task.id);
+    const controller = createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() });
+    await worker.scheduled(controller, env);
+    expect(ms((await getTask(task.id)).due_at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('re-sends tasks overdue by more than SWEEP_GRACE (their message was lost)', async () => {
+    const lost = (await enqueue(hook('ok').url)).task;
+    const fresh = (await enqueue(hook('ok').url)).task;
+    const grace = Number(env.SWEEP_GRACE) * 1000;
+    await sql('UPDATE tasks SET due_at = ? WHERE id = ?', Date.now() - grace - 1000, lost.id);
+    const now = Date.now();
+    const report = await sweep(env, now);
+    expect(report.resent).toBeGreaterThanOrEqual(1);
+    const after = await row(lost.id);
+    expect(after!.due_at).toBe(now); // marked so the next run does not send it again
+    expect((await row(fresh.id))!.due_at).toBe(ms(fresh.due_at));
+    const again = await sweep(env, now + 60_000);
+    expect(again.resent).toBe(0);
+  });
+
+  it('sends tasks whose delay exceeded the 24 h queue cap once they come due', async () => {
+    await call('/', { method: 'DELETE' }); // the sweeps below pretend it is days later
+    const h = hook('ok');
+    const { task } = await enqueue(h.url, 'x', { delay: String(3 * 86_400) });
+    const due = ms(task.due_at);
+    expect((await sweep(env, due - 5 * 60_000)).resent).toBe(0); // not yet within the horizon
+    const r1 = await sweep(env, due - 30_000);
+    expect(r1.resent).toBe(1);
+    expect((await sweep(env, due - 29_000)).resent).toBe(0); // sent once, not every minute
+  });
+
+  it('recovers in_progress tasks whose lease expired, counting the lost attempt', async () => {
+    const { task } = await enqueue(hook('ok').url, 'x', { max_retries: '3' });
+    // Claimed by a worker that then died: in_progress with an expired lease.
+    await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
+    const report = await sweep(env);
+    expect(report.recovered).toBe(1);
+    const t = await getTask(task.id);
+    expect(t).toMatchObject({ status: 'retry', attempts: 1 });
+    expect(t.last_error).toMatch(/^lease_expired/);
+  });
+
+  it('fails a recovered task that has no retries left', async () => {
+    const { task } = await enqueue(hook('ok').url, 'x', { max_retries: '0' });
+    await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
+    await sweep(env);
+    expect((await getTask(task.id)).status).toBe('failed');
+  });
+
+  it('then delivers recovered tasks normally', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url);
+    await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
+    await sweep(env);
+    await consume([task.id]);
+    expect(await getTask(task.id)).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(await received(h.key)).toHaveLength(1);
+  });
+
+  it('deletes completed and failed tasks after their TTL, with their attempt logs', async () => {
+    const done = (await enqueue(hook('ok').url)).task;
+    const failed = (await enqueue(hook('seq', 'codes=500,500').url, 'x', { max_retries: '1' })).task;
+    await consume([done.id, failed.id]);
+    await sql('UPDATE tasks SET due_at = ? WHERE id = ?', Date.now() - 1, failed.id);
+    await consume([failed.id]);
+    expect((await getTask(failed.id)).status).toBe('failed');
+    expect(await env.DB.prepare('SELECT count(*) n FROM attempts WHERE task_id = ?').bind(failed.id).first('n')).toBe(1);
+    await sweep(env);
+    expect((await call(`/tasks/${done.id}`)).status).toBe(200);
+    const later = Date.now() + Number(env.FAILED_TTL) * 1000 + 1000;
+    const report = await sweep(env, later);
+    expect(report.deleted).toBeGreaterThanOrEqual(2);
+    expect((await call(`/tasks/${done.id}`)).status).toBe(404);
+    expect((await call(`/tasks/${failed.id}`)).status).toBe(404);
+    expect(await env.DB.prepare('SELECT count(*) n FROM attempts WHERE task_id = ?').bind(failed.id).first('n')).toBe(0);
+  });
+
+  it('keeps the status counters equal to the truth through every transition', async () => {
+    const truth = async () => {
+      const { results } = await env.DB.prepare("SELECT status, count(*) n FROM tasks WHERE app_id = 'default' GROUP BY status").all<{ status: string; n: number }>();
+      return Object.fromEntries(results.map((r) => [r.status, r.n]));
+    };
+    const counted = async () => {
+      const s = (await (await call('/stats')).json()) as { tasks: Record<string, number> };
+      return Object.fromEntries(Object.entries(s.tasks).filter(([, n]) => n !== 0));
+    };
+    expect(await counted()).toEqual(await truth());
+  });
+});
+
+const ms = (iso: string) => new Date(iso).getTime();
