@@ -1,0 +1,128 @@
+// End to end, the way a user runs Torque: `npm run dev` (wrangler dev, local D1 + Queues, the
+// local cron ticker), a real hook server on loopback, and HTTP from outside, including a
+// SIGKILL of the whole dev server mid-run and a restart on the same local state.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startHookServer, type Received } from '../hook-server.ts';
+
+const PORT = 8700 + Math.floor(Math.random() * 200);
+const BASE = `http://127.0.0.1:${PORT}`;
+const state = mkdtempSync(join(tmpdir(), 'torque-e2e-'));
+let hooks: Awaited<ReturnType<typeof startHookServer>>;
+let dev: ChildProcess | undefined;
+
+function startDev(): ChildProcess {
+  // Detached: its own process group, so SIGKILL reaches wrangler and workerd too.
+  const child = spawn(
+    'node',
+    ['scripts/dev.mjs', '--port', String(PORT), '--persist-to', state,
+      '--var', 'MIN_RETRY_DELAY:1', '--var', 'SWEEP_GRACE:3', '--var', 'MAX_RETRY_DELAY:2'],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TORQUE_SWEEP_EVERY_MS: '1000' } },
+  );
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const ready = () => waitFor('wrangler dev', async () => ((await fetch(`${BASE}/`)).ok ? true : undefined), 90_000);
+const task = async (id: string) => (await (await fetch(`${BASE}/tasks/${id}`)).json()) as Record<string, any>;
+const log = (key: string): Received[] => hooks.log.get(key) ?? [];
+
+async function enqueue(url: string, params: Record<string, string> = {}, body = 'a=1') {
+  const res = await fetch(`${BASE}/?${new URLSearchParams({ url, ...params })}`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(res.status, 201);
+  return (await res.json()) as { id: string };
+}
+
+function killDev() {
+  if (dev?.pid) {
+    try {
+      process.kill(-dev.pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+describe('torque under wrangler dev', { timeout: 300_000 }, () => {
+  before(async () => {
+    hooks = await startHookServer();
+    dev = startDev();
+    await ready();
+  });
+  after(async () => {
+    killDev();
+    hooks.server.closeAllConnections();
+    hooks.server.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('serves the banner and the seed example from Python unchanged', async (t) => {
+    const banner = (await (await fetch(`${BASE}/`)).json()) as { name: string };
+    assert.equal(banner.name, 'torque');
+    if (spawnSync('python3', ['-c', 'import requests']).status !== 0) return t.skip('python3 requests not installed');
+    const script = `
+import os
+import requests
+
+params = {'url': '${hooks.url}/h/seed/ok'}
+data = {'new_user_id': 1234}
+
+endpoint = os.environ.get('torque.URL')
+response = requests.post(endpoint, data=data, params=params)
+print(response.status_code, response.headers['Location'])`;
+    const py = spawnSync('python3', ['-c', script], { env: { ...process.env, 'torque.URL': `${BASE}/` }, encoding: 'utf8' });
+    assert.match(py.stdout, /^201 \/tasks\/[0-9A-Z]{26}/, py.stderr);
+    await waitFor('the seed hook', async () => (log('seed').length ? true : undefined));
+    const [got] = log('seed');
+    assert.equal(got.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(Buffer.from(got.body, 'base64').toString(), 'new_user_id=1234');
+  });
+
+  it('calls a hook, retries it after an error, and completes it', async () => {
+    const { id } = await enqueue(`${hooks.url}/h/flaky/seq?codes=503,200`, { max_retries: '3' });
+    const done = await waitFor('completion', async () => {
+      const t = await task(id);
+      return t.status === 'completed' ? t : undefined;
+    });
+    assert.equal(done.attempts, 2);
+    assert.equal(log('flaky').length, 2);
+    assert.equal(log('flaky')[1].headers['torque-task-retry-count'], '1');
+  });
+
+  it('loses no task when wrangler dev is killed with SIGKILL and restarted', async () => {
+    const ids: string[] = [];
+    // Some due at once, some delayed past the kill, some slow enough to be mid-attempt.
+    for (let i = 0; i < 10; i++) ids.push((await enqueue(`${hooks.url}/h/kill/ok`, { delay: '2' })).id);
+    // First call hangs past the 2 s timeout (or past the kill), the next one answers 200.
+    for (let i = 0; i < 4; i++) ids.push((await enqueue(`${hooks.url}/h/killslow${i}/seq?codes=sleep,200&ms=3000`, { timeout: '2' })).id);
+    for (let i = 0; i < 10; i++) ids.push((await enqueue(`${hooks.url}/h/kill/ok`)).id);
+    await new Promise((r) => setTimeout(r, 300));
+    killDev();
+    await new Promise((r) => dev!.once('exit', r));
+    dev = startDev();
+    await ready();
+    for (const id of ids) {
+      await waitFor(`task ${id}`, async () => {
+        const t = await task(id);
+        return t.status === 'completed' ? t : undefined;
+      }, 90_000);
+    }
+    const delivered = new Set(log('kill').map((r) => r.headers['torque-task-id']));
+    for (const id of ids.filter((_, i) => i < 10 || i >= 14)) assert.ok(delivered.has(id), `task ${id} was never delivered`);
+  });
+});
