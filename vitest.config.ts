@@ -10,6 +10,8 @@ export default defineConfig(async () => {
         miniflare: {
           // Lets tests call the worker's queue() and scheduled() through `exports.default`.
           compatibilityFlags: ['service_binding_extra_handlers'],
+          // A deliberately small limiter for the rate-limit test (the real one allows 1000/10 s).
+          ratelimits: { TEST_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 10 } } },
           bindings: {
             TEST_MIGRATIONS: migrations,
             // Tests run with auth off unless a test turns it on; retries come fast.

@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from './config';
 import { apiError } from './errors';
-import { authenticate, context, hsts } from './middleware';
+import { authenticate, context, hsts, rateLimit } from './middleware';
 import { adminApp } from './routes/admin';
 import { enqueueApp } from './routes/enqueue';
 import { statsApp } from './routes/stats';
@@ -30,6 +30,7 @@ app.doc31('/openapi.json', {
 
 app.route('/', adminApp);
 for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
+app.on('POST', ['/', '/batch'], rateLimit);
 app.route('/', enqueueApp);
 app.route('/', tasksApp);
 app.route('/', statsApp);

@@ -33,6 +33,20 @@ const bool = (def: boolean) =>
       return z.NEVER;
     });
 
+// Comma-separated host patterns: `example.com` (exactly), `*.example.com` (any subdomain), `*`.
+const hostList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const list = (v ?? '').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+    const bad = list.find((p) => !/^(\*|(\*\.)?[a-z0-9.:\[\]_-]+)$/.test(p));
+    if (bad) {
+      ctx.addIssue({ code: 'custom', message: `has a bad host pattern "${bad}"` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
 const secret = z
   .string()
   .optional()
@@ -52,6 +66,8 @@ const ConfigSchema = z
     SWEEP_GRACE: int(300, 1, 86_400),
     MAX_BODY_BYTES: int(1_048_576, 1, 2_000_000),
     CONSUMER_BUDGET: int(840, 1, 900),
+    ALLOWED_HOSTS: hostList,
+    BLOCKED_HOSTS: hostList,
     ADMIN_TOKEN: secret,
     SIGNING_SECRET: secret.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]+$/.test(v), {
       message: 'must look like whsec_<base64>',

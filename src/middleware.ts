@@ -56,3 +56,16 @@ export const hsts = createMiddleware<AppEnv>(async (c, next) => {
   }
   c.res.headers.set('strict-transport-security', 'max-age=31536000; includeSubDomains');
 });
+
+/**
+ * Per-app enqueue rate limit through the Workers Rate Limiting binding (configured in
+ * wrangler.toml). The binding does not expose its period, so Retry-After is the shorter of the
+ * two periods it allows (10 s): a client that waits that long is never early by much.
+ */
+export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const limiter = c.env.ENQUEUE_LIMITER as RateLimit | undefined;
+  if (limiter && !(await limiter.limit({ key: c.var.app })).success) {
+    throw apiError(429, 'rate_limited', 'enqueue rate limit reached for this app; retry later', { 'retry-after': '10' });
+  }
+  await next();
+});

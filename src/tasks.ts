@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { NewTaskRow, TaskRow } from './db/schema';
 import { insertTask } from './db/tasks';
 import { apiError } from './errors';
+import { hostRefusal } from './hook/hosts';
 import { newId } from './ids';
 import { sendTaskMessages } from './send';
 import type { AppEnv } from './types';
@@ -23,6 +24,8 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
   const cfg = c.var.config;
   const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
   if (timeout > cfg.MAX_TIMEOUT) throw apiError(400, 'invalid_request', `${field}timeout: must be at most ${cfg.MAX_TIMEOUT}`);
+  const refusal = hostRefusal(input.url, cfg);
+  if (refusal) throw apiError(400, 'invalid_request', `${field}url: ${refusal}`);
   if (input.body && input.body.length > cfg.MAX_BODY_BYTES) {
     throw apiError(413, 'body_too_large', `${field}body: larger than ${cfg.MAX_BODY_BYTES} bytes`);
   }

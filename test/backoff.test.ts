@@ -61,14 +61,14 @@ describe('outcome classification', () => {
   it('property: matches the contract for every outcome and attempt count', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('ok' as const, 'network' as const, 'http' as const, 'gone' as const),
+        fc.constantFrom('ok' as const, 'network' as const, 'http' as const, 'gone' as const, 'blocked' as const),
         fc.integer({ min: 0, max: 100 }),
         fc.integer({ min: 1, max: 102 }),
         (outcome, maxRetries, attempts) => {
           const now = 1_000_000;
           const next = decideNext({ attempts, maxRetries }, { outcome, retryAfter: null }, cfg, now);
           if (outcome === 'ok') expect(next).toEqual({ status: 'completed', expiresAt: now + 10_000 });
-          else if (outcome === 'gone' || attempts - 1 >= maxRetries) expect(next).toEqual({ status: 'failed', expiresAt: now + 20_000 });
+          else if (outcome === 'gone' || outcome === 'blocked' || attempts - 1 >= maxRetries) expect(next).toEqual({ status: 'failed', expiresAt: now + 20_000 });
           else expect(next).toEqual({ status: 'retry', dueAt: now + retryDelay(outcome, attempts, cfg) * 1000 });
         },
       ),

@@ -24,8 +24,8 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
 }
 
 /** The same app with some vars changed (e.g. AUTHENTICATE on), on the same D1 and queue. */
-export async function callWith(vars: Partial<Record<keyof Env, string>>, path: string, init?: RequestInit): Promise<Response> {
-  return app.fetch(new Request(`http://torque.test${path}`, init), { ...env, ...vars }, createExecutionContext());
+export async function callWith(vars: Record<string, unknown>, path: string, init?: RequestInit, base = 'http://torque.test'): Promise<Response> {
+  return app.fetch(new Request(`${base}${path}`, init), { ...env, ...vars }, createExecutionContext());
 }
 
 export async function enqueue(url: string, body: BodyInit | null = 'x=1', params: Record<string, string> = {}, headers: Record<string, string> = {}) {

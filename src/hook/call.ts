@@ -1,6 +1,7 @@
 import type { TaskRow } from '../db/schema';
 import { VERSION } from '../version';
 import { parseRetryAfter } from './backoff';
+import { hostRefusal, type HostPolicy } from './hosts';
 import { signatureHeaders } from './sign';
 
 export const RESPONSE_LOG_BYTES = 1024;
@@ -12,7 +13,8 @@ export interface AttemptResult {
   /** Error kind and detail for attempts that got no HTTP answer, e.g. "timeout: ...". */
   error: string | null;
   response: string | null;
-  outcome: 'ok' | 'network' | 'http' | 'gone';
+  /** blocked: the host policy refused the URL (or a redirect's target). */
+  outcome: 'ok' | 'network' | 'http' | 'gone' | 'blocked';
   retryAfter: number | null;
 }
 
@@ -57,11 +59,19 @@ function describe(err: unknown, timedOut: boolean): string {
   return `connection: ${msg}`;
 }
 
-/** Calls the hook once, within the task's timeout, and classifies what happened. */
-export async function callHook(task: TaskRow, signingSecret?: string): Promise<AttemptResult> {
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+/**
+ * Calls the hook once, within the task's timeout, and classifies what happened.
+ * Redirects are followed by hand (not by fetch) so that every hop is checked against the host
+ * policy; the method and body change exactly as fetch would change them (303, and 301/302 after a
+ * POST, become a bodyless GET; 307/308 keep both), and credentials are not carried cross-origin.
+ */
+export async function callHook(task: TaskRow, signingSecret: string | undefined, policy: HostPolicy): Promise<AttemptResult> {
   const startedAt = Date.now();
   const headers = hookHeaders(task);
-  const body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
+  let body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
   if (signingSecret) {
     const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
     for (const [k, v] of Object.entries(sig)) headers.set(k, v);
@@ -78,12 +88,31 @@ export async function callHook(task: TaskRow, signingSecret?: string): Promise<A
     ...r,
   });
   try {
-    const res = await fetch(task.url, { method: task.method, headers, body, redirect: 'follow', signal: controller.signal });
-    const response = await readHead(res.body, RESPONSE_LOG_BYTES);
-    const code = res.status;
-    const outcome = code >= 200 && code < 300 ? 'ok' : code === 410 ? 'gone' : 'http';
-    const retryAfter = code === 429 || code === 503 ? parseRetryAfter(res.headers.get('retry-after')) : null;
-    return finish({ statusCode: code, error: null, response, outcome, retryAfter });
+    let url = task.url;
+    let method = task.method;
+    for (let hop = 0; ; hop++) {
+      const refusal = hostRefusal(url, policy);
+      if (refusal) return finish({ statusCode: null, error: `blocked: ${refusal}`, response: null, outcome: 'blocked', retryAfter: null });
+      const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: controller.signal });
+      const location = res.headers.get('location');
+      if (REDIRECTS.has(res.status) && location && hop < MAX_REDIRECTS) {
+        await res.body?.cancel();
+        const next = new URL(location, url);
+        if (next.origin !== new URL(url).origin) for (const h of ['authorization', 'cookie']) headers.delete(h);
+        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = null;
+          headers.delete('content-type');
+        }
+        url = next.toString();
+        continue;
+      }
+      const response = await readHead(res.body, RESPONSE_LOG_BYTES);
+      const code = res.status;
+      const outcome = code >= 200 && code < 300 ? 'ok' : code === 410 ? 'gone' : 'http';
+      const retryAfter = code === 429 || code === 503 ? parseRetryAfter(res.headers.get('retry-after')) : null;
+      return finish({ statusCode: code, error: null, response, outcome, retryAfter });
+    }
   } catch (err) {
     return finish({ statusCode: null, error: describe(err, timedOut), response: null, outcome: 'network', retryAfter: null });
   } finally {

@@ -18,9 +18,11 @@ export function decideNext(
 ): Next {
   if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
   const retriesUsed = task.attempts - 1;
-  if (result.outcome === 'gone' || retriesUsed >= task.maxRetries) {
+  // 410 Gone and a refused host will not get better by waiting.
+  if (result.outcome === 'gone' || result.outcome === 'blocked' || retriesUsed >= task.maxRetries) {
     return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
   }
-  const delay = retryDelay(result.outcome, task.attempts, cfg, result.retryAfter);
+  const kind = result.outcome === 'network' ? 'network' : 'http';
+  const delay = retryDelay(kind, task.attempts, cfg, result.retryAfter);
   return { status: 'retry', dueAt: now + delay * 1000 };
 }
