@@ -42,9 +42,10 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 /** ENABLE_HSTS: tell browsers to stay on https, and refuse to carry API traffic over http. */
 export const hsts = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.var.config.ENABLE_HSTS) return next();
+  // The URL's scheme is what the client used (Cloudflare terminates TLS); a client-sent
+  // X-Forwarded-Proto is deliberately not trusted, or it could talk its way past this.
   const url = new URL(c.req.url);
-  const proto = c.req.header('x-forwarded-proto') ?? url.protocol.replace(':', '');
-  if (proto === 'http') {
+  if (url.protocol === 'http:') {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') {
       url.protocol = 'https:';
       c.res = c.redirect(url.toString(), 301);

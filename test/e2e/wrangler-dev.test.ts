@@ -20,7 +20,7 @@ function startDev(): ChildProcess {
   const child = spawn(
     'node',
     ['scripts/dev.mjs', '--port', String(PORT), '--persist-to', state,
-      '--var', 'MIN_RETRY_DELAY:1', '--var', 'SWEEP_GRACE:3', '--var', 'MAX_RETRY_DELAY:2'],
+      '--var', 'MIN_RETRY_DELAY:1', '--var', 'ADMIN_TOKEN:e2e-admin', '--var', 'SWEEP_GRACE:3', '--var', 'MAX_RETRY_DELAY:2'],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TORQUE_SWEEP_EVERY_MS: '1000' } },
   );
   child.stdout?.resume();
@@ -91,6 +91,21 @@ print(response.status_code, response.headers['Location'])`;
     const [got] = log('seed');
     assert.equal(got.headers['content-type'], 'application/x-www-form-urlencoded');
     assert.equal(Buffer.from(got.body, 'base64').toString(), 'new_user_id=1234');
+  });
+
+  it('lets an operator manage apps and keys with npm run admin', () => {
+    const admin = (...args: string[]) =>
+      spawnSync('node', ['scripts/admin.mjs', ...args], { encoding: 'utf8', env: { ...process.env, TORQUE_URL: BASE, TORQUE_ADMIN_TOKEN: 'e2e-admin' } });
+    const created = admin('create-app', 'shop');
+    assert.equal(created.status, 0, created.stderr);
+    const { app, key_id, api_key } = JSON.parse(created.stdout);
+    assert.match(api_key, /^tq_/);
+    assert.match(admin('list-apps').stdout, new RegExp(app.id));
+    const added = admin('add-key', app.id);
+    assert.equal(added.status, 0, added.stderr);
+    assert.equal(admin('revoke-key', key_id).status, 0);
+    assert.equal(admin('revoke-key', key_id).status, 1); // already revoked: 404
+    assert.equal(spawnSync('node', ['scripts/admin.mjs', 'create-app', 'x'], { env: { ...process.env, TORQUE_ADMIN_TOKEN: '' } }).status, 2);
   });
 
   it('calls a hook, retries it after an error, and completes it', async () => {
