@@ -10,6 +10,10 @@ export default defineConfig(async () => {
         miniflare: {
           // Lets tests call the worker's queue() and scheduled() through `exports.default`.
           compatibilityFlags: ['service_binding_extra_handlers'],
+          // Tests drive the consumer themselves (createMessageBatch), so the producer points at a
+          // queue nobody consumes; otherwise the local queue would run attempts behind their back.
+          // The real queue round trip is covered end to end under wrangler dev (test/e2e).
+          queueProducers: { TASKS: { queueName: 'torque-tasks-tests-undelivered' } },
           // A deliberately small limiter for the rate-limit test (the real one allows 1000/10 s).
           ratelimits: { TEST_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 10 } } },
           bindings: {

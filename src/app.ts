@@ -4,7 +4,9 @@ import { ConfigError } from './config';
 import { apiError } from './errors';
 import { authenticate, context, hsts, rateLimit } from './middleware';
 import { adminApp } from './routes/admin';
+import { batchApp } from './routes/batch';
 import { enqueueApp } from './routes/enqueue';
+import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
@@ -14,7 +16,8 @@ import { VERSION } from './version';
 export const defaultHook = (result: { success: boolean; error?: unknown }) => {
   if (result.success) return;
   const issues = (result.error as { issues?: { path: PropertyKey[]; message: string }[] }).issues ?? [];
-  const message = issues.map((i) => `${i.path.map(String).join('.') || 'request'}: ${i.message}`).join('; ');
+  const path = (p: PropertyKey[]) => p.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+  const message = issues.map((i) => `${path(i.path) || 'request'}: ${i.message}`).join('; ');
   throw apiError(400, 'invalid_request', message || 'invalid request');
 };
 
@@ -32,6 +35,8 @@ app.route('/', adminApp);
 for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
 app.on('POST', ['/', '/batch'], rateLimit);
 app.route('/', enqueueApp);
+app.route('/', batchApp);
+app.route('/', replayApp);
 app.route('/', tasksApp);
 app.route('/', statsApp);
 
@@ -53,7 +58,13 @@ function isStorageError(err: unknown): boolean {
 }
 
 app.onError((err, c) => {
-  if (err instanceof HTTPException) return err.getResponse();
+  if (err instanceof HTTPException) {
+    if (err.res) return err.getResponse();
+    // Thrown by Hono itself (e.g. malformed JSON): same JSON shape as ours.
+    const code = { 400: 'invalid_request', 413: 'body_too_large', 415: 'unsupported_media_type' }[err.status as number] ?? 'error';
+    const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : err.message || code;
+    return apiError(err.status, code, message).getResponse();
+  }
   if (err instanceof ConfigError) {
     console.error(err.message);
     return apiError(500, 'misconfigured', err.message).getResponse();

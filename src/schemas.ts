@@ -39,7 +39,7 @@ export const AttemptSchema = z
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
-export function taskJson(t: TaskRow): z.infer<typeof TaskSchema> {
+export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
   const waiting = t.status === 'pending' || t.status === 'retry';
   const finished = t.status === 'completed' || t.status === 'failed';
   return {

@@ -66,7 +66,7 @@ describe('outcome classification', () => {
         fc.integer({ min: 1, max: 102 }),
         (outcome, maxRetries, attempts) => {
           const now = 1_000_000;
-          const next = decideNext({ attempts, maxRetries }, { outcome, retryAfter: null }, cfg, now);
+          const next = decideNext({ attempts, maxRetries, retryBase: 0 }, { outcome, retryAfter: null }, cfg, now);
           if (outcome === 'ok') expect(next).toEqual({ status: 'completed', expiresAt: now + 10_000 });
           else if (outcome === 'gone' || outcome === 'blocked' || attempts - 1 >= maxRetries) expect(next).toEqual({ status: 'failed', expiresAt: now + 20_000 });
           else expect(next).toEqual({ status: 'retry', dueAt: now + retryDelay(outcome, attempts, cfg) * 1000 });

@@ -34,6 +34,9 @@ export const tasks = sqliteTable(
     status: text('status', { enum: TASK_STATUSES }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     maxRetries: integer('max_retries').notNull(),
+    // Attempts made before the last manual replay of a finished task: a replayed task gets its
+    // full retry budget again, counted from here.
+    retryBase: integer('retry_base').notNull().default(0),
     timeout: integer('timeout').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),

@@ -18,8 +18,8 @@ export const SWEEP_SQL = {
     FROM tasks WHERE id IN (${EXPIRED_LEASES}) AND attempts > 1 AND last_started_at IS NOT NULL`,
   recoverLeases: `
     UPDATE tasks SET
-      status = CASE WHEN attempts > max_retries THEN 'failed' ELSE 'retry' END,
-      due_at = CASE WHEN attempts > max_retries THEN ?1 + ?2 ELSE ?1 END,
+      status = CASE WHEN attempts - retry_base > max_retries THEN 'failed' ELSE 'retry' END,
+      due_at = CASE WHEN attempts - retry_base > max_retries THEN ?1 + ?2 ELSE ?1 END,
       last_started_at = updated_at,
       last_duration_ms = ?1 - updated_at,
       last_status_code = NULL,

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm';
 import type { DB } from './index';
 import { attempts, tasks, type NewTaskRow, type TaskRow, type TaskStatus } from './schema';
 
@@ -72,14 +72,63 @@ export async function listAttempts(db: DB, taskId: string) {
   return db.select().from(attempts).where(eq(attempts.taskId, taskId)).orderBy(attempts.number);
 }
 
+const STATUSES = ['pending', 'in_progress', 'retry', 'completed', 'failed'] as const;
+// Everything but the body (up to MAX_BODY_BYTES each): listings never need it.
+const { body: _body, ...listed } = getTableColumns(tasks);
+
+/**
+ * An app's tasks, newest first, before the cursor id. Without a status this is a UNION of one
+ * (app_id, status, id) index range per status, each at most `limit` rows, so it never scans the
+ * app's tasks and needs no second index on (app_id, id) (which every insert would pay for).
+ */
 export async function listTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string; limit: number }) {
-  const where = [eq(tasks.appId, appId)];
-  if (opts.status) where.push(eq(tasks.status, opts.status));
-  if (opts.before) where.push(lt(tasks.id, opts.before));
+  const before = opts.before ?? '~'; // sorts after every id
+  const statuses = opts.status ? [opts.status] : STATUSES;
+  const ranges = statuses
+    .map((_, i) => `SELECT * FROM (SELECT id FROM tasks WHERE app_id = ?1 AND status = ?${i + 4} AND id < ?2 ORDER BY id DESC LIMIT ?3)`)
+    .join(' UNION ALL ');
+  const { results } = await db.$client
+    .prepare(`SELECT id FROM (${ranges}) ORDER BY id DESC LIMIT ?3`)
+    .bind(appId, before, opts.limit, ...statuses)
+    .all<{ id: string }>();
+  if (results.length === 0) return [];
   return db
-    .select()
+    .select(listed)
     .from(tasks)
-    .where(and(...where))
-    .orderBy(desc(tasks.id))
-    .limit(opts.limit);
+    .where(inArray(tasks.id, results.map((r) => r.id)))
+    .orderBy(desc(tasks.id));
+}
+
+const REPLAY_SET = `
+  status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
+  retry_base = CASE WHEN status IN ('completed', 'failed') THEN attempts ELSE retry_base END,
+  due_at = ?1, updated_at = ?1, completed_at = NULL`;
+
+/**
+ * Makes a task due now (any status but in_progress). A finished task gets a fresh retry budget.
+ * Returns the task, 'busy' when it is in progress, or undefined when there is no such task.
+ */
+export async function replayTask(db: DB, appId: string, id: string, now: number): Promise<TaskRow | 'busy' | undefined> {
+  const replayed = await db.$client
+    .prepare(`UPDATE tasks SET ${REPLAY_SET} WHERE id = ?2 AND app_id = ?3 AND status <> 'in_progress' RETURNING id`)
+    .bind(now, id, appId)
+    .first();
+  const task = await getTask(db, appId, id);
+  return task && !replayed ? 'busy' : task;
+}
+
+export const REPLAY_CHUNK = 500;
+
+/** Replays up to REPLAY_CHUNK of an app's tasks with one status; waiting ones only if not yet due. */
+export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number) {
+  const { results } = await db.$client
+    .prepare(
+      `UPDATE tasks SET ${REPLAY_SET}
+       WHERE id IN (SELECT id FROM tasks WHERE app_id = ?2 AND status = ?3
+                      AND (status IN ('completed', 'failed') OR due_at > ?1) LIMIT ${REPLAY_CHUNK})
+       RETURNING id, due_at AS dueAt`,
+    )
+    .bind(now, appId, status)
+    .all<{ id: string; dueAt: number }>();
+  return results;
 }

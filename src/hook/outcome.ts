@@ -8,21 +8,21 @@ type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TT
 
 /**
  * What happens to a task after an attempt. `task.attempts` counts attempts started, this one
- * included, so it is also the number of failures so far when this one failed.
+ * included; since the last replay (retryBase) every one of them failed when this one failed.
  */
 export function decideNext(
-  task: Pick<TaskRow, 'attempts' | 'maxRetries'>,
+  task: Pick<TaskRow, 'attempts' | 'maxRetries' | 'retryBase'>,
   result: Pick<AttemptResult, 'outcome' | 'retryAfter'>,
   cfg: Policy,
   now: number,
 ): Next {
   if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
-  const retriesUsed = task.attempts - 1;
+  const retriesUsed = task.attempts - task.retryBase - 1;
   // 410 Gone and a refused host will not get better by waiting.
   if (result.outcome === 'gone' || result.outcome === 'blocked' || retriesUsed >= task.maxRetries) {
     return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
   }
   const kind = result.outcome === 'network' ? 'network' : 'http';
-  const delay = retryDelay(kind, task.attempts, cfg, result.retryAfter);
+  const delay = retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
   return { status: 'retry', dueAt: now + delay * 1000 };
 }

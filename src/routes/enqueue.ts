@@ -11,24 +11,30 @@ const PASSTHROUGH = 'torque-passthrough-';
 // Headers the hook call computes itself; passing them through would corrupt the request.
 const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'user-agent']);
 
+/** Throws a 400 naming `field` when a header is one Torque sets itself. */
+export function checkHookHeader(target: string, field: string) {
+  if (!target || RESERVED.has(target) || target.startsWith('torque-') || target.startsWith('webhook-')) {
+    throw apiError(400, 'invalid_request', `${field}: cannot pass through the ${target || 'empty'} header`);
+  }
+}
+
 export function passthroughHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
     if (!name.startsWith(PASSTHROUGH)) continue;
     const target = name.slice(PASSTHROUGH.length);
-    if (!target || RESERVED.has(target) || target.startsWith('torque-') || target.startsWith('webhook-')) {
-      throw apiError(400, 'invalid_request', `${name}: cannot pass through the ${target || 'empty'} header`);
-    }
+    checkHookHeader(target, name);
     out[target] = value;
   }
   return out;
 }
 
-const limitBody = createMiddleware<AppEnv>((c, next) =>
+/** Refuses bodies over `factor` × MAX_BODY_BYTES before reading them (413). */
+export const limitBody = (factor = 1) => createMiddleware<AppEnv>((c, next) =>
   bodyLimit({
-    maxSize: c.var.config.MAX_BODY_BYTES,
+    maxSize: c.var.config.MAX_BODY_BYTES * factor,
     onError: () => {
-      throw apiError(413, 'body_too_large', `body: larger than MAX_BODY_BYTES (${c.var.config.MAX_BODY_BYTES} bytes)`);
+      throw apiError(413, 'body_too_large', `body: larger than ${factor > 1 ? `${factor} × ` : ''}MAX_BODY_BYTES (${c.var.config.MAX_BODY_BYTES * factor} bytes)`);
     },
   })(c, next),
 );
@@ -42,7 +48,7 @@ const route = createRoute({
   method: 'post',
   path: '/',
   summary: 'Enqueue a task; the request body is the task data, stored byte for byte',
-  middleware: [limitBody] as const,
+  middleware: [limitBody()] as const,
   request: {
     query: z.object(taskOptions),
     headers: z.object({

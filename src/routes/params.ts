@@ -36,3 +36,23 @@ export const taskOptions = {
   delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
   max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
 };
+
+const jsonInt = (min: number, max: number) =>
+  z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+/** One item of `POST /batch`. */
+export const BatchItem = z
+  .object({
+    url: hookUrl,
+    method: hookMethod.optional(),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid header name'), z.string().max(8192)).optional(),
+    body: z.string().optional(),
+    body_base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').optional(),
+    timeout: jsonInt(1, 86_400).optional(),
+    delay: jsonInt(0, MAX_DELAY).optional(),
+    max_retries: jsonInt(0, 100).optional(),
+    idempotency_key: z.string().min(1).max(256).optional(),
+  })
+  .strict()
+  .refine((i) => i.body === undefined || i.body_base64 === undefined, { message: 'give body or body_base64, not both', path: ['body'] })
+  .openapi('BatchItem');

@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { deleteTask, deleteTasks, getTask, listAttempts } from '../db/tasks';
+import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../db/tasks';
 import { notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
+import { wholeNumber } from './params';
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -42,7 +43,30 @@ const deleteAllRoute = createRoute({
   responses: { 200: json(z.object({ deleted: z.number().int() }), 'how many were deleted'), ...errorResponses },
 });
 
+const listRoute = createRoute({
+  method: 'get',
+  path: '/tasks',
+  summary: 'List tasks, newest first, cursor-paginated',
+  request: {
+    query: z.object({
+      status: StatusSchema.optional(),
+      limit: wholeNumber(1, 100).optional().openapi({ description: '1..100, default 50' }),
+      cursor: z.string().max(64).regex(/^[0-9A-Z]+$/, 'must be a next_cursor from a previous page').optional(),
+    }),
+  },
+  responses: {
+    200: json(z.object({ tasks: z.array(TaskSchema), next_cursor: z.string().nullable() }), 'a page of tasks'),
+    ...errorResponses,
+  },
+});
+
 export const tasksApp = new OpenAPIHono<AppEnv>()
+  .openapi(listRoute, async (c) => {
+    const { status, limit = 50, cursor } = c.req.valid('query');
+    const rows = await listTasks(c.var.db, c.var.app, { status, before: cursor, limit });
+    const next = rows.length === limit ? rows[rows.length - 1].id : null;
+    return c.json({ tasks: rows.map(taskJson), next_cursor: next }, 200);
+  })
   .openapi(getRoute, async (c) => {
     const task = await getTask(c.var.db, c.var.app, c.req.valid('param').id);
     if (!task) throw notFound();

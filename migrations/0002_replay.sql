@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `retry_base` integer DEFAULT 0 NOT NULL;

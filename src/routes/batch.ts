@@ -1,0 +1,56 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { insertTasks } from '../db/batch';
+import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { sendTaskMessages } from '../send';
+import { buildTask } from '../tasks';
+import type { AppEnv } from '../types';
+import { checkHookHeader, limitBody } from './enqueue';
+import { BatchItem } from './params';
+
+export const MAX_BATCH = 100;
+
+const route = createRoute({
+  method: 'post',
+  path: '/batch',
+  summary: `Enqueue 1..${MAX_BATCH} tasks at once; validated all-or-nothing`,
+  middleware: [limitBody(4)] as const,
+  request: {
+    body: {
+      required: true,
+      content: { 'application/json': { schema: z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} tasks`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} tasks`) } },
+    },
+  },
+  responses: {
+    201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
+    ...errorResponses,
+    413: { description: 'request or an item body too large', content: errorResponses[400].content },
+  },
+});
+
+const decodeBase64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+
+export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const items = c.req.valid('json');
+  const now = Date.now();
+  const rows = items.map((item, i) => {
+    const field = `[${i}].`;
+    const headers: Record<string, string> = {};
+    let contentType: string | null = null;
+    for (const [name, value] of Object.entries(item.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type') contentType = value;
+      else (checkHookHeader(lower, `${field}headers.${name}`), (headers[lower] = value));
+    }
+    const body = item.body_base64 !== undefined ? decodeBase64(item.body_base64) : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
+    if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
+    return buildTask(c, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
+  });
+  const results = await insertTasks(c.var.db, rows);
+  const created = results.filter((r) => r.created).map((r) => r.task);
+  try {
+    await sendTaskMessages(c.env, created, now);
+  } catch (err) {
+    console.error('queue send failed after insert; the sweeper will send these', err);
+  }
+  return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
+});

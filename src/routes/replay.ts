@@ -1,0 +1,50 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { REPLAY_CHUNK, replayTask, replayTasks } from '../db/tasks';
+import { apiError, notFound } from '../errors';
+import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { sendTaskMessages } from '../send';
+import type { AppEnv } from '../types';
+
+const retryOne = createRoute({
+  method: 'post',
+  path: '/tasks/{id}/retry',
+  summary: 'Make a task due now (any status but in_progress); a finished task gets a fresh retry budget',
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    202: { description: 'the task, due now', content: { 'application/json': { schema: TaskSchema } } },
+    409: { description: 'the task is in progress', content: errorResponses[400].content },
+    ...errorResponses,
+  },
+});
+
+const retryMany = createRoute({
+  method: 'post',
+  path: '/tasks/retry',
+  summary: `Replay up to ${REPLAY_CHUNK} tasks with one status (default failed); call again while retried = ${REPLAY_CHUNK}`,
+  request: {
+    query: z.object({ status: z.enum(['failed', 'completed', 'retry', 'pending']).default('failed') }),
+  },
+  responses: {
+    202: {
+      description: 'how many were replayed',
+      content: { 'application/json': { schema: z.object({ retried: z.number().int() }) } },
+    },
+    ...errorResponses,
+  },
+});
+
+export const replayApp = new OpenAPIHono<AppEnv>()
+  .openapi(retryMany, async (c) => {
+    const now = Date.now();
+    const replayed = await replayTasks(c.var.db, c.var.app, c.req.valid('query').status, now);
+    await sendTaskMessages(c.env, replayed, now).catch((err) => console.error('replay send failed; sweeper covers it', err));
+    return c.json({ retried: replayed.length }, 202);
+  })
+  .openapi(retryOne, async (c) => {
+    const now = Date.now();
+    const task = await replayTask(c.var.db, c.var.app, c.req.valid('param').id, now);
+    if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
+    if (!task) throw notFound();
+    await sendTaskMessages(c.env, [task], now).catch((err) => console.error('replay send failed; sweeper covers it', err));
+    return c.json(taskJson(task), 202);
+  });
