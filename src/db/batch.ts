@@ -6,7 +6,7 @@ import { tasks, type NewTaskRow, type TaskRow } from './schema';
 // expanded by json_each. D1 allows 100 bound parameters per statement, so binding each column
 // of 100 rows (2,000 parameters) is impossible, and 100 single-row statements would cost 100
 // queries. Bodies travel hex-encoded and are turned back into BLOBs by unhex().
-const INSERT_FROM_JSON = `
+export const INSERT_FROM_JSON = `
   INSERT INTO tasks (id, app_id, url, method, headers, body, content_type, status, attempts, max_retries,
                      retry_base, timeout, created_at, updated_at, due_at, idempotency_key)
   SELECT json_extract(value, '$.id'), json_extract(value, '$.appId'), json_extract(value, '$.url'),

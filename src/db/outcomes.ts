@@ -1,6 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from './index';
-import { attempts, tasks, type TaskRow } from './schema';
+import type { TaskRow } from './schema';
 
 export type Next =
   | { status: 'completed'; expiresAt: number }
@@ -19,53 +18,63 @@ export interface Outcome {
   next: Next;
 }
 
-/**
- * Records a whole batch of attempt outcomes in one D1 batch (one transaction).
- * Each statement is guarded by `status = 'in_progress' AND attempts = <claimed>`, so an outcome
- * for a task that was deleted, or re-claimed after its lease expired, changes nothing.
- */
+// A whole consumer batch is recorded with a few statements whatever its size: the outcomes
+// travel as one JSON parameter (D1 allows 100 bound parameters per statement, and one statement
+// per task would cost one D1 query per task). Every statement is guarded by
+// `status = 'in_progress' AND attempts = <claimed>`, so an outcome for a task that was deleted,
+// or re-claimed after its lease expired, changes nothing. (`+status` keeps SQLite from walking
+// every in-progress task through the status index instead of looking each id up.)
+const OUTCOMES = `SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.attempts') AS attempts,
+    json_extract(value, '$.status') AS status, json_extract(value, '$.dueAt') AS due_at,
+    json_extract(value, '$.startedAt') AS started_at, json_extract(value, '$.durationMs') AS duration_ms,
+    json_extract(value, '$.statusCode') AS status_code, json_extract(value, '$.error') AS error,
+    json_extract(value, '$.response') AS response
+  FROM json_each(?1)`;
+
+export const OUTCOME_SQL = {
+  // Before a retried task's row is overwritten, its previous attempt moves into the log.
+  archive: `
+    INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
+    SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response
+    FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.id = o.id
+    WHERE +t.status = 'in_progress' AND t.attempts = o.attempts AND t.last_started_at IS NOT NULL`,
+  record: `
+    UPDATE tasks SET status = o.status, due_at = o.due_at, updated_at = ?2,
+      completed_at = CASE WHEN o.status = 'completed' THEN ?2 END,
+      last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
+      last_error = o.error, last_response = o.response
+    FROM (${OUTCOMES}) AS o
+    WHERE tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
+  release: `
+    UPDATE tasks SET status = CASE WHEN tasks.attempts = 1 THEN 'pending' ELSE 'retry' END,
+      attempts = tasks.attempts - 1, due_at = o.due_at, updated_at = ?2
+    FROM (${OUTCOMES}) AS o
+    WHERE tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
+};
+
+/** Records a consumer batch's outcomes in one D1 batch (one transaction) of at most 3 statements. */
 export async function recordOutcomes(db: DB, outcomes: Outcome[], now: number): Promise<void> {
-  const statements = outcomes.flatMap((o) => {
-    const claimed = and(eq(tasks.id, o.task.id), eq(tasks.status, 'in_progress'), eq(tasks.attempts, o.task.attempts));
-    if (o.next.status === 'released') {
-      return [
-        db
-          .update(tasks)
-          .set({
-            status: o.task.attempts === 1 ? 'pending' : 'retry',
-            attempts: o.task.attempts - 1,
-            dueAt: o.next.dueAt,
-            updatedAt: now,
-          })
-          .where(claimed),
-      ];
-    }
-    const update = db
-      .update(tasks)
-      .set({
+  const encode = (list: Outcome[]) =>
+    JSON.stringify(
+      list.map((o) => ({
+        id: o.task.id,
+        attempts: o.task.attempts,
         status: o.next.status,
-        dueAt: o.next.status === 'retry' ? o.next.dueAt : o.next.expiresAt,
-        updatedAt: now,
-        completedAt: o.next.status === 'completed' ? now : null,
-        lastStartedAt: o.startedAt,
-        lastDurationMs: o.durationMs,
-        lastStatusCode: o.statusCode,
-        lastError: o.error,
-        lastResponse: o.response,
-      })
-      .where(claimed);
-    if (o.task.attempts <= 1) return [update];
-    // Move the previous attempt off the task row into the log before overwriting it.
-    const archive = db
-      .insert(attempts)
-      .select(
-        sql`SELECT id, attempts - 1, last_started_at, last_duration_ms, last_status_code, last_error, last_response
-            FROM tasks WHERE id = ${o.task.id} AND status = 'in_progress' AND attempts = ${o.task.attempts}
-              AND last_started_at IS NOT NULL`,
-      )
-      .onConflictDoNothing();
-    return [archive, update];
-  });
-  if (statements.length === 0) return;
-  await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+        dueAt: 'dueAt' in o.next ? o.next.dueAt : o.next.expiresAt,
+        startedAt: o.startedAt,
+        durationMs: o.durationMs,
+        statusCode: o.statusCode,
+        error: o.error,
+        response: o.response,
+      })),
+    );
+  const done = outcomes.filter((o) => o.next.status !== 'released');
+  const released = outcomes.filter((o) => o.next.status === 'released');
+  const again = done.filter((o) => o.task.attempts > 1);
+  const d1 = db.$client;
+  const statements: D1PreparedStatement[] = [];
+  if (again.length) statements.push(d1.prepare(OUTCOME_SQL.archive).bind(encode(again)));
+  if (done.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(done), now));
+  if (released.length) statements.push(d1.prepare(OUTCOME_SQL.release).bind(encode(released), now));
+  if (statements.length) await d1.batch(statements);
 }

@@ -25,3 +25,18 @@ export async function throughputSince(db: DB, appId: string, sinceMinute: number
     .where(and(eq(statsMinutes.appId, appId), gte(statsMinutes.minute, sinceMinute)));
   return row;
 }
+
+// The oldest overdue waiting task of an app, from the (status, due_at) index: at most
+// OVERDUE_WINDOW of the most overdue tasks per status are looked at, so the cost is bounded.
+// Exact while fewer than that many tasks (of all apps) are overdue; otherwise a lower bound.
+export const OVERDUE_WINDOW = 1000;
+const overdueRange = (status: string) =>
+  `SELECT * FROM (SELECT due_at, app_id FROM tasks WHERE status = '${status}' AND due_at <= ?2 ORDER BY due_at LIMIT ${OVERDUE_WINDOW})`;
+export const OLDEST_OVERDUE_SQL = `SELECT min(due_at) AS oldest, count(*) AS seen FROM (
+  ${overdueRange('pending')} UNION ALL ${overdueRange('retry')}) WHERE app_id = ?1`;
+
+/** Seconds the caller's most overdue waiting task has been waiting past its due time, or null. */
+export async function oldestOverdue(db: DB, appId: string, now: number): Promise<number | null> {
+  const row = await db.$client.prepare(OLDEST_OVERDUE_SQL).bind(appId, now).first<{ oldest: number | null }>();
+  return row?.oldest == null ? null : Math.max(0, Math.round((now - row.oldest) / 1000));
+}

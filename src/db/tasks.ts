@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DB } from './index';
 import { attempts, tasks, type NewTaskRow, type TaskRow, type TaskStatus } from './schema';
 
@@ -43,10 +43,14 @@ export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): P
 /**
  * Claims due tasks among `ids` in one statement: only pending/retry tasks that are due move to
  * in_progress, so duplicate, stale and early messages (and deleted tasks) claim nothing.
- * The lease (due_at) is the task's timeout plus `graceMs`.
+ * The lease (due_at) is the task's timeout plus `graceMs`. The ids travel as one JSON
+ * parameter, so a batch of 100 stays within D1's 100 bound parameters.
  */
 export async function claimTasks(db: DB, ids: string[], now: number, graceMs: number): Promise<TaskRow[]> {
-  if (ids.length === 0) return [];
+  return ids.length === 0 ? [] : claimQuery(db, ids, now, graceMs);
+}
+
+export function claimQuery(db: DB, ids: string[], now: number, graceMs: number) {
   return db
     .update(tasks)
     .set({
@@ -55,7 +59,15 @@ export async function claimTasks(db: DB, ids: string[], now: number, graceMs: nu
       dueAt: sql`${now} + ${tasks.timeout} * 1000 + ${graceMs}`,
       updatedAt: now,
     })
-    .where(and(inArray(tasks.id, ids), inArray(tasks.status, ['pending', 'retry']), lte(tasks.dueAt, now)))
+    // `+column` stops SQLite from choosing the (status, due_at) index, which would walk the
+    // whole due backlog; the ids are looked up by primary key instead.
+    .where(
+      and(
+        inArray(tasks.id, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
+        sql`+${tasks.status} IN ('pending', 'retry')`,
+        sql`+${tasks.dueAt} <= ${now}`,
+      ),
+    )
     .returning();
 }
 
@@ -73,6 +85,15 @@ export async function listAttempts(db: DB, taskId: string) {
 }
 
 const STATUSES = ['pending', 'in_progress', 'retry', 'completed', 'failed'] as const;
+
+/** ?1 app, ?2 cursor, ?3 limit, ?4.. one status per index range. */
+export function listSql(ranges: number): string {
+  const union = Array.from(
+    { length: ranges },
+    (_, i) => `SELECT * FROM (SELECT id FROM tasks WHERE app_id = ?1 AND status = ?${i + 4} AND id < ?2 ORDER BY id DESC LIMIT ?3)`,
+  ).join(' UNION ALL ');
+  return `SELECT id FROM (${union}) ORDER BY id DESC LIMIT ?3`;
+}
 // Everything but the body (up to MAX_BODY_BYTES each): listings never need it.
 const { body: _body, ...listed } = getTableColumns(tasks);
 
@@ -84,11 +105,8 @@ const { body: _body, ...listed } = getTableColumns(tasks);
 export async function listTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string; limit: number }) {
   const before = opts.before ?? '~'; // sorts after every id
   const statuses = opts.status ? [opts.status] : STATUSES;
-  const ranges = statuses
-    .map((_, i) => `SELECT * FROM (SELECT id FROM tasks WHERE app_id = ?1 AND status = ?${i + 4} AND id < ?2 ORDER BY id DESC LIMIT ?3)`)
-    .join(' UNION ALL ');
   const { results } = await db.$client
-    .prepare(`SELECT id FROM (${ranges}) ORDER BY id DESC LIMIT ?3`)
+    .prepare(listSql(statuses.length))
     .bind(appId, before, opts.limit, ...statuses)
     .all<{ id: string }>();
   if (results.length === 0) return [];
@@ -118,16 +136,15 @@ export async function replayTask(db: DB, appId: string, id: string, now: number)
 }
 
 export const REPLAY_CHUNK = 500;
+export const REPLAY_MANY_SQL = `UPDATE tasks SET ${REPLAY_SET}
+  WHERE id IN (SELECT id FROM tasks WHERE app_id = ?2 AND status = ?3
+                 AND (status IN ('completed', 'failed') OR due_at > ?1) LIMIT ${REPLAY_CHUNK})
+  RETURNING id, due_at AS dueAt`;
 
 /** Replays up to REPLAY_CHUNK of an app's tasks with one status; waiting ones only if not yet due. */
 export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number) {
   const { results } = await db.$client
-    .prepare(
-      `UPDATE tasks SET ${REPLAY_SET}
-       WHERE id IN (SELECT id FROM tasks WHERE app_id = ?2 AND status = ?3
-                      AND (status IN ('completed', 'failed') OR due_at > ?1) LIMIT ${REPLAY_CHUNK})
-       RETURNING id, due_at AS dueAt`,
-    )
+    .prepare(REPLAY_MANY_SQL)
     .bind(now, appId, status)
     .all<{ id: string; dueAt: number }>();
   return results;

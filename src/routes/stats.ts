@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { countByStatus, throughputSince } from '../db/stats';
+import { countByStatus, oldestOverdue, throughputSince } from '../db/stats';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 
@@ -14,6 +14,7 @@ const StatsSchema = z
       failed: z.number(),
     }),
     throughput: z.object({ last_minute: Throughput, last_hour: Throughput, last_day: Throughput }),
+    oldest_overdue_seconds: z.number().nullable().openapi({ description: 'how long the most overdue waiting task has been due; null when none is' }),
   })
   .openapi('Stats');
 
@@ -25,12 +26,15 @@ const route = createRoute({
 });
 
 export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
-  const minute = Math.floor(Date.now() / 60_000);
-  const [tasks, lastMinute, lastHour, lastDay] = await Promise.all([
+  const now = Date.now();
+  const minute = Math.floor(now / 60_000);
+  const [tasks, lastMinute, lastHour, lastDay, overdue] = await Promise.all([
     countByStatus(c.var.db, c.var.app),
     throughputSince(c.var.db, c.var.app, minute),
     throughputSince(c.var.db, c.var.app, minute - 59),
     throughputSince(c.var.db, c.var.app, minute - 1439),
+    oldestOverdue(c.var.db, c.var.app, now),
   ]);
-  return c.json({ tasks, throughput: { last_minute: lastMinute, last_hour: lastHour, last_day: lastDay } }, 200);
+  const throughput = { last_minute: lastMinute, last_hour: lastHour, last_day: lastDay };
+  return c.json({ tasks, throughput, oldest_overdue_seconds: overdue }, 200);
 });
