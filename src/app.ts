@@ -5,7 +5,9 @@ import { apiError } from './errors';
 import { authenticate, context, hsts, rateLimit } from './middleware';
 import { adminApp } from './routes/admin';
 import { batchApp } from './routes/batch';
+import { dashboardApp } from './routes/dashboard';
 import { enqueueApp } from './routes/enqueue';
+import { metaApp } from './routes/meta';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { tasksApp } from './routes/tasks';
@@ -25,13 +27,14 @@ const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
 app.use('*', context, hsts);
 
-app.get('/', (c) => c.json({ name: 'torque', version: VERSION }));
 app.doc31('/openapi.json', {
   openapi: '3.1.0',
   info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers' },
 });
 
+app.route('/', metaApp);
 app.route('/', adminApp);
+app.route('/', dashboardApp);
 for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
 app.on('POST', ['/', '/batch'], rateLimit);
 app.route('/', enqueueApp);
@@ -41,7 +44,7 @@ app.route('/', tasksApp);
 app.route('/', statsApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

@@ -19,23 +19,25 @@ function presentedKey(h: (name: string) => string | undefined): string | undefin
   return bearer ?? h('torque-api-key') ?? h('api_key') ?? h('api-key');
 }
 
-/** Resolves the caller's app from its API key (or `default` when AUTHENTICATE is off). */
-export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  if (!c.var.config.AUTHENTICATE) {
-    c.set('app', DEFAULT_APP);
-    return next();
-  }
-  const unauthorized = (why: string) =>
-    apiError(401, 'unauthorized', why, { 'www-authenticate': 'Bearer realm="torque"' });
-  const presented = presentedKey((n) => c.req.header(n));
+const unauthorized = (why: string) =>
+  apiError(401, 'unauthorized', why, { 'www-authenticate': 'Bearer realm="torque"' });
+
+/** The app a presented API key belongs to; throws 401 for a missing, malformed, unknown or revoked key. */
+export async function appForKey(db: AppEnv['Variables']['db'], presented: string | undefined): Promise<string> {
   if (!presented) throw unauthorized('an API key is required: send Authorization: Bearer <key>');
   const parsed = parseKey(presented);
   if (!parsed) throw unauthorized('the API key is malformed');
-  const key = await findLiveKey(c.var.db, parsed.keyId);
+  const key = await findLiveKey(db, parsed.keyId);
   if (!key || !(await secretMatches(parsed.secret, key.hash))) {
     throw unauthorized('the API key is unknown or revoked');
   }
-  c.set('app', key.appId);
+  return key.appId;
+}
+
+/** Resolves the caller's app from its API key (or `default` when AUTHENTICATE is off). */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const app = c.var.config.AUTHENTICATE ? await appForKey(c.var.db, presentedKey((n) => c.req.header(n))) : DEFAULT_APP;
+  c.set('app', app);
   await next();
 });
 

@@ -37,6 +37,9 @@ export const AttemptSchema = z
   })
   .openapi('Attempt');
 
+export type TaskJson = z.infer<typeof TaskSchema>;
+export type AttemptJson = z.infer<typeof AttemptSchema>;
+
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {

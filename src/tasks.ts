@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { NewTaskRow, TaskRow } from './db/schema';
-import { insertTask } from './db/tasks';
+import { insertTask, replayTask } from './db/tasks';
 import { apiError } from './errors';
 import { hostRefusal } from './hook/hosts';
 import { newId } from './ids';
@@ -63,4 +63,13 @@ export async function enqueue(c: Context<AppEnv>, row: NewTaskRow): Promise<{ ta
     }
   }
   return result;
+}
+
+/** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
+export async function replay(c: Context<AppEnv>, id: string, now = Date.now()) {
+  const task = await replayTask(c.var.db, c.var.app, id, now);
+  if (task && task !== 'busy') {
+    await sendTaskMessages(c.env, [task], now).catch((err) => console.error('replay send failed; the sweeper covers it', err));
+  }
+  return task;
 }

@@ -10,6 +10,15 @@ export async function countByStatus(db: DB, appId: string): Promise<Record<TaskS
   return out;
 }
 
+/** Per-minute rollups since `sinceMinute`, oldest first (at most a day of rows per app). */
+export async function minuteSeries(db: DB, appId: string, sinceMinute: number) {
+  return db
+    .select()
+    .from(statsMinutes)
+    .where(and(eq(statsMinutes.appId, appId), gte(statsMinutes.minute, sinceMinute)))
+    .orderBy(statsMinutes.minute);
+}
+
 export type Throughput = { enqueued: number; attempts: number; completed: number; failed: number };
 
 /** Sums of the per-minute rollups since `sinceMinute` (at most a day of rows per app). */

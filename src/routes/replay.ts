@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { REPLAY_CHUNK, replayTask, replayTasks } from '../db/tasks';
+import { REPLAY_CHUNK, replayTasks } from '../db/tasks';
 import { apiError, notFound } from '../errors';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
 import { sendTaskMessages } from '../send';
+import { replay } from '../tasks';
 import type { AppEnv } from '../types';
 
 const retryOne = createRoute({
@@ -41,10 +42,8 @@ export const replayApp = new OpenAPIHono<AppEnv>()
     return c.json({ retried: replayed.length }, 202);
   })
   .openapi(retryOne, async (c) => {
-    const now = Date.now();
-    const task = await replayTask(c.var.db, c.var.app, c.req.valid('param').id, now);
+    const task = await replay(c, c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
     if (!task) throw notFound();
-    await sendTaskMessages(c.env, [task], now).catch((err) => console.error('replay send failed; sweeper covers it', err));
     return c.json(taskJson(task), 202);
   });

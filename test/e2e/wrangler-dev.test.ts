@@ -2,45 +2,16 @@
 // local cron ticker), a real hook server on loopback, and HTTP from outside, including a
 // SIGKILL of the whole dev server mid-run and a restart on the same local state.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startHookServer, type Received } from '../hook-server.ts';
+import { DevServer, waitFor } from './dev-server.ts';
 
-const PORT = 8700 + Math.floor(Math.random() * 200);
-const BASE = `http://127.0.0.1:${PORT}`;
-const state = mkdtempSync(join(tmpdir(), 'torque-e2e-'));
+const server = new DevServer({ MIN_RETRY_DELAY: '1', ADMIN_TOKEN: 'e2e-admin', SWEEP_GRACE: '3', MAX_RETRY_DELAY: '2' });
+const BASE = server.base;
 let hooks: Awaited<ReturnType<typeof startHookServer>>;
-let dev: ChildProcess | undefined;
 
-function startDev(): ChildProcess {
-  // Detached: its own process group, so SIGKILL reaches wrangler and workerd too.
-  const child = spawn(
-    'node',
-    ['scripts/dev.mjs', '--port', String(PORT), '--persist-to', state,
-      '--var', 'MIN_RETRY_DELAY:1', '--var', 'ADMIN_TOKEN:e2e-admin', '--var', 'SWEEP_GRACE:3', '--var', 'MAX_RETRY_DELAY:2'],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TORQUE_SWEEP_EVERY_MS: '1000' } },
-  );
-  child.stdout?.resume();
-  child.stderr?.resume();
-  return child;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const ready = () => waitFor('wrangler dev', async () => ((await fetch(`${BASE}/`)).ok ? true : undefined), 90_000);
 const task = async (id: string) => (await (await fetch(`${BASE}/tasks/${id}`)).json()) as Record<string, any>;
 const log = (key: string): Received[] => hooks.log.get(key) ?? [];
 
@@ -50,25 +21,15 @@ async function enqueue(url: string, params: Record<string, string> = {}, body = 
   return (await res.json()) as { id: string };
 }
 
-function killDev() {
-  if (dev?.pid) {
-    try {
-      process.kill(-dev.pid, 'SIGKILL');
-    } catch {}
-  }
-}
-
 describe('torque under wrangler dev', { timeout: 300_000 }, () => {
   before(async () => {
     hooks = await startHookServer();
-    dev = startDev();
-    await ready();
+    await server.start();
   });
   after(async () => {
-    killDev();
+    await server.stop();
     hooks.server.closeAllConnections();
     hooks.server.close();
-    rmSync(state, { recursive: true, force: true });
   });
 
   it('serves the banner and the seed example from Python unchanged', async (t) => {
@@ -108,6 +69,14 @@ print(response.status_code, response.headers['Location'])`;
     assert.equal(spawnSync('node', ['scripts/admin.mjs', 'create-app', 'x'], { env: { ...process.env, TORQUE_ADMIN_TOKEN: '' } }).status, 2);
   });
 
+  it('serves an OpenAPI document that validates against the OpenAPI 3.1 schema', async () => {
+    const doc = await (await fetch(`${BASE}/openapi.json`)).json();
+    const validator = new Validator();
+    const result = await validator.validate(doc as Parameters<Validator['validate']>[0]);
+    assert.equal(validator.version, '3.1');
+    assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
+  });
+
   it('calls a hook, retries it after an error, and completes it', async () => {
     const { id } = await enqueue(`${hooks.url}/h/flaky/seq?codes=503,200`, { max_retries: '3' });
     const done = await waitFor('completion', async () => {
@@ -127,10 +96,8 @@ print(response.status_code, response.headers['Location'])`;
     for (let i = 0; i < 4; i++) ids.push((await enqueue(`${hooks.url}/h/killslow${i}/seq?codes=sleep,200&ms=3000`, { timeout: '2' })).id);
     for (let i = 0; i < 10; i++) ids.push((await enqueue(`${hooks.url}/h/kill/ok`)).id);
     await new Promise((r) => setTimeout(r, 300));
-    killDev();
-    await new Promise((r) => dev!.once('exit', r));
-    dev = startDev();
-    await ready();
+    await server.kill();
+    await server.start(); // same local state (--persist-to)
     for (const id of ids) {
       await waitFor(`task ${id}`, async () => {
         const t = await task(id);

@@ -1,0 +1,106 @@
+/** @jsxImportSource hono/jsx */
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { csrf } from 'hono/csrf';
+import { createMiddleware } from 'hono/factory';
+import { ThroughputChart } from '../dashboard/chart';
+import { Counts, Layout, Login, TaskDetail, TaskList } from '../dashboard/views';
+import { DEFAULT_APP } from '../db/apps';
+import { TASK_STATUSES, type TaskStatus } from '../db/schema';
+import { countByStatus, minuteSeries, oldestOverdue } from '../db/stats';
+import { deleteTask, getTask, listAttempts, listTasks } from '../db/tasks';
+import { appForKey } from '../middleware';
+import { attemptsJson, taskJson } from '../schemas';
+import { replay } from '../tasks';
+import type { AppEnv } from '../types';
+
+// Server-rendered pages over the same data functions as the API. With AUTHENTICATE on, the
+// sign-in form puts the API key in an HttpOnly, SameSite=Strict cookie scoped to /dashboard;
+// state-changing forms are POSTs, also guarded by Origin checking (hono/csrf).
+const COOKIE = 'torque_key';
+
+const signedIn = createMiddleware<AppEnv>(async (c, next) => {
+  if (!c.var.config.AUTHENTICATE) {
+    c.set('app', DEFAULT_APP);
+    return next();
+  }
+  try {
+    c.set('app', await appForKey(c.var.db, getCookie(c, COOKIE)));
+  } catch {
+    c.status(401);
+    return c.html(<Layout title="Sign in" authed={false}><Login /></Layout>);
+  }
+  await next();
+});
+
+export const dashboardApp = new Hono<AppEnv>();
+dashboardApp.use('/dashboard/*', csrf());
+
+dashboardApp.post('/dashboard/login', async (c) => {
+  const form = await c.req.parseBody();
+  const key = typeof form.api_key === 'string' ? form.api_key : '';
+  try {
+    await appForKey(c.var.db, key);
+  } catch {
+    c.status(401);
+    return c.html(<Layout title="Sign in" authed={false}><Login error="That API key is unknown or revoked." /></Layout>);
+  }
+  setCookie(c, COOKIE, key, {
+    path: '/dashboard', httpOnly: true, sameSite: 'Strict', secure: new URL(c.req.url).protocol === 'https:', maxAge: 12 * 3600,
+  });
+  return c.redirect('/dashboard', 303);
+});
+
+dashboardApp.post('/dashboard/logout', (c) => {
+  deleteCookie(c, COOKIE, { path: '/dashboard' });
+  return c.redirect('/dashboard', 303);
+});
+
+dashboardApp.use('/dashboard', signedIn);
+dashboardApp.use('/dashboard/tasks/*', signedIn);
+
+dashboardApp.get('/dashboard', async (c) => {
+  const raw = c.req.query('status');
+  const status = TASK_STATUSES.includes(raw as TaskStatus) ? (raw as TaskStatus) : undefined;
+  const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
+  const now = Date.now();
+  const minute = Math.floor(now / 60_000);
+  const [counts, overdue, series, tasks] = await Promise.all([
+    countByStatus(c.var.db, c.var.app),
+    oldestOverdue(c.var.db, c.var.app, now),
+    minuteSeries(c.var.db, c.var.app, minute - 59),
+    listTasks(c.var.db, c.var.app, { status, before: cursor, limit: 50 }),
+  ]);
+  const next = tasks.length === 50 ? tasks[tasks.length - 1].id : null;
+  return c.html(
+    <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
+      <Counts counts={counts} overdue={overdue} />
+      <ThroughputChart series={series} nowMinute={minute} />
+      <TaskList tasks={tasks.map(taskJson)} status={status} next={next} />
+    </Layout>,
+  );
+});
+
+dashboardApp.get('/dashboard/tasks/:id', async (c) => {
+  const task = await getTask(c.var.db, c.var.app, c.req.param('id'));
+  if (!task) {
+    c.status(404);
+    return c.html(<Layout title="Not found" authed={c.var.config.AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
+  }
+  const archived = task.attempts > 1 ? await listAttempts(c.var.db, task.id) : [];
+  return c.html(
+    <Layout title={task.id} authed={c.var.config.AUTHENTICATE}>
+      <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} />
+    </Layout>,
+  );
+});
+
+dashboardApp.post('/dashboard/tasks/:id/retry', async (c) => {
+  await replay(c, c.req.param('id'));
+  return c.redirect(`/dashboard/tasks/${c.req.param('id')}`, 303);
+});
+
+dashboardApp.post('/dashboard/tasks/:id/delete', async (c) => {
+  await deleteTask(c.var.db, c.var.app, c.req.param('id'));
+  return c.redirect('/dashboard', 303);
+});

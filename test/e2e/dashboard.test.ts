@@ -1,0 +1,78 @@
+// The dashboard in a real browser: Debian's chromium driven by playwright-core, against Torque
+// under `npm run dev` and a real hook server. Saves screenshots to test-output/.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { startHookServer } from '../hook-server.ts';
+import { DevServer, waitFor } from './dev-server.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const server = new DevServer({ MIN_RETRY_DELAY: '1' });
+let hooks: Awaited<ReturnType<typeof startHookServer>>;
+let browser: Browser;
+
+async function enqueue(url: string, params: Record<string, string> = {}) {
+  const res = await fetch(`${server.base}/?${new URLSearchParams({ url, ...params })}`, { method: 'POST', body: 'x=1' });
+  assert.equal(res.status, 201);
+  return (await res.json()) as { id: string };
+}
+const status = async (id: string) => ((await (await fetch(`${server.base}/tasks/${id}`)).json()) as { status: string }).status;
+
+describe('dashboard in headless chromium', { timeout: 240_000, skip: !existsSync(CHROMIUM) && `no chromium at ${CHROMIUM}` }, () => {
+  before(async () => {
+    hooks = await startHookServer();
+    await server.start();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    mkdirSync('test-output', { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await server.stop();
+    hooks.server.closeAllConnections();
+    hooks.server.close();
+  });
+
+  it('shows counts and tasks, filters, opens a task, retries it and sees it change', async () => {
+    const ok: string[] = [];
+    for (let i = 0; i < 5; i++) ok.push((await enqueue(`${hooks.url}/h/dash-ok/ok`)).id);
+    // Fails once (max_retries 0), then answers 200 when retried from the dashboard.
+    const flaky = (await enqueue(`${hooks.url}/h/dash-flaky/seq?codes=500,200`, { max_retries: '0' })).id;
+    await waitFor('tasks to settle', async () => ((await status(flaky)) === 'failed' && (await status(ok[4])) === 'completed' ? true : undefined));
+
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(`${server.base}/dashboard`);
+    assert.equal(await page.locator('.count.completed strong').textContent(), '5');
+    assert.equal(await page.locator('.count.failed strong').textContent(), '1');
+    assert.equal(await page.locator('tr[data-task]').count(), 6);
+    assert.ok((await page.locator('.chart rect').count()) > 0, 'the throughput chart has bars');
+    await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true });
+
+    await page.click('nav.filters >> text=failed');
+    await page.waitForURL(/status=failed/);
+    assert.equal(await page.locator('tr[data-task]').count(), 1);
+
+    await page.click(`a[href="/dashboard/tasks/${flaky}"]`);
+    await page.waitForURL(new RegExp(`/dashboard/tasks/${flaky}$`));
+    assert.equal(await page.locator('#status').textContent(), 'failed');
+    assert.equal(await page.locator('table.attempts tbody tr').count(), 1);
+    await page.screenshot({ path: 'test-output/dashboard-task.png', fullPage: true });
+
+    await page.click('text=Retry now');
+    await page.waitForURL(new RegExp(`/dashboard/tasks/${flaky}$`));
+    assert.notEqual(await page.locator('#status').textContent(), 'failed');
+    await waitFor('the retried task to complete', async () => {
+      await page.reload();
+      return (await page.locator('#status').textContent()) === 'completed' ? true : undefined;
+    });
+    assert.equal(await page.locator('table.attempts tbody tr').count(), 2);
+
+    await page.click('text=Delete');
+    await page.waitForURL(/\/dashboard$/);
+    assert.equal(await page.locator(`tr[data-task="${flaky}"]`).count(), 0);
+    assert.equal((await fetch(`${server.base}/tasks/${flaky}`)).status, 404);
+  });
+});
