@@ -5,8 +5,9 @@ import { sweep } from './scheduled';
 export default {
   fetch: app.fetch,
   queue: handleQueue,
-  async scheduled(_controller, env) {
-    const report = await sweep(env);
+  async scheduled(controller, env) {
+    // The scheduled minute, not the wall clock: consecutive runs then tile time exactly.
+    const report = await sweep(env, controller.scheduledTime);
     if (report.recovered || report.resent || report.deleted) console.log('sweep', JSON.stringify(report));
   },
 } satisfies ExportedHandler<Env, TaskMessage>;

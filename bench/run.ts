@@ -1,0 +1,202 @@
+// `npm run bench`: Torque's throughput, latency and cost against the raw platform, all on workerd
+// through Miniflare's API (no wrangler dev proxy), with a real hook server on loopback.
+// BENCH_TASKS (default 5000) and BENCH_CONCURRENCY (default 32) tune it. Prints a table, then
+// one JSON line with every figure.
+import { build } from 'esbuild';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { Miniflare } from 'miniflare';
+
+const N = Number(process.env.BENCH_TASKS ?? 5000);
+const CONC = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const BATCH = 100;
+const OUT = 'bench/.build';
+// Miniflare 4's workerd predates the app's compatibility date; behaviour used here is the same.
+const COMPAT = { compatibilityDate: '2026-07-01', compatibilityFlags: ['nodejs_compat'] };
+const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6 };
+
+async function bundle(entry: string, name: string): Promise<string> {
+  mkdirSync(OUT, { recursive: true });
+  const outfile = `${OUT}/${name}.mjs`;
+  await build({
+    entryPoints: [entry], bundle: true, format: 'esm', platform: 'neutral', outfile, logLevel: 'warning',
+    mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'], jsx: 'automatic', jsxImportSource: 'hono/jsx',
+    external: ['cloudflare:*', 'node:*'],
+  });
+  return outfile;
+}
+
+/** A hook that answers 200 at once and notes when each task id arrived. */
+async function startHook() {
+  const arrived = new Map<string, number>();
+  let waiting: { n: number; resolve: () => void } | undefined;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = req.headers['torque-task-id'] as string;
+      if (!arrived.has(id)) arrived.set(id, performance.now());
+      res.end('ok');
+      if (waiting && arrived.size >= waiting.n) waiting.resolve();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const until = (n: number, ms = 600_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (arrived.size >= n) return resolve();
+      const t = setTimeout(() => reject(new Error(`only ${arrived.size}/${n} tasks reached the hook`)), ms);
+      waiting = { n, resolve: () => (clearTimeout(t), resolve()) };
+    });
+  return { url, arrived, until, reset: () => arrived.clear(), close: () => (server.closeAllConnections(), server.close()) };
+}
+
+/** Runs `count` jobs with `conc` in flight; returns elapsed ms. */
+async function load(count: number, conc: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => { while (next < count) await job(next++); }));
+  return performance.now() - start;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]) : null;
+};
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function migrate(mf: Miniflare) {
+  const db = await mf.getD1Database('DB');
+  for (const file of readdirSync('migrations').filter((f) => f.endsWith('.sql')).sort()) {
+    for (const stmt of readFileSync(`migrations/${file}`, 'utf8').split('--> statement-breakpoint')) {
+      if (stmt.trim()) await db.prepare(stmt).run();
+    }
+  }
+}
+
+type Hook = Awaited<ReturnType<typeof startHook>>;
+
+/** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
+async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw') {
+  hook.reset();
+  const sent = new Map<string, number>();
+  const requests = mode === 'batch' ? Math.ceil(N / BATCH) : N;
+  const first = performance.now();
+  const ms = await load(requests, mode === 'batch' ? 4 : CONC, async (i) => {
+    const t0 = performance.now();
+    let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
+    if (mode === 'batch') {
+      const items = Array.from({ length: Math.min(BATCH, N - i * BATCH) }, (_, k) => ({ url: hook.url, body: `n=${i * BATCH + k}` }));
+      res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+      for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
+    } else {
+      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body: `n=${i}` });
+      sent.set(((await res.json()) as { id: string }).id, t0);
+    }
+    if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);
+  });
+  await hook.until(N);
+  const last = Math.max(...hook.arrived.values());
+  const latencies = [...sent].map(([id, t0]) => (hook.arrived.get(id) ?? NaN) - t0).filter((x) => !Number.isNaN(x));
+  return {
+    enqueue_per_s: round((mode === 'batch' ? N : requests) / (ms / 1000), 1),
+    end_to_end_tasks_per_s: round(N / ((last - first) / 1000), 1),
+    latency_ms: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+  };
+}
+
+async function counters(mf: Miniflare, reset = false) {
+  return (await (await mf.dispatchFetch('http://torque/__bench/counters', { method: reset ? 'POST' : 'GET' })).json()) as Record<string, number>;
+}
+
+async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
+  const mf = new Miniflare({
+    ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'],
+    queueProducers: { TASKS: { queueName: 'torque-tasks' } },
+    queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1 } },
+    bindings: { AUTHENTICATE: 'false' },
+  });
+  try {
+    await migrate(mf);
+    await counters(mf, true);
+    const speed = await deliver(mf, hook, mode);
+    // Let the consumer finish recording, then count the eventual deletion too: one sweep as if
+    // COMPLETED_TTL had passed.
+    await new Promise((r) => setTimeout(r, 1500));
+    const worker = await mf.getWorker();
+    await worker.scheduled({ scheduledTime: new Date(Date.now() + 604_800_000 + 60_000), cron: '* * * * *' });
+    const c = await counters(mf);
+    const db = await mf.getD1Database('DB');
+    const left = (await db.prepare('SELECT count(*) AS n FROM tasks').first<{ n: number }>())!.n;
+    if (left !== 0) throw new Error(`${left} tasks were not deleted by the sweeper`);
+    const per = (k: string) => round(c[k] / N, 3);
+    const queueOps = 3 * c.messagesSent; // write + read + delete per message
+    const cost = {
+      d1_queries: per('d1Statements'), d1_round_trips: per('d1Calls'), rows_read: per('rowsRead'), rows_written: per('rowsWritten'),
+      queue_operations: round(queueOps / N, 3), worker_invocations: per('invocations'),
+    };
+    const usdPerMillion = round(1e6 * (cost.rows_written * PRICES.rowWritten + cost.rows_read * PRICES.rowRead +
+      cost.queue_operations * PRICES.queueOp + cost.worker_invocations * PRICES.request), 2);
+    return { ...speed, per_task: cost, usd_per_million_tasks: usdPerMillion };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+async function hello(script: string) {
+  const mf = new Miniflare({ ...COMPAT, modules: true, scriptPath: script });
+  try {
+    const ms = await load(N, CONC, async () => { await (await mf.dispatchFetch('http://hello/')).text(); });
+    return { requests_per_s: round(N / (ms / 1000), 1) };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+async function raw(hook: Hook, script: string) {
+  const mf = new Miniflare({
+    ...COMPAT, modules: true, scriptPath: script,
+    queueProducers: { Q: { queueName: 'raw' } }, queueConsumers: { raw: { maxBatchSize: 100, maxBatchTimeout: 1 } },
+  });
+  try {
+    return await deliver(mf, hook, 'raw');
+  } finally {
+    await mf.dispose();
+  }
+}
+
+const hook = await startHook();
+const [torqueJs, helloJs, rawJs] = await Promise.all([
+  bundle('bench/instrumented.ts', 'torque'), bundle('bench/baselines/hello.ts', 'hello'), bundle('bench/baselines/raw-queue.ts', 'raw'),
+]);
+console.log(`bench: ${N} tasks, concurrency ${CONC}, ${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}`);
+const result: Record<string, unknown> = { tasks: N, concurrency: CONC, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB` };
+result.hello_world = await hello(helloJs);
+console.log('hello world     ', JSON.stringify(result.hello_world));
+const rawQ = await raw(hook, rawJs);
+result.raw_queues = rawQ;
+console.log('raw queues      ', JSON.stringify(rawQ));
+const single = await torque(hook, torqueJs, 'single');
+result.torque_single = single;
+console.log('torque POST /   ', JSON.stringify(single));
+const batch = await torque(hook, torqueJs, 'batch');
+result.torque_batch = batch;
+console.log('torque /batch   ', JSON.stringify(batch));
+const helloRate = (result.hello_world as { requests_per_s: number }).requests_per_s;
+result.ratios = {
+  enqueue_vs_hello_world: round(single.enqueue_per_s / helloRate),
+  enqueue_vs_raw_queues: round(single.enqueue_per_s / rawQ.enqueue_per_s),
+  end_to_end_vs_raw_queues: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s),
+  batch_end_to_end_vs_raw_queues: round(batch.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s),
+};
+result.goals = {
+  end_to_end_at_least_0_8x_raw: single.end_to_end_tasks_per_s >= 0.8 * rawQ.end_to_end_tasks_per_s,
+  d1_queries_single_at_most_1_1: single.per_task.d1_queries <= 1.1,
+  d1_queries_batch_at_most_0_1: batch.per_task.d1_queries <= 0.1,
+};
+console.log('ratios          ', JSON.stringify(result.ratios));
+console.log('goals           ', JSON.stringify(result.goals));
+hook.close();
+console.log(JSON.stringify(result));
