@@ -60,12 +60,15 @@ function isStorageError(err: unknown): boolean {
   return false;
 }
 
+const HONO_CODES: Record<number, string> = { 400: 'invalid_request', 403: 'forbidden', 413: 'body_too_large', 415: 'unsupported_media_type' };
+const HONO_MESSAGES: Record<number, string> = { 403: 'cross-site form submissions are refused (Origin does not match)' };
+
 app.onError((err, c) => {
   if (err instanceof HTTPException) {
-    if (err.res) return err.getResponse();
-    // Thrown by Hono itself (e.g. malformed JSON): same JSON shape as ours.
-    const code = { 400: 'invalid_request', 413: 'body_too_large', 415: 'unsupported_media_type' }[err.status as number] ?? 'error';
-    const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : err.message || code;
+    if (err.res?.headers.get('content-type')?.includes('application/json')) return err.getResponse();
+    // Thrown by Hono or its middleware (malformed JSON, CSRF refusal...): same JSON shape as ours.
+    const code = HONO_CODES[err.status] ?? 'error';
+    const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : err.message || HONO_MESSAGES[err.status] || code;
     return apiError(err.status, code, message).getResponse();
   }
   if (err instanceof ConfigError) {

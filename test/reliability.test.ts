@@ -1,0 +1,184 @@
+import fc from 'fast-check';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { claimTasks } from '../src/db/tasks';
+import { openDb } from '../src/db';
+import { sweep } from '../src/scheduled';
+import { call, callWith, consume, enqueue, getTask, hook, received } from './helpers';
+import { failingQueue, faultyD1, is } from './faults';
+
+const GRACE = Number(env.SWEEP_GRACE) * 1000;
+/** Time passes for the stored tasks (their clocks move back), then the sweeper runs until idle. */
+async function timePasses(ms: number) {
+  await env.DB.prepare(
+    'UPDATE tasks SET due_at = due_at - ?1, updated_at = updated_at - ?1, created_at = created_at - ?1',
+  ).bind(ms).run();
+}
+const sweepUntilQuiet = async (ms: number) => {
+  await timePasses(ms);
+  for (let i = 0; i < 5; i++) {
+    const r = await sweep(env);
+    if (!r.recovered && !r.resent && !r.deleted) return;
+  }
+};
+
+/** Every task completed, delivered at least once, never after deletion; counters match the rows. */
+async function expectSettled(ids: string[], key: string) {
+  const got = await received(key);
+  for (const id of ids) {
+    const t = await getTask(id);
+    expect(t.status, id).toBe('completed');
+    const calls = got.filter((r) => r.headers['torque-task-id'] === id);
+    expect(calls.length, id).toBeGreaterThanOrEqual(1);
+    expect(t.attempts).toBeGreaterThanOrEqual(calls.length);
+  }
+  const { results } = await env.DB.prepare('SELECT app_id, status, count(*) n FROM tasks GROUP BY app_id, status').all<{ app_id: string; status: string; n: number }>();
+  const { results: counted } = await env.DB.prepare('SELECT app_id, status, n FROM task_counts WHERE n <> 0').all<{ app_id: string; status: string; n: number }>();
+  const key2 = (r: { app_id: string; status: string }) => `${r.app_id}/${r.status}`;
+  expect(Object.fromEntries(counted.map((r) => [key2(r), r.n]))).toEqual(Object.fromEntries(results.map((r) => [key2(r), r.n])));
+}
+
+describe('faults on the way in', () => {
+  it('accepts a task when the queue send fails after the insert; the sweeper delivers it', async () => {
+    const h = hook('ok');
+    const res = await callWith({ TASKS: failingQueue }, `/?url=${encodeURIComponent(h.url)}`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    await timePasses(GRACE + 1000);
+    expect((await sweep(env)).resent).toBeGreaterThanOrEqual(1);
+    await consume([id]);
+    await expectSettled([id], h.key);
+  });
+
+  it('answers 503 with Retry-After when D1 fails, storing nothing; an idempotent retry creates one task', async () => {
+    const h = hook('ok');
+    const key = `503-${Math.random()}`;
+    const post = (vars: Record<string, unknown>): Promise<Response> =>
+      callWith(vars, `/?url=${encodeURIComponent(h.url)}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': key } });
+    const down = await post({ DB: faultyD1(is.any) });
+    expect(down.status).toBe(503);
+    expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await down.json()) as any).error.code).toBe('storage_unavailable');
+    expect(await env.DB.prepare('SELECT count(*) n FROM tasks WHERE idempotency_key = ?').bind(key).first('n')).toBe(0);
+    const results = await Promise.all([post({}), post({}), post({ DB: faultyD1(is.insert) })]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 201, 503]);
+    expect(await env.DB.prepare('SELECT count(*) n FROM tasks WHERE idempotency_key = ?').bind(key).first('n')).toBe(1);
+  });
+
+  it('answers 503 for a failing batch insert and stores none of it', async () => {
+    const res = await callWith({ DB: faultyD1(is.insert) }, '/batch', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ url: hook('ok').url }, { url: hook('ok').url }]),
+    });
+    expect(res.status).toBe(503);
+  });
+});
+
+describe('faults in the consumer', () => {
+  it('hands the batch back to the queue when the claim fails, and delivers on redelivery', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url);
+    const result = await consume([task.id], { DB: faultyD1(is.claim) });
+    expect(result.retryBatch.retry).toBe(true);
+    expect(await received(h.key)).toHaveLength(0);
+    expect((await getTask(task.id)).status).toBe('pending');
+    await consume([task.id]);
+    await expectSettled([task.id], h.key);
+  });
+
+  it('recovers tasks whose outcome could not be recorded once their lease runs out', async () => {
+    const h = hook('ok');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue(h.url, 'x', { timeout: '1' })).task.id);
+    const result = await consume(ids, { DB: faultyD1(is.record) });
+    expect(result.ackAll).toBe(true);
+    expect(await received(h.key)).toHaveLength(3);
+    for (const id of ids) expect((await getTask(id)).status).toBe('in_progress');
+    await sweepUntilQuiet(1000 + GRACE + 1000);
+    for (const id of ids) expect(await getTask(id)).toMatchObject({ status: 'retry', attempts: 1 });
+    await consume(ids);
+    await expectSettled(ids, h.key);
+    for (const id of ids) expect((await getTask(id)).attempts).toBe(2);
+  });
+
+  it('recovers tasks claimed by a consumer that died before calling anyone', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url, 'x', { timeout: '1' });
+    await claimTasks(openDb(env.DB), [task.id], Date.now(), GRACE); // ...and then the worker died
+    await consume([task.id]); // a redelivered message finds it leased: nothing happens
+    expect(await received(h.key)).toHaveLength(0);
+    await sweepUntilQuiet(1000 + GRACE + 1000);
+    await consume([task.id]);
+    await expectSettled([task.id], h.key);
+  });
+
+  it('keeps going when re-sending failures fails: the sweeper sends them later', async () => {
+    const h = hook('seq', 'codes=500,200');
+    const { task } = await enqueue(h.url);
+    const result = await consume([task.id], { TASKS: failingQueue });
+    expect(result.ackAll).toBe(true);
+    expect((await getTask(task.id)).status).toBe('retry');
+    await sweepUntilQuiet(GRACE + 60_000);
+    await consume([task.id]);
+    await expectSettled([task.id], h.key);
+  });
+
+  it('treats a redelivered batch, late and duplicate messages as no-ops', async () => {
+    const h = hook('ok');
+    const ids = [(await enqueue(h.url)).task.id, (await enqueue(h.url)).task.id];
+    await consume(ids);
+    await consume(ids); // the same batch again
+    await consume([ids[0], ids[0], ids[1]]);
+    await sweepUntilQuiet(GRACE + 1000); // nothing is overdue: nothing is sent again
+    expect(await received(h.key)).toHaveLength(2);
+    await expectSettled(ids, h.key);
+  });
+
+  it('never calls a task deleted while its message was in flight or its attempt was running', async () => {
+    const h = hook('sleep', 'ms=300');
+    const { task } = await enqueue(h.url);
+    const running = consume([task.id]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await call(`/tasks/${task.id}`, { method: 'DELETE' })).status).toBe(204);
+    await running; // the attempt that was already running finishes; its outcome changes nothing
+    expect((await call(`/tasks/${task.id}`)).status).toBe(404);
+    await consume([task.id]);
+    await sweepUntilQuiet(GRACE * 3);
+    expect(await received(h.key)).toHaveLength(1);
+  });
+});
+
+describe('the sweeper racing the consumer', () => {
+  it('property: any interleaving of consumes, sweeps and redeliveries completes every task', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.constant('consume' as const), fc.constant('sweep' as const), fc.constant('expire' as const)), { minLength: 3, maxLength: 8 }),
+        fc.array(fc.constantFrom('ok', 'seq?codes=500,200', 'seq?codes=hangup,200', 'sleep?ms=50'), { minLength: 1, maxLength: 4 }),
+        async (steps, behaviours) => {
+          const h = hook('x');
+          const base = h.url.replace(/\/x$/, '');
+          const ids: string[] = [];
+          for (const b of behaviours) {
+            const [name, q] = b.split('?');
+            ids.push((await enqueue(`${base.replace(/\/h\/[^/]+$/, '')}/h/${h.key}-${ids.length}/${name}${q ? `?${q}` : ''}`, 'x', { timeout: '1' })).task.id);
+          }
+          for (const step of steps) {
+            if (step === 'consume') await Promise.all([consume(ids), consume(ids.slice().reverse())]);
+            if (step === 'sweep') await Promise.all([sweep(env), consume(ids)]);
+            if (step === 'expire') await timePasses(GRACE + 2000); // leases expire, retries come due
+          }
+          // Then enough quiet time for everything to finish.
+          for (let i = 0; i < 6; i++) {
+            await timePasses(GRACE + 2000);
+            await Promise.all([sweep(env), consume(ids)]);
+            await consume(ids);
+          }
+          for (const id of ids) expect((await getTask(id)).status).toBe('completed');
+        },
+      ),
+      { numRuns: 12 },
+    );
+    const { results } = await env.DB.prepare('SELECT app_id, status, count(*) n FROM tasks GROUP BY app_id, status').all<{ app_id: string; status: string; n: number }>();
+    const stats = (await (await call('/stats')).json()) as { tasks: Record<string, number> };
+    for (const r of results) expect(stats.tasks[r.status]).toBe(r.n);
+  });
+});
