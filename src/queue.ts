@@ -64,7 +64,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       return { task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } };
     }
     const result = await callHook(task, cfg.SIGNING_SECRET, cfg);
-    return { task, ...result, next: decideNext(task, result, cfg, Date.now()) };
+    return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
   });
 
   const now = Date.now();

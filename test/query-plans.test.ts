@@ -20,7 +20,7 @@ const statements: Record<string, [string, unknown[]]> = {
   'get task': [`SELECT * FROM tasks WHERE id = ?1 AND app_id = ?2`, ['x', 'default']],
   'insert batch': [INSERT_FROM_JSON, ['[]']],
   'outcome archive': [OUTCOME_SQL.archive, [outcomes]],
-  'outcome record': [OUTCOME_SQL.record, [outcomes, 1]],
+  'outcome record': [OUTCOME_SQL.record, [outcomes]],
   'outcome release': [OUTCOME_SQL.release, [outcomes, 1]],
   'list, all statuses': [listSql(5), ['default', '~', 50, 'pending', 'in_progress', 'retry', 'completed', 'failed']],
   'list, one status': [listSql(1), ['default', '~', 50, 'failed']],

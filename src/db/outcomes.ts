@@ -38,9 +38,10 @@ export const OUTCOME_SQL = {
     SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response
     FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts AND t.last_started_at IS NOT NULL`,
+  // Times derive from when the attempt ended, the same instant its next step was computed from.
   record: `
-    UPDATE tasks SET status = o.status, due_at = o.due_at, updated_at = ?2,
-      completed_at = CASE WHEN o.status = 'completed' THEN ?2 END,
+    UPDATE tasks SET status = o.status, due_at = o.due_at, updated_at = o.started_at + o.duration_ms,
+      completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
       last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
       last_error = o.error, last_response = o.response
     FROM (${OUTCOMES}) AS o
@@ -74,7 +75,7 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], now: number): 
   const d1 = db.$client;
   const statements: D1PreparedStatement[] = [];
   if (again.length) statements.push(d1.prepare(OUTCOME_SQL.archive).bind(encode(again)));
-  if (done.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(done), now));
+  if (done.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(done)));
   if (released.length) statements.push(d1.prepare(OUTCOME_SQL.release).bind(encode(released), now));
   if (statements.length) await d1.batch(statements);
 }
