@@ -77,6 +77,11 @@ const ConfigSchema = z
     path: ['DEFAULT_TIMEOUT'],
     message: 'must not exceed MAX_TIMEOUT',
   })
+  .refine((c) => c.MAX_TIMEOUT <= c.CONSUMER_BUDGET, {
+    // An attempt that cannot fit in a consumer invocation's budget would never be started.
+    path: ['MAX_TIMEOUT'],
+    message: 'must not exceed CONSUMER_BUDGET',
+  })
   .refine((c) => c.MIN_RETRY_DELAY <= c.MAX_RETRY_DELAY, {
     path: ['MIN_RETRY_DELAY'],
     message: 'must not exceed MAX_RETRY_DELAY',

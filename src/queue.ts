@@ -42,7 +42,10 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
 
   let claimed: TaskRow[];
   try {
-    claimed = await claimTasks(db, ids, start, cfg.SWEEP_GRACE * 1000);
+    // The lease must outlast the whole invocation, not one attempt: a claimed task may wait in the
+    // pool behind others. Attempts never run past the budget, so budget + grace is always enough,
+    // and a task is only ever recovered from a worker that really died.
+    claimed = await claimTasks(db, ids, start, (cfg.CONSUMER_BUDGET + cfg.SWEEP_GRACE) * 1000);
   } catch (err) {
     // Nothing was claimed; let the queue redeliver. If it gives up, the sweeper re-sends.
     console.error('claim failed', err);

@@ -36,6 +36,7 @@ describe('configuration', () => {
 
   it('rejects inconsistent pairs', () => {
     expect(() => getConfig({ ...env, DEFAULT_TIMEOUT: '700', MAX_TIMEOUT: '600' } as Env)).toThrow(/DEFAULT_TIMEOUT/);
+    expect(() => getConfig({ ...env, MAX_TIMEOUT: '900', CONSUMER_BUDGET: '600' } as Env)).toThrow(/MAX_TIMEOUT must not exceed CONSUMER_BUDGET/);
   });
 
   it('answers requests with a JSON error naming the bad var', async () => {

@@ -143,11 +143,24 @@ describe('claiming', () => {
     for (const id of ids) expect((await getTask(id)).status).toBe('completed');
   });
 
+  it('leases claimed tasks for the whole invocation budget plus the grace', async () => {
+    const { task } = await enqueue(hook('sleep', 'ms=400').url);
+    const before = Date.now();
+    const running = consume([task.id]);
+    await new Promise((r) => setTimeout(r, 150));
+    const row = await env.DB.prepare('SELECT status, due_at FROM tasks WHERE id = ?').bind(task.id).first<{ status: string; due_at: number }>();
+    expect(row!.status).toBe('in_progress');
+    const lease = (Number(env.CONSUMER_BUDGET ?? 840) + Number(env.SWEEP_GRACE)) * 1000;
+    expect(row!.due_at - before).toBeGreaterThanOrEqual(lease - 1000);
+    expect(row!.due_at - before).toBeLessThanOrEqual(lease + 1000);
+    await running;
+  });
+
   it('does not start attempts that could outlive the invocation budget; hands them back', async () => {
     const h = hook('sleep', 'ms=10000');
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
-    await consume(ids, { CONSUMER_BUDGET: '3' });
+    await consume(ids, { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3' });
     expect(await received(h.key)).toHaveLength(6);
     const tasks = await Promise.all(ids.map(getTask));
     expect(tasks.filter((t) => t.status === 'retry' && t.attempts === 1)).toHaveLength(6);

@@ -8,6 +8,8 @@ import { call, callWith, consume, enqueue, getTask, hook, received } from './hel
 import { failingQueue, faultyD1, is } from './faults';
 
 const GRACE = Number(env.SWEEP_GRACE) * 1000;
+/** How long a claim is leased: the consumer's whole budget plus the grace. */
+const LEASE = (Number(env.CONSUMER_BUDGET ?? 840) + Number(env.SWEEP_GRACE)) * 1000;
 /** Time passes for the stored tasks (their clocks move back), then the sweeper runs until idle. */
 async function timePasses(ms: number) {
   await env.DB.prepare(
@@ -93,7 +95,7 @@ describe('faults in the consumer', () => {
     expect(result.ackAll).toBe(true);
     expect(await received(h.key)).toHaveLength(3);
     for (const id of ids) expect((await getTask(id)).status).toBe('in_progress');
-    await sweepUntilQuiet(1000 + GRACE + 1000);
+    await sweepUntilQuiet(LEASE + 1000);
     for (const id of ids) expect(await getTask(id)).toMatchObject({ status: 'retry', attempts: 1 });
     await consume(ids);
     await expectSettled(ids, h.key);
@@ -103,10 +105,10 @@ describe('faults in the consumer', () => {
   it('recovers tasks claimed by a consumer that died before calling anyone', async () => {
     const h = hook('ok');
     const { task } = await enqueue(h.url, 'x', { timeout: '1' });
-    await claimTasks(openDb(env.DB), [task.id], Date.now(), GRACE); // ...and then the worker died
+    await claimTasks(openDb(env.DB), [task.id], Date.now(), LEASE); // ...and then the worker died
     await consume([task.id]); // a redelivered message finds it leased: nothing happens
     expect(await received(h.key)).toHaveLength(0);
-    await sweepUntilQuiet(1000 + GRACE + 1000);
+    await sweepUntilQuiet(LEASE + 1000);
     await consume([task.id]);
     await expectSettled([task.id], h.key);
   });
@@ -164,11 +166,11 @@ describe('the sweeper racing the consumer', () => {
           for (const step of steps) {
             if (step === 'consume') await Promise.all([consume(ids), consume(ids.slice().reverse())]);
             if (step === 'sweep') await Promise.all([sweep(env), consume(ids)]);
-            if (step === 'expire') await timePasses(GRACE + 2000); // leases expire, retries come due
+            if (step === 'expire') await timePasses(LEASE + 2000); // leases expire, retries come due
           }
           // Then enough quiet time for everything to finish.
           for (let i = 0; i < 6; i++) {
-            await timePasses(GRACE + 2000);
+            await timePasses(LEASE + 2000);
             await Promise.all([sweep(env), consume(ids)]);
             await consume(ids);
           }

@@ -43,20 +43,20 @@ export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): P
 /**
  * Claims due tasks among `ids` in one statement: only pending/retry tasks that are due move to
  * in_progress, so duplicate, stale and early messages (and deleted tasks) claim nothing.
- * The lease (due_at) is the task's timeout plus `graceMs`. The ids travel as one JSON
+ * The lease (due_at) lasts `leaseMs`. The ids travel as one JSON
  * parameter, so a batch of 100 stays within D1's 100 bound parameters.
  */
-export async function claimTasks(db: DB, ids: string[], now: number, graceMs: number): Promise<TaskRow[]> {
-  return ids.length === 0 ? [] : claimQuery(db, ids, now, graceMs);
+export async function claimTasks(db: DB, ids: string[], now: number, leaseMs: number): Promise<TaskRow[]> {
+  return ids.length === 0 ? [] : claimQuery(db, ids, now, leaseMs);
 }
 
-export function claimQuery(db: DB, ids: string[], now: number, graceMs: number) {
+export function claimQuery(db: DB, ids: string[], now: number, leaseMs: number) {
   return db
     .update(tasks)
     .set({
       status: 'in_progress',
       attempts: sql`${tasks.attempts} + 1`,
-      dueAt: sql`${now} + ${tasks.timeout} * 1000 + ${graceMs}`,
+      dueAt: now + leaseMs,
       updatedAt: now,
     })
     // `+column` stops SQLite from choosing the (status, due_at) index, which would walk the

@@ -8,7 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { startHookServer, type Received } from '../hook-server.ts';
 import { DevServer, waitFor } from './dev-server.ts';
 
-const server = new DevServer({ MIN_RETRY_DELAY: '1', ADMIN_TOKEN: 'e2e-admin', SWEEP_GRACE: '3', MAX_RETRY_DELAY: '2' });
+// Short budget and grace so a task caught mid-attempt by the kill is recovered in seconds.
+const server = new DevServer({
+  MIN_RETRY_DELAY: '1', MAX_RETRY_DELAY: '2', ADMIN_TOKEN: 'e2e-admin', SWEEP_GRACE: '3',
+  CONSUMER_BUDGET: '10', MAX_TIMEOUT: '10', DEFAULT_TIMEOUT: '5',
+});
 const BASE = server.base;
 let hooks: Awaited<ReturnType<typeof startHookServer>>;
 
