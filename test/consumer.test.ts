@@ -96,6 +96,22 @@ describe('outcomes', () => {
     expect(backoffOf(t)).toBe(1);
   });
 
+  it.each([
+    [308, 'PUT', 'PUT', 'payload=1'],
+    [303, 'PUT', 'GET', ''],
+    [302, 'POST', 'GET', ''],
+    [301, 'PATCH', 'PATCH', 'payload=1'],
+  ])('follows a %i redirect: %s becomes %s', async (code, method, expected, body) => {
+    const target = hook('ok');
+    const h = hook('redirect', `code=${code}&to=${encodeURIComponent(target.url)}`);
+    const { task } = await enqueue(h.url, 'payload=1', { method });
+    await consume([task.id]);
+    expect((await getTask(task.id)).status).toBe('completed');
+    const [got] = await received(target.key);
+    expect(got.method).toBe(expected);
+    expect(Buffer.from(got.body, 'base64').toString()).toBe(body);
+  });
+
   it('follows redirects; 307 keeps the method and body', async () => {
     const target = hook('ok');
     const h = hook('redirect', `code=307&to=${encodeURIComponent(target.url)}`);
