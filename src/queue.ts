@@ -34,6 +34,47 @@ async function resendEarly(db: DB, env: Env, ids: string[], now: number): Promis
   await sendTaskMessages(env, early, now);
 }
 
+export const FLUSH_EVERY_MS = 1000;
+
+/** Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time. */
+function outcomeLog(db: DB, env: Env) {
+  let buffer: Outcome[] = [];
+  let last = Date.now();
+  let chain = Promise.resolve();
+  const write = async (outcomes: Outcome[]) => {
+    if (outcomes.length === 0) return;
+    const now = Date.now();
+    try {
+      await recordOutcomes(db, outcomes, now);
+    } catch (err) {
+      // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
+      console.error('recording outcomes failed', err);
+      return;
+    }
+    const again = outcomes.flatMap((o) =>
+      o.next.status === 'retry' || o.next.status === 'released' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : [],
+    );
+    await sendTaskMessages(env, again, now).catch((err) => console.error('re-send failed; the sweeper will pick these up', err));
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const outcomes = buffer;
+    buffer = [];
+    last = Date.now();
+    return (chain = chain.then(() => write(outcomes)));
+  };
+  return {
+    flush,
+    /** Buffers an outcome; it is written within FLUSH_EVERY_MS, without holding up attempts. */
+    add(o: Outcome): void {
+      buffer.push(o);
+      if (!timer) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
+    },
+  };
+}
+
 export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   const cfg = getConfig(env);
   const db = openDb(env.DB);
@@ -58,33 +99,22 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   // Early messages are a side path: if this fails the sweeper still covers those tasks.
   const early = resendEarly(db, env, unclaimed, start).catch((err) => console.error('early re-send failed', err));
 
+  // Outcomes are recorded as they come in, at most once a second: a fast batch is recorded with
+  // one statement, while in a slow one a finished attempt is never left unrecorded for long (if
+  // the invocation died, an unrecorded success would be delivered again after the lease).
+  const log = outcomeLog(db, env);
   // An invocation may run 15 minutes. An attempt that could not finish inside the budget is not
   // started; its claim is handed back and it is re-sent to run in a fresh invocation.
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
-  const outcomes = await pool(claimed, HOOK_CONCURRENCY, async (task): Promise<Outcome> => {
+  await pool(claimed, HOOK_CONCURRENCY, async (task) => {
     if (Date.now() + task.timeout * 1000 > budgetEnd) {
       const now = Date.now();
-      return { task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } };
+      return log.add({ task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } });
     }
     const result = await callHook(task, cfg.SIGNING_SECRET, cfg);
-    return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
+    return log.add({ task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) });
   });
-
-  const now = Date.now();
-  try {
-    await recordOutcomes(db, outcomes, now);
-  } catch (err) {
-    // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
-    console.error('recording outcomes failed', err);
-  }
-  const again = outcomes.flatMap((o) =>
-    o.next.status === 'retry' || o.next.status === 'released' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : [],
-  );
-  try {
-    await sendTaskMessages(env, again, now);
-  } catch (err) {
-    console.error('re-send failed; the sweeper will pick these up', err);
-  }
+  await log.flush();
   await early;
   batch.ackAll();
 }

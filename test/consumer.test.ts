@@ -159,6 +159,18 @@ describe('claiming', () => {
     for (const id of ids) expect((await getTask(id)).status).toBe('completed');
   });
 
+  it('records finished attempts within about a second, before a slow batch ends', async () => {
+    const fast = [];
+    for (let i = 0; i < 3; i++) fast.push((await enqueue(hook('ok').url)).task.id);
+    const slow = (await enqueue(hook('sleep', 'ms=3000').url)).task.id;
+    const running = consume([slow, ...fast]);
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const id of fast) expect((await getTask(id)).status).toBe('completed');
+    expect((await getTask(slow)).status).toBe('in_progress');
+    await running;
+    expect((await getTask(slow)).status).toBe('completed');
+  });
+
   it('leases claimed tasks for the whole invocation budget plus the grace', async () => {
     const { task } = await enqueue(hook('sleep', 'ms=400').url);
     const before = Date.now();
