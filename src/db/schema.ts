@@ -79,16 +79,16 @@ export const attempts = sqliteTable(
   (t) => [primaryKey({ columns: [t.taskId, t.number] })],
 );
 
-// Maintained by triggers (see migrations), so counts never need a scan of tasks.
-export const taskCounts = sqliteTable(
-  'task_counts',
-  {
-    appId: text('app_id').notNull(),
-    status: text('status').notNull(),
-    n: integer('n').notNull().default(0),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.status] })],
-);
+// Maintained by triggers (see migrations), so counts never need a scan of tasks. One row per app:
+// a status change rewrites a single counter row.
+export const appCounts = sqliteTable('app_counts', {
+  appId: text('app_id').primaryKey(),
+  pending: integer('pending').notNull().default(0),
+  inProgress: integer('in_progress').notNull().default(0),
+  retry: integer('retry').notNull().default(0),
+  completed: integer('completed').notNull().default(0),
+  failed: integer('failed').notNull().default(0),
+});
 
 export const statsMinutes = sqliteTable(
   'stats_minutes',

@@ -1,13 +1,17 @@
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { DB } from './index';
-import { statsMinutes, TASK_STATUSES, taskCounts, type TaskStatus } from './schema';
+import { appCounts, statsMinutes, type TaskStatus } from './schema';
 
-/** Task counts by status, read from trigger-maintained counters (a handful of rows). */
+/** Task counts by status, read from the app's trigger-maintained counter row. */
 export async function countByStatus(db: DB, appId: string): Promise<Record<TaskStatus, number>> {
-  const rows = await db.select().from(taskCounts).where(eq(taskCounts.appId, appId));
-  const out = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-  for (const r of rows) if (r.status in out) out[r.status as TaskStatus] = r.n;
-  return out;
+  const row = await db.query.appCounts.findFirst({ where: eq(appCounts.appId, appId) });
+  return {
+    pending: row?.pending ?? 0,
+    in_progress: row?.inProgress ?? 0,
+    retry: row?.retry ?? 0,
+    completed: row?.completed ?? 0,
+    failed: row?.failed ?? 0,
+  };
 }
 
 /** Per-minute rollups since `sinceMinute`, oldest first (at most a day of rows per app). */
