@@ -87,6 +87,12 @@ export function attemptsJson(t: TaskRow, archived: AttemptRow[]): z.infer<typeof
   return rows;
 }
 
+/** An OpenAPI JSON response entry. */
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
 export const errorResponses = {
   400: { description: 'bad input; the message names the field', content: { 'application/json': { schema: ErrorSchema } } },
   401: { description: 'missing or bad credentials', content: { 'application/json': { schema: ErrorSchema } } },

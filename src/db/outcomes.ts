@@ -1,4 +1,5 @@
 import type { DB } from './index';
+import type { AttemptResult } from '../hook/call';
 import type { TaskRow } from './schema';
 
 export type Next =
@@ -8,15 +9,11 @@ export type Next =
   // Never started (the invocation ran out of time budget): hand the claim back untouched.
   | { status: 'released'; dueAt: number };
 
-export interface Outcome {
+/** What one claimed task's attempt came to: the attempt's record and the task's next step. */
+export type Outcome = Pick<AttemptResult, 'startedAt' | 'durationMs' | 'statusCode' | 'error' | 'response'> & {
   task: TaskRow; // as returned by the claim
-  startedAt: number;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
-  response: string | null;
   next: Next;
-}
+};
 
 // A whole consumer batch is recorded with a few statements whatever its size: the outcomes
 // travel as one JSON parameter (D1 allows 100 bound parameters per statement, and one statement

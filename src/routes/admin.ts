@@ -4,7 +4,7 @@ import { addKey, createApp, getApp, listApps, revokeKey } from '../db/apps';
 import { apiError, notFound } from '../errors';
 import { randomToken } from '../ids';
 import { mintKey, tokensEqual } from '../keys';
-import { errorResponses } from '../schemas';
+import { jsonResponse, errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 
 /** The admin API exists only when the ADMIN_TOKEN secret is set; otherwise it is a 404. */
@@ -20,10 +20,6 @@ const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
 
 const AppSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi('App');
 const KeySchema = z.object({ key_id: z.string(), api_key: z.string().openapi({ description: 'shown once' }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const createAppRoute = createRoute({
   method: 'post',
@@ -33,7 +29,7 @@ const createAppRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(100) }) } } },
   },
   responses: {
-    201: json(KeySchema.extend({ app: AppSchema.pick({ id: true, name: true }) }), 'created; the key is shown only now'),
+    201: jsonResponse(KeySchema.extend({ app: AppSchema.pick({ id: true, name: true }) }), 'created; the key is shown only now'),
     ...errorResponses,
   },
 });
@@ -41,14 +37,14 @@ const listAppsRoute = createRoute({
   method: 'get',
   path: '/admin/apps',
   summary: 'List applications',
-  responses: { 200: json(z.object({ apps: z.array(AppSchema) }), 'the apps'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ apps: z.array(AppSchema) }), 'the apps'), ...errorResponses },
 });
 const addKeyRoute = createRoute({
   method: 'post',
   path: '/admin/apps/{id}/keys',
   summary: 'Add an API key to an application (for rotation)',
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: { 201: json(KeySchema, 'created; the key is shown only now'), ...errorResponses },
+  responses: { 201: jsonResponse(KeySchema, 'created; the key is shown only now'), ...errorResponses },
 });
 const revokeRoute = createRoute({
   method: 'delete',

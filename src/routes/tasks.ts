@@ -1,22 +1,18 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../db/tasks';
 import { notFound } from '../errors';
-import { AttemptSchema, attemptsJson, errorResponses, StatusSchema, TaskSchema, taskJson } from '../schemas';
+import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
 import { wholeNumber } from './params';
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const getRoute = createRoute({
   method: 'get',
   path: '/tasks/{id}',
   summary: 'A task and its status',
   request: { params: idParam },
-  responses: { 200: json(TaskSchema, 'the task'), ...errorResponses },
+  responses: { 200: jsonResponse(TaskSchema, 'the task'), ...errorResponses },
 });
 
 const attemptsRoute = createRoute({
@@ -24,7 +20,7 @@ const attemptsRoute = createRoute({
   path: '/tasks/{id}/attempts',
   summary: 'The attempt log, oldest first',
   request: { params: idParam },
-  responses: { 200: json(z.object({ attempts: z.array(AttemptSchema) }), 'the attempts'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ attempts: z.array(AttemptSchema) }), 'the attempts'), ...errorResponses },
 });
 
 const deleteRoute = createRoute({
@@ -40,7 +36,7 @@ const deleteAllRoute = createRoute({
   path: '/',
   summary: "Delete all of the caller's tasks (optionally only those with one status)",
   request: { query: z.object({ status: StatusSchema.optional() }) },
-  responses: { 200: json(z.object({ deleted: z.number().int() }), 'how many were deleted'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ deleted: z.number().int() }), 'how many were deleted'), ...errorResponses },
 });
 
 const listRoute = createRoute({
@@ -55,7 +51,7 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: json(z.object({ tasks: z.array(TaskSchema), next_cursor: z.string().nullable() }), 'a page of tasks'),
+    200: jsonResponse(z.object({ tasks: z.array(TaskSchema), next_cursor: z.string().nullable() }), 'a page of tasks'),
     ...errorResponses,
   },
 });
