@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { NewTaskRow, TaskRow } from './db/schema';
-import { insertTask, replayTask } from './db/tasks';
+import { insertTasks } from './db/batch';
+import { replayTask } from './db/tasks';
 import { apiError } from './errors';
 import { hostRefusal } from './hook/hosts';
 import { newId } from './ids';
@@ -54,7 +55,7 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
  * accepted, and the sweeper sends it once it is overdue by SWEEP_GRACE.
  */
 export async function enqueue(c: Context<AppEnv>, row: NewTaskRow): Promise<{ task: TaskRow; created: boolean }> {
-  const result = await insertTask(c.var.db, row);
+  const [result] = await insertTasks(c.var.db, [row]);
   if (result.created) {
     try {
       await sendTaskMessages(c.env, [result.task], row.createdAt);

@@ -1,5 +1,8 @@
 // Baseline: the platform's floor for this job. The whole task rides in the queue message (no
 // D1 at all) and the consumer fetches every hook in its batch; no retries, no bookkeeping.
+// Like Torque it keeps 6 fetches in flight per invocation: production Workers allow 6
+// simultaneous outgoing connections per invocation (local workerd does not enforce it, so an
+// unbounded Promise.all here would measure a platform that does not exist).
 type Job = { id: string; url: string; body: string; contentType: string };
 
 export default {
@@ -12,12 +15,14 @@ export default {
     return Response.json({ id }, { status: 201 });
   },
   async queue(batch) {
-    await Promise.all(
-      (batch as MessageBatch<Job>).messages.map(async (m) => {
+    const messages = [...(batch as MessageBatch<Job>).messages];
+    const worker = async () => {
+      for (let m = messages.shift(); m; m = messages.shift()) {
         const res = await fetch(m.body.url, { method: 'POST', body: m.body.body, headers: { 'content-type': m.body.contentType, 'torque-task-id': m.body.id } });
         await res.body?.cancel();
         m.ack();
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
   },
 } satisfies ExportedHandler<{ Q: Queue }>;

@@ -2,18 +2,6 @@ import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DB } from './index';
 import { attempts, tasks, type NewTaskRow, type TaskRow, type TaskStatus } from './schema';
 
-/** Inserts a task. With an idempotency key already in use, returns the existing task instead. */
-export async function insertTask(db: DB, row: NewTaskRow): Promise<{ task: TaskRow; created: boolean }> {
-  // ON CONFLICT DO NOTHING + the partial unique index make concurrent duplicates safe.
-  const [inserted] = await db.insert(tasks).values(row).onConflictDoNothing().returning();
-  if (inserted) return { task: inserted, created: true };
-  const existing = await db.query.tasks.findFirst({
-    where: and(eq(tasks.appId, row.appId), eq(tasks.idempotencyKey, row.idempotencyKey ?? '')),
-  });
-  if (!existing) throw new Error('insert ignored but no conflicting task found');
-  return { task: existing, created: false };
-}
-
 export async function getTask(db: DB, appId: string, id: string): Promise<TaskRow | undefined> {
   return db.query.tasks.findFirst({ where: and(eq(tasks.id, id), eq(tasks.appId, appId)) });
 }
