@@ -13,17 +13,12 @@ export type TaskMessage = { id: string };
 // while its deadline ran, so attempts are started through a pool of exactly 6.
 export const HOOK_CONCURRENCY = 6;
 
-async function pool<T, R>(items: T[], size: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
+async function pool<T>(items: T[], size: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await run(items[i]);
-    }
+    while (next < items.length) await run(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return out;
 }
 
 /** Messages that claimed nothing because they came early get re-sent for when the task is due. */

@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DB } from './index';
-import { attempts, tasks, type NewTaskRow, type TaskRow, type TaskStatus } from './schema';
+import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
 
 export async function getTask(db: DB, appId: string, id: string): Promise<TaskRow | undefined> {
   return db.query.tasks.findFirst({ where: and(eq(tasks.id, id), eq(tasks.appId, appId)) });
