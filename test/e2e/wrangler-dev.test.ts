@@ -4,14 +4,16 @@
 import assert from 'node:assert/strict';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startHookServer, type Received } from '../hook-server.ts';
 import { DevServer, waitFor } from './dev-server.ts';
 
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 // Short budget and grace so a task caught mid-attempt by the kill is recovered in seconds.
 const server = new DevServer({
   MIN_RETRY_DELAY: '1', MAX_RETRY_DELAY: '2', ADMIN_TOKEN: 'e2e-admin', SWEEP_GRACE: '3',
-  CONSUMER_BUDGET: '10', MAX_TIMEOUT: '10', DEFAULT_TIMEOUT: '5',
+  CONSUMER_BUDGET: '10', MAX_TIMEOUT: '10', DEFAULT_TIMEOUT: '5', SIGNING_SECRET: SECRET,
 });
 const BASE = server.base;
 let hooks: Awaited<ReturnType<typeof startHookServer>>;
@@ -79,6 +81,25 @@ print(response.status_code, response.headers['Location'])`;
     const result = await validator.validate(doc as Parameters<Validator['validate']>[0]);
     assert.equal(validator.version, '3.1');
     assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
+  });
+
+  it("signs calls so that the README's Python verifier accepts them (and rejects tampering)", async (t) => {
+    const { id } = await enqueue(`${hooks.url}/h/signed/ok`, {}, 'amount=10&currency=EUR');
+    await waitFor('the signed call', async () => (log('signed').length ? true : undefined));
+    const [got] = log('signed');
+    assert.equal(got.headers['webhook-id'], id);
+    // The verifier exactly as the README prints it, run by python3 against what the hook received.
+    const readme = readFileSync('README.md', 'utf8');
+    const verifier = readme.match(/```python\n(import base64, hashlib, hmac, time\n[\s\S]*?)```/)?.[1];
+    assert.ok(verifier, 'README has the Python verifier');
+    const run = (body: string) =>
+      spawnSync('python3', ['-c', `${verifier}\nimport json, sys\nd = json.load(sys.stdin)\nprint(verify(d['secret'], d['headers'], d['body'].encode()))`], {
+        input: JSON.stringify({ secret: SECRET, headers: got.headers, body }), encoding: 'utf8',
+      });
+    if (run('').error) return t.skip('python3 is not available');
+    const body = Buffer.from(got.body, 'base64').toString();
+    assert.equal(run(body).stdout.trim(), 'True', run(body).stderr);
+    assert.equal(run(body.replace('10', '99')).stdout.trim(), 'False');
   });
 
   it('calls a hook, retries it after an error, and completes it', async () => {
