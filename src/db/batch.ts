@@ -1,6 +1,7 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { DB } from './index';
 import { tasks, type NewTaskRow, type TaskRow } from './schema';
+import { inJson } from './tasks';
 
 // Many tasks go in with ONE statement: the rows travel as a single JSON parameter and are
 // expanded by json_each. D1 allows 100 bound parameters per statement, so binding each column
@@ -50,11 +51,10 @@ export async function insertTasks(db: DB, rows: NewTaskRow[]): Promise<{ task: T
   const created = new Set(results.flatMap((r) => r.results.map((x) => x.id)));
 
   const taken = rows.filter((r) => !created.has(r.id) && r.idempotencyKey).map((r) => r.idempotencyKey!);
-  const existing: TaskRow[] = [];
-  for (let i = 0; i < taken.length; i += 90) {
-    const keys = taken.slice(i, i + 90); // D1: at most 100 bound parameters per statement
-    existing.push(...(await db.select().from(tasks).where(and(eq(tasks.appId, rows[0].appId), inArray(tasks.idempotencyKey, keys)))));
-  }
+  // Every row of one call belongs to the caller's app.
+  const existing = taken.length
+    ? await db.select().from(tasks).where(and(eq(tasks.appId, rows[0].appId), inJson(tasks.idempotencyKey, taken)))
+    : [];
   const byKey = new Map(existing.map((t) => [t.idempotencyKey, t]));
   return rows.map((r) => {
     if (created.has(r.id)) return { task: asStored(r), created: true };

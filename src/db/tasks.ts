@@ -1,6 +1,14 @@
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DB } from './index';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
+
+/**
+ * `column IN (values)` with the values as ONE JSON parameter: D1 binds at most 100 parameters per
+ * statement, and a consumer batch or a page can hold 100 ids on its own.
+ */
+export const inJson = (column: SQLiteColumn, values: string[]) =>
+  inArray(column, sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`);
 
 export async function getTask(db: DB, appId: string, id: string): Promise<TaskRow | undefined> {
   return db.query.tasks.findFirst({ where: and(eq(tasks.id, id), eq(tasks.appId, appId)) });
@@ -31,8 +39,7 @@ export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): P
 /**
  * Claims due tasks among `ids` in one statement: only pending/retry tasks that are due move to
  * in_progress, so duplicate, stale and early messages (and deleted tasks) claim nothing.
- * The lease (due_at) lasts `leaseMs`. The ids travel as one JSON
- * parameter, so a batch of 100 stays within D1's 100 bound parameters.
+ * The lease (due_at) lasts `leaseMs`.
  */
 export async function claimTasks(db: DB, ids: string[], now: number, leaseMs: number): Promise<TaskRow[]> {
   return ids.length === 0 ? [] : claimQuery(db, ids, now, leaseMs);
@@ -51,7 +58,7 @@ export function claimQuery(db: DB, ids: string[], now: number, leaseMs: number) 
     // whole due backlog; the ids are looked up by primary key instead.
     .where(
       and(
-        inArray(tasks.id, sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`),
+        inJson(tasks.id, ids),
         sql`+${tasks.status} IN ('pending', 'retry')`,
         sql`+${tasks.dueAt} <= ${now}`,
       ),
@@ -65,7 +72,7 @@ export async function peekTasks(db: DB, ids: string[]) {
   return db
     .select({ id: tasks.id, status: tasks.status, dueAt: tasks.dueAt })
     .from(tasks)
-    .where(inArray(tasks.id, ids));
+    .where(inJson(tasks.id, ids));
 }
 
 export async function listAttempts(db: DB, taskId: string) {
@@ -101,7 +108,7 @@ export async function listTasks(db: DB, appId: string, opts: { status?: TaskStat
   return db
     .select(listed)
     .from(tasks)
-    .where(inArray(tasks.id, results.map((r) => r.id)))
+    .where(inJson(tasks.id, results.map((r) => r.id)))
     .orderBy(desc(tasks.id));
 }
 
