@@ -51,19 +51,19 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
 }
 
 /**
- * Stores a task, then nudges the queue. D1 is the truth: if the send fails the task is still
- * accepted, and the sweeper sends it once it is overdue by SWEEP_GRACE.
+ * Stores tasks (one statement), then nudges the queue about the ones created. D1 is the truth: if
+ * the send fails the tasks are still accepted, and the sweeper sends them once overdue by
+ * SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`.
  */
-export async function enqueue(c: Context<AppEnv>, row: NewTaskRow): Promise<{ task: TaskRow; created: boolean }> {
-  const [result] = await insertTasks(c.var.db, [row]);
-  if (result.created) {
-    try {
-      await sendTaskMessages(c.env, [result.task], row.createdAt);
-    } catch (err) {
-      console.error('queue send failed after insert; the sweeper will send it', err);
-    }
+export async function enqueue(c: Context<AppEnv>, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
+  const results = await insertTasks(c.var.db, rows);
+  const created = results.filter((r) => r.created).map((r) => r.task);
+  try {
+    await sendTaskMessages(c.env, created, Date.now());
+  } catch (err) {
+    console.error('queue send failed after insert; the sweeper will send these', err);
   }
-  return result;
+  return results;
 }
 
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */

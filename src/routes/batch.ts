@@ -1,8 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { insertTasks } from '../db/batch';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
-import { sendTaskMessages } from '../send';
-import { buildTask } from '../tasks';
+import { buildTask, enqueue } from '../tasks';
 import type { AppEnv } from '../types';
 import { checkHookHeader, limitBody } from './enqueue';
 import { BatchItem } from './params';
@@ -45,12 +43,6 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
     return buildTask(c, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
   });
-  const results = await insertTasks(c.var.db, rows);
-  const created = results.filter((r) => r.created).map((r) => r.task);
-  try {
-    await sendTaskMessages(c.env, created, now);
-  } catch (err) {
-    console.error('queue send failed after insert; the sweeper will send these', err);
-  }
+  const results = await enqueue(c, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
 });

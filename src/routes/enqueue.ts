@@ -83,7 +83,7 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
     },
     now,
   );
-  const { task, created } = await enqueue(c, row);
+  const [{ task, created }] = await enqueue(c, [row]);
   c.header('Location', `/tasks/${task.id}`);
   return c.json(taskJson(task), created ? 201 : 200);
 });
