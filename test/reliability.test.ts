@@ -127,6 +127,22 @@ describe('faults in the consumer', () => {
     await expectSettled([task.id], h.key);
   });
 
+  it('keeps sweeping when the queue is down: expired tasks are deleted, lost ones sent on a later run', async () => {
+    const h = hook('ok');
+    const done = (await enqueue(h.url)).task.id;
+    await consume([done]);
+    const lost = (await enqueue(h.url)).task.id;
+    await timePasses(Number(env.COMPLETED_TTL) * 1000 + GRACE + 1000);
+    const down = await sweep({ ...env, TASKS: failingQueue } as Env);
+    expect(down.deleted).toBeGreaterThanOrEqual(1);
+    expect(down.resent).toBeGreaterThanOrEqual(1);
+    expect((await call(`/tasks/${done}`)).status).toBe(404);
+    await timePasses(GRACE + 1000);
+    expect((await sweep(env)).resent).toBeGreaterThanOrEqual(1);
+    await consume([lost]);
+    await expectSettled([lost], h.key);
+  });
+
   it('treats a redelivered batch, late and duplicate messages as no-ops', async () => {
     const h = hook('ok');
     const ids = [(await enqueue(h.url)).task.id, (await enqueue(h.url)).task.id];
