@@ -23,17 +23,23 @@ export async function deleteTask(db: DB, appId: string, id: string): Promise<boo
 }
 
 const DELETE_CHUNK = 500;
+// One request may run 1,000 D1 queries; 100 chunks (50,000 tasks) leave ample room and time.
+export const DELETE_MAX = 100 * DELETE_CHUNK;
 
-/** Deletes an app's tasks (optionally one status) in index-ordered chunks; returns how many. */
+/**
+ * Deletes up to DELETE_MAX of an app's tasks (optionally one status) in index-ordered chunks;
+ * returns how many. A caller with more calls again while it gets DELETE_MAX back.
+ */
 export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): Promise<number> {
   let total = 0;
-  for (;;) {
+  while (total < DELETE_MAX) {
     const where = status ? and(eq(tasks.appId, appId), eq(tasks.status, status)) : eq(tasks.appId, appId);
     const chunk = db.select({ id: tasks.id }).from(tasks).where(where).limit(DELETE_CHUNK);
     const gone = await db.delete(tasks).where(inArray(tasks.id, chunk)).returning({ id: tasks.id });
     total += gone.length;
-    if (gone.length < DELETE_CHUNK) return total;
+    if (gone.length < DELETE_CHUNK) break;
   }
+  return total;
 }
 
 /**

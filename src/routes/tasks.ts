@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../db/tasks';
+import { DELETE_MAX, deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../db/tasks';
 import { notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
@@ -34,7 +34,7 @@ const deleteRoute = createRoute({
 const deleteAllRoute = createRoute({
   method: 'delete',
   path: '/',
-  summary: "Delete all of the caller's tasks (optionally only those with one status)",
+  summary: `Delete the caller's tasks (optionally one status), up to ${DELETE_MAX} per call: call again while deleted = ${DELETE_MAX}`,
   request: { query: z.object({ status: StatusSchema.optional() }) },
   responses: { 200: jsonResponse(z.object({ deleted: z.number().int() }), 'how many were deleted'), ...errorResponses },
 });
