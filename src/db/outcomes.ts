@@ -28,11 +28,17 @@ const OUTCOMES = `SELECT json_extract(value, '$.id') AS id, json_extract(value, 
     json_extract(value, '$.response') AS response
   FROM json_each(?1)`;
 
+/**
+ * Moves the attempt held on a task row (`t`) into the log, numbered attempts - 1: the row already
+ * counts the attempt that is about to overwrite it. Shared by outcomes and lease recovery.
+ */
+export const ARCHIVE_PREVIOUS = `
+  INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
+  SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
+
 export const OUTCOME_SQL = {
   // Before a retried task's row is overwritten, its previous attempt moves into the log.
-  archive: `
-    INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
-    SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response
+  archive: `${ARCHIVE_PREVIOUS}
     FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts AND t.last_started_at IS NOT NULL`,
   // Times derive from when the attempt ended, the same instant its next step was computed from.

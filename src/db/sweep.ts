@@ -1,4 +1,5 @@
 import type { DB } from './index';
+import { ARCHIVE_PREVIOUS } from './outcomes';
 
 // Sweeper statements, in plain SQL because they are UPDATE/DELETE ... WHERE id IN (subquery)
 // batches that read best as SQL. Each touches at most SWEEP_CHUNK rows picked through the
@@ -12,10 +13,8 @@ export type Due = { id: string; dueAt: number };
 const EXPIRED_LEASES = `SELECT id FROM tasks WHERE status = 'in_progress' AND due_at <= ?1 LIMIT ${SWEEP_CHUNK}`;
 
 export const SWEEP_SQL = {
-  archiveLost: `
-    INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
-    SELECT id, attempts - 1, last_started_at, last_duration_ms, last_status_code, last_error, last_response
-    FROM tasks WHERE id IN (${EXPIRED_LEASES}) AND attempts > 1 AND last_started_at IS NOT NULL`,
+  archiveLost: `${ARCHIVE_PREVIOUS}
+    FROM tasks AS t WHERE t.id IN (${EXPIRED_LEASES}) AND t.attempts > 1 AND t.last_started_at IS NOT NULL`,
   recoverLeases: `
     UPDATE tasks SET
       status = CASE WHEN attempts - retry_base > max_retries THEN 'failed' ELSE 'retry' END,
