@@ -42,17 +42,13 @@ describe('torque under wrangler dev', { timeout: 300_000 }, () => {
     const banner = (await (await fetch(`${BASE}/`)).json()) as { name: string };
     assert.equal(banner.name, 'torque');
     if (spawnSync('python3', ['-c', 'import requests']).status !== 0) return t.skip('python3 requests not installed');
-    const script = `
-import os
-import requests
-
-params = {'url': '${hooks.url}/h/seed/ok'}
-data = {'new_user_id': 1234}
-
-endpoint = os.environ.get('torque.URL')
-response = requests.post(endpoint, data=data, params=params)
+    // The README's first example, as printed, pointed at a loopback hook.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = readme.match(/```python\n([\s\S]*?)```/)![1];
+    assert.match(example, /TORQUE_URL/);
+    const script = `${example.replace('http://example.com/myhooks/send_welcome_email', `${hooks.url}/h/seed/ok`)}
 print(response.status_code, response.headers['Location'])`;
-    const py = spawnSync('python3', ['-c', script], { env: { ...process.env, 'torque.URL': `${BASE}/` }, encoding: 'utf8' });
+    const py = spawnSync('python3', ['-c', script], { env: { ...process.env, TORQUE_URL: `${BASE}/` }, encoding: 'utf8' });
     assert.match(py.stdout, /^201 \/tasks\/[0-9A-Z]{26}/, py.stderr);
     await waitFor('the seed hook', async () => (log('seed').length ? true : undefined));
     const [got] = log('seed');
