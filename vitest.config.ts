@@ -20,6 +20,8 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             // Tests run with auth off unless a test turns it on; retries come fast.
             AUTHENTICATE: 'false',
+            // The hook server is on loopback (tests that check the private-address guard turn it on).
+            BLOCK_PRIVATE_ADDRESSES: 'false',
             MIN_RETRY_DELAY: '1',
             MAX_RETRY_DELAY: '60',
             SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',

@@ -125,7 +125,7 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
     ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${++runs}` : false,
     queueProducers: { TASKS: { queueName: 'torque-tasks' } },
     queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1 } },
-    bindings: { AUTHENTICATE: 'false' },
+    bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false' }, // the bench hook is on loopback
   });
   try {
     await migrate(mf);

@@ -27,6 +27,8 @@ if (!/^\s*AUTHENTICATE\s*=/m.test(devVars)) {
   extra.push('--var', 'AUTHENTICATE:false');
   console.log('\n  Torque dev: AUTHENTICATE=false (no API keys needed). Set AUTHENTICATE=true in .dev.vars to change that.\n');
 }
+// Local hooks live on 127.0.0.1, which a deployed Torque refuses (BLOCK_PRIVATE_ADDRESSES).
+if (!/^\s*BLOCK_PRIVATE_ADDRESSES\s*=/m.test(devVars)) extra.push('--var', 'BLOCK_PRIVATE_ADDRESSES:false');
 const hasPort = args.includes('--port');
 const dev = wrangler(['dev', '--local', '--test-scheduled', ...(hasPort ? [] : ['--port', port]), ...extra, ...args]);
 

@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from './config';
 import { apiError } from './errors';
-import { authenticate, context, hsts, rateLimit } from './middleware';
+import { authenticate, context, hsts, rateLimit, refuseLoops } from './middleware';
 import { adminApp } from './routes/admin';
 import { batchApp } from './routes/batch';
 import { dashboardApp } from './routes/dashboard';
@@ -25,7 +25,7 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-app.use('*', context, hsts);
+app.use('*', context, hsts, refuseLoops);
 
 app.doc31('/openapi.json', {
   openapi: '3.1.0',
@@ -36,7 +36,8 @@ app.route('/', metaApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
 for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
-app.on('POST', ['/', '/batch'], rateLimit);
+// Replays count too: they start deliveries just as enqueues do.
+app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry'], rateLimit);
 app.route('/', enqueueApp);
 app.route('/', batchApp);
 app.route('/', replayApp);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizePattern } from './hook/hosts';
 
 // Vars arrive as strings. A bad value must fail loudly by name rather than silently default,
 // so each one is parsed strictly and the error lists every offending variable.
@@ -34,18 +35,33 @@ const bool = (def: boolean) =>
     });
 
 // Comma-separated host patterns: `example.com` (exactly), `*.example.com` (any subdomain), `*`.
+// Normalised exactly like the hosts they are compared with (case, IDNA, IPv4/IPv6 forms, trailing dot).
 const hostList = z
   .string()
   .optional()
   .transform((v, ctx) => {
-    const list = (v ?? '').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
-    const bad = list.find((p) => !/^(\*|(\*\.)?[a-z0-9.:\[\]_-]+)$/.test(p));
-    if (bad) {
-      ctx.addIssue({ code: 'custom', message: `has a bad host pattern "${bad}"` });
-      return z.NEVER;
+    const list: string[] = [];
+    for (const raw of (v ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+      const p = normalizePattern(raw);
+      if (!p) {
+        ctx.addIssue({ code: 'custom', message: `must list host patterns ("host", "*.suffix" or "*"); "${raw}" is not one` });
+        return z.NEVER;
+      }
+      list.push(p);
     }
     return list;
   });
+
+// Standard Webhooks secrets are 24 to 64 random bytes. Decoding here, when config is parsed, turns
+// a bad secret into one clear `misconfigured` error instead of every delivery throwing later.
+const MIN_SECRET_BYTES = 24;
+const MAX_SECRET_BYTES = 64;
+export function signingKeyBytes(secret: string): Uint8Array | null {
+  const b64 = secret.match(/^whsec_([A-Za-z0-9+/]+={0,2})$/)?.[1];
+  if (!b64 || b64.length % 4 !== 0) return null;
+  const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return raw.length >= MIN_SECRET_BYTES && raw.length <= MAX_SECRET_BYTES ? raw : null;
+}
 
 const secret = z
   .string()
@@ -68,9 +84,14 @@ const ConfigSchema = z
     CONSUMER_BUDGET: int(840, 1, 900),
     ALLOWED_HOSTS: hostList,
     BLOCKED_HOSTS: hostList,
+    // On by default: a deployed Torque should never be pointed at its own network (see README).
+    BLOCK_PRIVATE_ADDRESSES: bool(true),
+    // Torque's API refuses requests that carry its own delivery headers (a hook pointed back at
+    // Torque would otherwise loop); true allows deliberate chaining between deployments.
+    ALLOW_CHAINING: bool(false),
     ADMIN_TOKEN: secret,
-    SIGNING_SECRET: secret.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]+$/.test(v), {
-      message: 'must look like whsec_<base64>',
+    SIGNING_SECRET: secret.refine((v) => v === undefined || signingKeyBytes(v) !== null, {
+      message: `must be whsec_ + base64 of ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes (Standard Webhooks)`,
     }),
   })
   .refine((c) => c.DEFAULT_TIMEOUT <= c.MAX_TIMEOUT, {

@@ -9,4 +9,6 @@ interface __BaseEnv_Env {
   ALLOWED_HOSTS?: string;
   /** Comma-separated host patterns hooks may never target. */
   BLOCKED_HOSTS?: string;
+  /** true: Torque's API accepts requests carrying Torque's own delivery headers (chaining deployments). */
+  ALLOW_CHAINING?: string;
 }

@@ -3,6 +3,7 @@ import { getConfig } from './config';
 import { openDb } from './db';
 import { DEFAULT_APP, findLiveKey } from './db/apps';
 import { apiError } from './errors';
+import { DELIVERY_HEADERS } from './hook/headers';
 import { parseKey, secretMatches } from './keys';
 import type { AppEnv } from './types';
 
@@ -10,6 +11,19 @@ import type { AppEnv } from './types';
 export const context = createMiddleware<AppEnv>(async (c, next) => {
   c.set('config', getConfig(c.env));
   c.set('db', openDb(c.env.DB));
+  await next();
+});
+
+/**
+ * A request carrying Torque's own delivery headers is a hook call pointed back at a Torque API:
+ * two such tasks replaying each other (or everything completed) would run forever with no client
+ * traffic. Refused unless ALLOW_CHAINING says deployments are deliberately chained.
+ */
+export const refuseLoops = createMiddleware<AppEnv>(async (c, next) => {
+  const marker = DELIVERY_HEADERS.find((h) => c.req.header(h) !== undefined);
+  if (marker && !c.var.config.ALLOW_CHAINING) {
+    throw apiError(400, 'loop_detected', `this request carries ${marker}: it is a Torque delivery, and Torque does not accept its own deliveries (set ALLOW_CHAINING=true to chain deployments on purpose)`);
+  }
   await next();
 });
 

@@ -3,7 +3,7 @@ import { openDb, type DB } from './db';
 import { recordOutcomes, type Outcome } from './db/outcomes';
 import type { TaskRow } from './db/schema';
 import { claimTasks, peekTasks } from './db/tasks';
-import { callHook } from './hook/call';
+import { callHook, internalFailure, type AttemptResult } from './hook/call';
 import { decideNext } from './hook/outcome';
 import { sendTaskMessages } from './send';
 
@@ -110,7 +110,15 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       const now = Date.now();
       return log.add({ task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } });
     }
-    const result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+    // Whatever throws for one task is that task's failed attempt, never the batch's: an escaped
+    // exception would end the invocation and strand every task claimed with it.
+    const startedAt = Date.now();
+    let result: AttemptResult;
+    try {
+      result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+    } catch (err) {
+      result = internalFailure(err, startedAt);
+    }
     return log.add({ task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) });
   });
   await log.flush();

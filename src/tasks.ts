@@ -3,6 +3,7 @@ import type { NewTaskRow, TaskRow } from './db/schema';
 import { insertTasks } from './db/batch';
 import { replayTask } from './db/tasks';
 import { apiError } from './errors';
+import { headerProblem, passthroughProblem } from './hook/headers';
 import { hostRefusal } from './hook/hosts';
 import { newId } from './ids';
 import { sendTaskMessages } from './send';
@@ -30,6 +31,12 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
   if (input.body && input.body.length > cfg.MAX_BODY_BYTES) {
     throw apiError(413, 'body_too_large', `${field}body: larger than ${cfg.MAX_BODY_BYTES} bytes`);
   }
+  // Every header is checked here exactly as the runtime will check it at call time, so a task that
+  // could never be sent is refused now instead of failing (or worse) in the consumer.
+  const bad = passthroughProblem(input.headers ?? {});
+  if (bad) throw apiError(400, 'invalid_request', `${field}headers${bad[0] ? `.${bad[0]}` : ''}: ${bad[1]}`);
+  const typeProblem = input.contentType === null ? null : headerProblem('content-type', input.contentType);
+  if (typeProblem) throw apiError(400, 'invalid_request', `${field}content-type: ${typeProblem}`);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
   return {
     id: newId(now),

@@ -30,6 +30,9 @@ describe('configuration', () => {
     ['AUTHENTICATE', 'maybe'],
     ['MIN_RETRY_DELAY', '1.5'],
     ['SIGNING_SECRET', 'not-a-secret'],
+    ['SIGNING_SECRET', 'whsec_a'],
+    ['BLOCKED_HOSTS', 'a b'],
+    ['BLOCK_PRIVATE_ADDRESSES', 'sometimes'],
   ])('names a bad %s=%s instead of silently defaulting', (name, value) => {
     expect(() => getConfig({ ...env, [name]: value } as Env)).toThrow(new RegExp(`${name} must`));
   });

@@ -1,6 +1,6 @@
 import type { TaskRow } from '../db/schema';
-import { VERSION } from '../version';
 import { parseRetryAfter } from './backoff';
+import { hookHeaders } from './headers';
 import { hostRefusal, type HostPolicy } from './hosts';
 import { signatureHeaders } from './sign';
 
@@ -13,20 +13,13 @@ export interface AttemptResult {
   /** Error kind and detail for attempts that got no HTTP answer, e.g. "timeout: ...". */
   error: string | null;
   response: string | null;
-  /** blocked: the host policy refused the URL (or a redirect's target). */
-  outcome: 'ok' | 'network' | 'http' | 'gone' | 'blocked';
+  /**
+   * blocked: the host policy refused the URL (or a redirect's target). invalid: the request could
+   * not even be built from the stored task (it never will be: the task fails at once).
+   * internal: something threw while the attempt ran; it is this task's failed attempt, retried.
+   */
+  outcome: 'ok' | 'network' | 'http' | 'gone' | 'blocked' | 'invalid' | 'internal';
   retryAfter: number | null;
-}
-
-export function hookHeaders(task: TaskRow): Headers {
-  const headers = new Headers();
-  if (task.headers) for (const [k, v] of Object.entries(JSON.parse(task.headers) as Record<string, string>)) headers.set(k, v);
-  if (task.contentType && task.method !== 'GET') headers.set('content-type', task.contentType);
-  headers.set('user-agent', `Torque/${VERSION}`);
-  headers.set('torque-task-id', task.id);
-  headers.set('torque-task-retry-count', String(task.attempts - 1));
-  headers.set('torque-task-retry-limit', String(task.maxRetries));
-  return headers;
 }
 
 /** Reads at most `limit` bytes of a body, then cancels the rest (an endless body cannot pin us). */
@@ -59,6 +52,12 @@ function describe(err: unknown, timedOut: boolean): string {
   return `connection: ${msg}`;
 }
 
+/** An attempt that threw inside Torque: recorded as the task's own failure, kind `internal`. */
+export function internalFailure(err: unknown, startedAt: number): AttemptResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return { startedAt, durationMs: Date.now() - startedAt, statusCode: null, error: `internal: ${message}`, response: null, outcome: 'internal', retryAfter: null };
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
@@ -70,11 +69,19 @@ const MAX_REDIRECTS = 10;
  */
 export async function callHook(task: TaskRow, signingSecret: string | undefined, policy: HostPolicy): Promise<AttemptResult> {
   const startedAt = Date.now();
-  const headers = hookHeaders(task);
-  let body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
-  if (signingSecret) {
-    const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
-    for (const [k, v] of Object.entries(sig)) headers.set(k, v);
+  let headers: Headers;
+  let body: Uint8Array | null;
+  try {
+    headers = hookHeaders(task);
+    new Request(task.url, { method: task.method }); // a URL or method fetch would refuse, refused now
+    body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
+    if (signingSecret) {
+      const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
+      for (const [k, v] of Object.entries(sig)) headers.set(k, v);
+    }
+  } catch (err) {
+    // Same stored task, same failure next time: it fails now rather than after every retry.
+    return { ...internalFailure(err, startedAt), outcome: 'invalid' };
   }
   const controller = new AbortController();
   let timedOut = false;

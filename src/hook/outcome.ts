@@ -18,8 +18,8 @@ export function decideNext(
 ): Next {
   if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
   const retriesUsed = task.attempts - task.retryBase - 1;
-  // 410 Gone and a refused host will not get better by waiting.
-  if (result.outcome === 'gone' || result.outcome === 'blocked' || retriesUsed >= task.maxRetries) {
+  // 410 Gone, a refused host and a request that cannot be built will not get better by waiting.
+  if (result.outcome === 'gone' || result.outcome === 'blocked' || result.outcome === 'invalid' || retriesUsed >= task.maxRetries) {
     return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
   }
   const kind = result.outcome === 'network' ? 'network' : 'http';

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue } from '../tasks';
 import type { AppEnv } from '../types';
-import { checkHookHeader, limitBody } from './enqueue';
+import { limitBody } from './enqueue';
 import { BatchItem } from './params';
 
 export const MAX_BATCH = 100;
@@ -25,7 +25,6 @@ const route = createRoute({
   },
 });
 
-const decodeBase64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
 
 export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const items = c.req.valid('json');
@@ -37,9 +36,9 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     for (const [name, value] of Object.entries(item.headers ?? {})) {
       const lower = name.toLowerCase();
       if (lower === 'content-type') contentType = value;
-      else (checkHookHeader(lower, `${field}headers.${name}`), (headers[lower] = value));
+      else headers[name] = value;
     }
-    const body = item.body_base64 !== undefined ? decodeBase64(item.body_base64) : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
+    const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
     if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
     return buildTask(c, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
   });

@@ -9,7 +9,7 @@ import { DEFAULT_APP } from '../db/apps';
 import { TASK_STATUSES, type TaskStatus } from '../db/schema';
 import { countByStatus, minuteSeries, oldestOverdue } from '../db/stats';
 import { deleteTask, getTask, listAttempts, listTasks } from '../db/tasks';
-import { appForKey } from '../middleware';
+import { appForKey, rateLimit } from '../middleware';
 import { attemptsJson, taskJson } from '../schemas';
 import { replay } from '../tasks';
 import type { AppEnv } from '../types';
@@ -95,9 +95,9 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   );
 });
 
-dashboardApp.post('/dashboard/tasks/:id/retry', async (c) => {
+dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
   await replay(c, c.req.param('id'));
-  return c.redirect(`/dashboard/tasks/${c.req.param('id')}`, 303);
+  return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 
 dashboardApp.post('/dashboard/tasks/:id/delete', async (c) => {

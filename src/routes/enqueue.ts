@@ -8,24 +8,11 @@ import type { AppEnv } from '../types';
 import { taskOptions } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
-// Headers the hook call computes itself; passing them through would corrupt the request.
-const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'user-agent']);
 
-/** Throws a 400 naming `field` when a header is one Torque sets itself. */
-export function checkHookHeader(target: string, field: string) {
-  if (!target || RESERVED.has(target) || target.startsWith('torque-') || target.startsWith('webhook-')) {
-    throw apiError(400, 'invalid_request', `${field}: cannot pass through the ${target || 'empty'} header`);
-  }
-}
-
+/** `Torque-Passthrough-<Name>: v` headers become `<Name>: v` on the hook call (checked by buildTask). */
 export function passthroughHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of headers) {
-    if (!name.startsWith(PASSTHROUGH)) continue;
-    const target = name.slice(PASSTHROUGH.length);
-    checkHookHeader(target, name);
-    out[target] = value;
-  }
+  for (const [name, value] of headers) if (name.startsWith(PASSTHROUGH)) out[name.slice(PASSTHROUGH.length)] = value;
   return out;
 }
 

@@ -47,7 +47,19 @@ export const BatchItem = z
     method: hookMethod.optional(),
     headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid header name'), z.string().max(8192)).optional(),
     body: z.string().optional(),
-    body_base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').optional(),
+    // Decoded here, so every string the pattern lets through but atob refuses ("a") is a 400 too.
+    body_base64: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+      .transform((s, ctx) => {
+        try {
+          return Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: `must be base64 (a length of ${s.replace(/=+$/, '').length} characters cannot be decoded)` });
+          return z.NEVER;
+        }
+      })
+      .optional(),
     timeout: jsonInt(1, 86_400).optional(),
     delay: jsonInt(0, MAX_DELAY).optional(),
     max_retries: jsonInt(0, 100).optional(),

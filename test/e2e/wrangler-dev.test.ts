@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { verifyTorqueSignature } from '../../client/verify.ts';
 import { startHookServer, type Received } from '../hook-server.ts';
 import { DevServer, waitFor } from './dev-server.ts';
 
@@ -79,23 +81,52 @@ print(response.status_code, response.headers['Location'])`;
     assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
   });
 
-  it("signs calls so that the README's Python verifier accepts them (and rejects tampering)", async (t) => {
+  it("signs calls so that the README's verifiers (Python as printed, and client/verify.ts) accept binary bodies and reject tampering", async (t) => {
     const { id } = await enqueue(`${hooks.url}/h/signed/ok`, {}, 'amount=10&currency=EUR');
-    await waitFor('the signed call', async () => (log('signed').length ? true : undefined));
+    const binary = [Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3]), randomBytes(257), randomBytes(4096)];
+    for (const bytes of binary) {
+      const res = await fetch(`${BASE}/?url=${encodeURIComponent(`${hooks.url}/h/signed/ok`)}`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 201);
+    }
+    await waitFor('the signed calls', async () => (log('signed').length === 1 + binary.length ? true : undefined));
     const [got] = log('signed');
     assert.equal(got.headers['webhook-id'], id);
     // The verifier exactly as the README prints it, run by python3 against what the hook received.
     const readme = readFileSync('README.md', 'utf8');
     const verifier = readme.match(/```python\n(import base64, hashlib, hmac, time\n[\s\S]*?)```/)?.[1];
     assert.ok(verifier, 'README has the Python verifier');
-    const run = (body: string) =>
-      spawnSync('python3', ['-c', `${verifier}\nimport json, sys\nd = json.load(sys.stdin)\nprint(verify(d['secret'], d['headers'], d['body'].encode()))`], {
-        input: JSON.stringify({ secret: SECRET, headers: got.headers, body }), encoding: 'utf8',
+    const run = (headers: Record<string, string>, body: Buffer) =>
+      spawnSync('python3', ['-c', `${verifier}\nimport json, sys\nd = json.load(sys.stdin)\nprint(verify(d['secret'], d['headers'], base64.b64decode(d['body'])))`], {
+        input: JSON.stringify({ secret: SECRET, headers, body: body.toString('base64') }), encoding: 'utf8',
       });
-    if (run('').error) return t.skip('python3 is not available');
-    const body = Buffer.from(got.body, 'base64').toString();
-    assert.equal(run(body).stdout.trim(), 'True', run(body).stderr);
-    assert.equal(run(body.replace('10', '99')).stdout.trim(), 'False');
+    if (run(got.headers, Buffer.alloc(0)).error) return t.skip('python3 is not available');
+    for (const delivery of log('signed')) {
+      const body = Buffer.from(delivery.body, 'base64');
+      const tampered = Buffer.from(body);
+      tampered[0] ^= 1;
+      assert.equal(run(delivery.headers, body).stdout.trim(), 'True', run(delivery.headers, body).stderr);
+      assert.equal(run(delivery.headers, tampered).stdout.trim(), 'False');
+      assert.equal(await verifyTorqueSignature(SECRET, delivery.headers, body), true);
+      assert.equal(await verifyTorqueSignature(SECRET, delivery.headers, tampered), false);
+    }
+  });
+
+  it("stops a two-task loop through Torque's own replay API (400 loop_detected)", async () => {
+    const victim = await enqueue(`${hooks.url}/h/loopvictim/ok`);
+    await waitFor('the victim', async () => ((await task(victim.id)).status === 'completed' ? true : undefined));
+    // Two tasks whose hook is Torque's bulk replay of completed tasks: before loop protection they
+    // replayed each other and every completed task of the app, forever.
+    const loops = [await enqueue(`${BASE}/tasks/retry?status=completed`, { max_retries: '1' }), await enqueue(`${BASE}/tasks/retry?status=completed`, { max_retries: '1' })];
+    for (const l of loops) {
+      const t = await waitFor('the looping task to fail', async () => {
+        const t = await task(l.id);
+        return t.status === 'failed' ? t : undefined;
+      });
+      assert.equal(t.last_status_code, 400);
+      assert.equal(t.attempts, 2);
+    }
+    assert.equal(log('loopvictim').length, 1);
+    assert.equal((await task(victim.id)).attempts, 1);
   });
 
   it('calls a hook, retries it after an error, and completes it', async () => {
