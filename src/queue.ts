@@ -1,4 +1,4 @@
-import { getConfig } from './config';
+import { getConfig, type Config } from './config';
 import { openDb, type DB } from './db';
 import { recordOutcomes, type Outcome } from './db/outcomes';
 import type { TaskRow } from './db/schema';
@@ -10,31 +10,17 @@ import { sendTaskMessages } from './send';
 export type TaskMessage = { id: string };
 
 // Workers allow 6 simultaneous outgoing connections per invocation; a 7th fetch would wait
-// while its deadline ran, so attempts are started through a pool of exactly 6.
+// while its deadline ran, so at most 6 attempts run at once.
 export const HOOK_CONCURRENCY = 6;
-
-async function pool<T>(items: T[], size: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await run(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-}
-
-/** Messages that claimed nothing because they came early get re-sent for when the task is due. */
-async function resendEarly(db: DB, env: Env, ids: string[], now: number): Promise<void> {
-  const early = (await peekTasks(db, ids)).filter(
-    (t) => (t.status === 'pending' || t.status === 'retry') && t.dueAt > now,
-  );
-  await sendTaskMessages(env, early, now);
-}
-
+// A task that cannot start within this long (every slot held by slower hooks) is handed back to
+// the queue, so another invocation runs it instead of it waiting behind somebody else's hook.
+export const HAND_BACK_AFTER_MS = 1000;
 export const FLUSH_EVERY_MS = 1000;
 
 /**
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time.
  * A flush needs at least one new outcome, so a batch of 100 makes at most 100 flushes of at most
- * 3 statements: always inside D1's 1,000 queries per invocation.
+ * 2 statements: always inside D1's 1,000 queries per invocation.
  */
 function outcomeLog(db: DB, env: Env) {
   let buffer: Outcome[] = [];
@@ -42,18 +28,15 @@ function outcomeLog(db: DB, env: Env) {
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
-    const now = Date.now();
     try {
-      await recordOutcomes(db, outcomes, now);
+      await recordOutcomes(db, outcomes);
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
       return;
     }
-    const again = outcomes.flatMap((o) =>
-      o.next.status === 'retry' || o.next.status === 'released' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : [],
-    );
-    await sendTaskMessages(env, again, now).catch((err) => console.error('re-send failed; the sweeper will pick these up', err));
+    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : []));
+    await sendTaskMessages(env, again, Date.now()).catch((err) => console.error('re-send failed; the sweeper will pick these up', err));
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
@@ -74,54 +57,92 @@ function outcomeLog(db: DB, env: Env) {
   };
 }
 
+/** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
+async function attempt(task: TaskRow, cfg: Config): Promise<Outcome> {
+  const startedAt = Date.now();
+  let result: AttemptResult;
+  try {
+    result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+  } catch (err) {
+    result = internalFailure(err, startedAt);
+  }
+  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
+}
+
+/**
+ * Runs a batch without head-of-line blocking: a task is claimed only when a connection slot is free
+ * to start it at once (so `in_progress` means running, its lease is its own timeout plus grace,
+ * and a task deleted before its turn is never claimed, hence never called). Ids that cannot start
+ * within HAND_BACK_AFTER_MS go back to the queue for another invocation.
+ */
 export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   const cfg = getConfig(env);
   const db = openDb(env.DB);
   const start = Date.now();
-  const ids = [...new Set(batch.messages.map((m) => m.body?.id).filter((id) => typeof id === 'string'))];
-
-  let claimed: TaskRow[];
-  try {
-    // The lease must outlast the whole invocation, not one attempt: a claimed task may wait in the
-    // pool behind others. Attempts never run past the budget, so budget + grace is always enough,
-    // and a task is only ever recovered from a worker that really died.
-    claimed = await claimTasks(db, ids, start, (cfg.CONSUMER_BUDGET + cfg.SWEEP_GRACE) * 1000);
-  } catch (err) {
-    // Nothing was claimed; let the queue redeliver. If it gives up, the sweeper re-sends.
-    console.error('claim failed', err);
-    batch.retryAll({ delaySeconds: 5 });
-    return;
-  }
-
-  const claimedIds = new Set(claimed.map((t) => t.id));
-  const unclaimed = ids.filter((id) => !claimedIds.has(id));
-  // Early messages are a side path: if this fails the sweeper still covers those tasks.
-  const early = resendEarly(db, env, unclaimed, start).catch((err) => console.error('early re-send failed', err));
-
-  // Outcomes are recorded as they come in, at most once a second: a fast batch is recorded with
-  // one statement, while in a slow one a finished attempt is never left unrecorded for long (if
-  // the invocation died, an unrecorded success would be delivered again after the lease).
-  const log = outcomeLog(db, env);
-  // An invocation may run 15 minutes. An attempt that could not finish inside the budget is not
-  // started; its claim is handed back and it is re-sent to run in a fresh invocation.
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
-  await pool(claimed, HOOK_CONCURRENCY, async (task) => {
-    if (Date.now() + task.timeout * 1000 > budgetEnd) {
-      const now = Date.now();
-      return log.add({ task, startedAt: now, durationMs: 0, statusCode: null, error: null, response: null, next: { status: 'released', dueAt: now } });
+  const messages = new Map<string, Message<TaskMessage>[]>();
+  for (const m of batch.messages) {
+    const id = m.body?.id;
+    if (typeof id === 'string') messages.set(id, [...(messages.get(id) ?? []), m]);
+    // A malformed message has nothing to do, ever: it is acked with the rest.
+  }
+  const waiting = [...messages.keys()];
+  const notClaimed: string[] = [];
+  const handBack = new Set<string>();
+  const claimFailed = new Set<string>();
+  const log = outcomeLog(db, env);
+  const running = new Set<Promise<void>>();
+  let lastStart = Date.now();
+
+  while (waiting.length) {
+    if (running.size >= HOOK_CONCURRENCY) {
+      const wait = HAND_BACK_AFTER_MS - (Date.now() - lastStart);
+      if (wait <= 0) break; // every slot held too long by slow hooks: give the rest to others
+      await Promise.race([...running, new Promise((r) => setTimeout(r, wait))]);
+      continue;
     }
-    // Whatever throws for one task is that task's failed attempt, never the batch's: an escaped
-    // exception would end the invocation and strand every task claimed with it.
-    const startedAt = Date.now();
-    let result: AttemptResult;
+    const ids = waiting.splice(0, HOOK_CONCURRENCY - running.size);
+    let claimed: TaskRow[];
     try {
-      result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+      claimed = await claimTasks(db, ids, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now());
     } catch (err) {
-      result = internalFailure(err, startedAt);
+      // Nothing of these was claimed: let the queue redeliver them (the sweeper covers the rest).
+      console.error('claim failed', err);
+      for (const id of [...ids, ...waiting]) claimFailed.add(id);
+      waiting.length = 0;
+      break;
     }
-    return log.add({ task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) });
-  });
+    const got = new Set(claimed.map((t) => t.id));
+    notClaimed.push(...ids.filter((id) => !got.has(id)));
+    lastStart = Date.now();
+    for (const task of claimed) {
+      const p: Promise<void> = attempt(task, cfg).then((o) => log.add(o)).finally(() => running.delete(p));
+      running.add(p);
+    }
+  }
+  for (const id of waiting) handBack.add(id);
+  const settled = settleUnclaimed(db, env, notClaimed, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err));
+  await Promise.all(running);
   await log.flush();
-  await early;
-  batch.ackAll();
+  await settled;
+  if (claimFailed.size === 0 && handBack.size === 0) return batch.ackAll();
+  if (claimFailed.size === messages.size) return batch.retryAll({ delaySeconds: 5 }); // D1 trouble: give it a moment
+  for (const [id, list] of messages) {
+    for (const m of list) {
+      if (claimFailed.has(id)) m.retry({ delaySeconds: 5 }); // D1 trouble: give it a moment
+      else if (handBack.has(id)) m.retry({ delaySeconds: 0 });
+      else m.ack();
+    }
+  }
+}
+
+/**
+ * Messages that claimed nothing: early ones are re-sent for when their task is due; a task that is
+ * due but was not claimed (its timeout did not fit the remaining budget) goes back to the queue.
+ * Everything else (done, deleted, running elsewhere) needs nothing.
+ */
+async function settleUnclaimed(db: DB, env: Env, ids: string[], now: number, handBack: Set<string>): Promise<void> {
+  const rows = (await peekTasks(db, ids)).filter((t) => t.status === 'pending' || t.status === 'retry');
+  for (const t of rows) if (t.dueAt <= now) handBack.add(t.id);
+  await sendTaskMessages(env, rows.filter((t) => t.dueAt > now), now);
 }

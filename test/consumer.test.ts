@@ -171,14 +171,14 @@ describe('claiming', () => {
     expect((await getTask(slow)).status).toBe('completed');
   });
 
-  it('leases claimed tasks for the whole invocation budget plus the grace', async () => {
-    const { task } = await enqueue(hook('sleep', 'ms=400').url);
+  it('leases a claimed task for its own timeout plus the grace (a claim starts at once)', async () => {
+    const { task } = await enqueue(hook('sleep', 'ms=400').url, 'x', { timeout: '7' });
     const before = Date.now();
     const running = consume([task.id]);
     await new Promise((r) => setTimeout(r, 150));
     const row = await env.DB.prepare('SELECT status, due_at FROM tasks WHERE id = ?').bind(task.id).first<{ status: string; due_at: number }>();
     expect(row!.status).toBe('in_progress');
-    const lease = (Number(env.CONSUMER_BUDGET ?? 840) + Number(env.SWEEP_GRACE)) * 1000;
+    const lease = (7 + Number(env.SWEEP_GRACE)) * 1000;
     expect(row!.due_at - before).toBeGreaterThanOrEqual(lease - 1000);
     expect(row!.due_at - before).toBeLessThanOrEqual(lease + 1000);
     await running;
@@ -188,7 +188,10 @@ describe('claiming', () => {
     const h = hook('sleep', 'ms=10000');
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
-    await consume(ids, { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3' });
+    const long = (await enqueue(h.url, 'x', { timeout: '4' })).task.id;
+    const result = await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3' });
+    expect(result.retryMessages).toHaveLength(4); // `long` never fits; 3 found no free slot in time
+    expect(await getTask(long)).toMatchObject({ status: 'pending', attempts: 0 });
     expect(await received(h.key)).toHaveLength(6);
     const tasks = await Promise.all(ids.map(getTask));
     expect(tasks.filter((t) => t.status === 'retry' && t.attempts === 1)).toHaveLength(6);
@@ -277,5 +280,47 @@ describe('attempt log', () => {
     const { attempts } = (await (await call(`/tasks/${task.id}/attempts`)).json()) as { attempts: any[] };
     expect(attempts).toHaveLength(1);
     expect(attempts[0]).toMatchObject({ number: 1, status_code: 200, response: 'ok' });
+  });
+});
+
+describe('no head-of-line blocking', () => {
+  it('six slow hooks do not hold the fast tasks of their batch: those are handed back unclaimed and run elsewhere', async () => {
+    const slow = hook('sleep', 'ms=4000');
+    const fast = hook('ok');
+    const slowIds: string[] = [];
+    const fastIds: string[] = [];
+    for (let i = 0; i < 6; i++) slowIds.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
+    for (let i = 0; i < 4; i++) fastIds.push((await enqueue(fast.url)).task.id);
+    const first = consume([...slowIds, ...fastIds]);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Nothing holds the fast tasks: they are not in_progress while nothing runs for them.
+    for (const id of fastIds) expect((await getTask(id)).status).toBe('pending');
+    // The platform gives the handed-back messages to another invocation; here, a second consume.
+    const startedSecond = Date.now();
+    await consume(fastIds);
+    for (const id of fastIds) expect((await getTask(id)).status).toBe('completed');
+    const calls = await received(fast.key);
+    expect(calls).toHaveLength(4);
+    for (const c of calls) expect(c.at).toBeGreaterThanOrEqual(startedSecond);
+    // ...while the slow hooks were still running in the first invocation.
+    for (const id of slowIds) expect((await getTask(id)).status).toBe('in_progress');
+    const result = await first;
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(fastIds.map((id, i) => `m${i + 6}-${id}`).sort());
+    for (const id of slowIds) expect((await getTask(id)).status).toBe('completed');
+    expect(await received(fast.key)).toHaveLength(4); // and the hand-back called nobody twice
+  });
+
+  it('a task deleted while waiting for a slot is never called', async () => {
+    const slow = hook('sleep', 'ms=800');
+    const victim = hook('ok');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await enqueue(slow.url)).task.id);
+    const doomed = (await enqueue(victim.url)).task.id;
+    const running = consume([...ids, doomed]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call(`/tasks/${doomed}`, { method: 'DELETE' })).status).toBe(204);
+    await running;
+    expect(await received(victim.key)).toEqual([]);
+    expect((await call(`/tasks/${doomed}`)).status).toBe(404);
   });
 });

@@ -21,7 +21,6 @@ const statements: Record<string, [string, unknown[]]> = {
   'insert batch': [INSERT_FROM_JSON, ['[]']],
   'outcome archive': [OUTCOME_SQL.archive, [outcomes]],
   'outcome record': [OUTCOME_SQL.record, [outcomes]],
-  'outcome release': [OUTCOME_SQL.release, [outcomes, 1]],
   'list, all statuses': [listSql(5), ['default', '~', 50, 'pending', 'in_progress', 'retry', 'completed', 'failed']],
   'list, one status': [listSql(1), ['default', '~', 50, 'failed']],
   'bulk replay': [REPLAY_MANY_SQL, [1, 'default', 'failed']],
@@ -33,7 +32,7 @@ const statements: Record<string, [string, unknown[]]> = {
 };
 
 // Statements keyed by task ids must look each one up by primary key.
-const byId = ['claim', 'get task', 'outcome archive', 'outcome record', 'outcome release'];
+const byId = ['claim', 'get task', 'outcome archive', 'outcome record'];
 
 describe('query plans', () => {
   for (const [name, [sql, params]] of Object.entries(statements)) {

@@ -5,9 +5,7 @@ import type { TaskRow } from './schema';
 export type Next =
   | { status: 'completed'; expiresAt: number }
   | { status: 'retry'; dueAt: number }
-  | { status: 'failed'; expiresAt: number }
-  // Never started (the invocation ran out of time budget): hand the claim back untouched.
-  | { status: 'released'; dueAt: number };
+  | { status: 'failed'; expiresAt: number };
 
 /** What one claimed task's attempt came to: the attempt's record and the task's next step. */
 export type Outcome = Pick<AttemptResult, 'startedAt' | 'durationMs' | 'statusCode' | 'error' | 'response'> & {
@@ -49,15 +47,10 @@ export const OUTCOME_SQL = {
       last_error = o.error, last_response = o.response
     FROM (${OUTCOMES}) AS o
     WHERE tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
-  release: `
-    UPDATE tasks SET status = CASE WHEN tasks.attempts = 1 THEN 'pending' ELSE 'retry' END,
-      attempts = tasks.attempts - 1, due_at = o.due_at, updated_at = ?2
-    FROM (${OUTCOMES}) AS o
-    WHERE tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
 };
 
-/** Records a consumer batch's outcomes in one D1 batch (one transaction) of at most 3 statements. */
-export async function recordOutcomes(db: DB, outcomes: Outcome[], now: number): Promise<void> {
+/** Records a consumer batch's outcomes in one D1 batch (one transaction) of at most 2 statements. */
+export async function recordOutcomes(db: DB, outcomes: Outcome[]): Promise<void> {
   const encode = (list: Outcome[]) =>
     JSON.stringify(
       list.map((o) => ({
@@ -72,13 +65,10 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], now: number): 
         response: o.response,
       })),
     );
-  const done = outcomes.filter((o) => o.next.status !== 'released');
-  const released = outcomes.filter((o) => o.next.status === 'released');
-  const again = done.filter((o) => o.task.attempts > 1);
+  const again = outcomes.filter((o) => o.task.attempts > 1);
   const d1 = db.$client;
   const statements: D1PreparedStatement[] = [];
   if (again.length) statements.push(d1.prepare(OUTCOME_SQL.archive).bind(encode(again)));
-  if (done.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(done)));
-  if (released.length) statements.push(d1.prepare(OUTCOME_SQL.release).bind(encode(released), now));
+  if (outcomes.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(outcomes)));
   if (statements.length) await d1.batch(statements);
 }

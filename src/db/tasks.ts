@@ -43,21 +43,24 @@ export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): P
 }
 
 /**
- * Claims due tasks among `ids` in one statement: only pending/retry tasks that are due move to
- * in_progress, so duplicate, stale and early messages (and deleted tasks) claim nothing.
- * The lease (due_at) lasts `leaseMs`.
+ * Claims due tasks among `ids` in one statement, at the moment their attempts start: only
+ * pending/retry tasks that are due (and whose timeout fits in `budgetMs`) move to in_progress, so
+ * duplicate, stale and early messages, and deleted tasks, claim nothing. A claimed task starts at
+ * once, so its lease (due_at) is its own timeout plus `graceMs`: if the worker dies, the sweeper
+ * retries it minutes later, not after a whole invocation's budget.
  */
-export async function claimTasks(db: DB, ids: string[], now: number, leaseMs: number): Promise<TaskRow[]> {
-  return ids.length === 0 ? [] : claimQuery(db, ids, now, leaseMs);
+export async function claimTasks(db: DB, ids: string[], now: number, graceMs: number, budgetMs = Infinity): Promise<TaskRow[]> {
+  return ids.length === 0 ? [] : claimQuery(db, ids, now, graceMs, budgetMs);
 }
 
-export function claimQuery(db: DB, ids: string[], now: number, leaseMs: number) {
+export function claimQuery(db: DB, ids: string[], now: number, graceMs: number, budgetMs = Infinity) {
+  const fits = Number.isFinite(budgetMs) ? sql` AND +${tasks.timeout} * 1000 <= ${budgetMs}` : sql``;
   return db
     .update(tasks)
     .set({
       status: 'in_progress',
       attempts: sql`${tasks.attempts} + 1`,
-      dueAt: now + leaseMs,
+      dueAt: sql`${now + graceMs} + ${tasks.timeout} * 1000`,
       updatedAt: now,
     })
     // `+column` stops SQLite from choosing the (status, due_at) index, which would walk the
@@ -66,7 +69,7 @@ export function claimQuery(db: DB, ids: string[], now: number, leaseMs: number) 
       and(
         inJson(tasks.id, ids),
         sql`+${tasks.status} IN ('pending', 'retry')`,
-        sql`+${tasks.dueAt} <= ${now}`,
+        sql`+${tasks.dueAt} <= ${now}${fits}`,
       ),
     )
     .returning();
