@@ -2,6 +2,7 @@
 // they cost, from D1's own result metadata (rows_read, rows_written) and the messages sent.
 // GET /__bench/counters reads the totals; POST resets them. Never deployed.
 import torque from '../src/index';
+import type { TaskMessage } from '../src/send';
 
 const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0 };
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
@@ -104,4 +105,4 @@ export default {
     counters.invocations++;
     return torque.scheduled(controller, wrap(env));
   },
-} satisfies ExportedHandler<Env, { id: string }>;
+} satisfies ExportedHandler<Env, TaskMessage>;

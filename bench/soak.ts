@@ -53,7 +53,7 @@ const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
 
 // Fast retries, a 3 s timeout and a 20 s consumer budget so a run drains in minutes.
 const server = new DevServer(
-  { MIN_RETRY_DELAY: '1', MAX_RETRY_DELAY: '3', SWEEP_GRACE: '5', DEFAULT_TIMEOUT: '3', MAX_TIMEOUT: '10', CONSUMER_BUDGET: '20' },
+  { MIN_RETRY_DELAY: '1', MAX_RETRY_DELAY: '3', SWEEP_GRACE: '5', SWEEP_WALK_LAG: '5', DEFAULT_TIMEOUT: '3', MAX_TIMEOUT: '10', CONSUMER_BUDGET: '20' },
   2000,
 );
 await server.start();

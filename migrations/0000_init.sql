@@ -7,6 +7,17 @@ CREATE TABLE `api_keys` (
 	FOREIGN KEY (`app_id`) REFERENCES `apps`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
+CREATE TABLE `app_stats` (
+	`app_id` text PRIMARY KEY NOT NULL,
+	`pending` integer DEFAULT 0 NOT NULL,
+	`in_progress` integer DEFAULT 0 NOT NULL,
+	`retry` integer DEFAULT 0 NOT NULL,
+	`completed` integer DEFAULT 0 NOT NULL,
+	`failed` integer DEFAULT 0 NOT NULL,
+	`folded_to` text DEFAULT '' NOT NULL,
+	`expired_to` text DEFAULT '' NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `apps` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
@@ -21,8 +32,7 @@ CREATE TABLE `attempts` (
 	`status_code` integer,
 	`error` text,
 	`response` text,
-	PRIMARY KEY(`task_id`, `number`),
-	FOREIGN KEY (`task_id`) REFERENCES `tasks`(`id`) ON UPDATE no action ON DELETE cascade
+	PRIMARY KEY(`task_id`, `number`)
 );
 --> statement-breakpoint
 CREATE TABLE `stats_minutes` (
@@ -35,16 +45,9 @@ CREATE TABLE `stats_minutes` (
 	PRIMARY KEY(`app_id`, `minute`)
 );
 --> statement-breakpoint
-CREATE TABLE `task_counts` (
-	`app_id` text NOT NULL,
-	`status` text NOT NULL,
-	`n` integer DEFAULT 0 NOT NULL,
-	PRIMARY KEY(`app_id`, `status`)
-);
---> statement-breakpoint
 CREATE TABLE `tasks` (
-	`id` text PRIMARY KEY NOT NULL,
 	`app_id` text NOT NULL,
+	`id` text NOT NULL,
 	`url` text NOT NULL,
 	`method` text NOT NULL,
 	`headers` text,
@@ -53,19 +56,22 @@ CREATE TABLE `tasks` (
 	`status` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
 	`max_retries` integer NOT NULL,
+	`retry_base` integer DEFAULT 0 NOT NULL,
 	`timeout` integer NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	`due_at` integer NOT NULL,
+	`wake_at` integer,
 	`completed_at` integer,
 	`last_started_at` integer,
 	`last_duration_ms` integer,
 	`last_status_code` integer,
 	`last_error` text,
 	`last_response` text,
-	`idempotency_key` text
+	`idempotency_key` text,
+	PRIMARY KEY(`app_id`, `id`)
 );
 --> statement-breakpoint
-CREATE INDEX `tasks_status_due` ON `tasks` (`status`,`due_at`);--> statement-breakpoint
-CREATE INDEX `tasks_app_status_id` ON `tasks` (`app_id`,`status`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_wake` ON `tasks` (`wake_at`) WHERE wake_at IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `tasks_waiting` ON `tasks` (`app_id`,`due_at`) WHERE wake_at IS NOT NULL AND status IN ('pending', 'retry');--> statement-breakpoint
 CREATE UNIQUE INDEX `tasks_app_idempotency` ON `tasks` (`app_id`,`idempotency_key`) WHERE idempotency_key IS NOT NULL;

@@ -80,6 +80,9 @@ const ConfigSchema = z
     COMPLETED_TTL: int(604_800, 0, 315_360_000),
     FAILED_TTL: int(2_592_000, 0, 315_360_000),
     SWEEP_GRACE: int(300, 1, 86_400),
+    // Seconds after its creation at which the sweeper's walk over new ids takes a task (counts it, and
+    // checks it if unfinished): longer than an enqueue takes to commit plus clock drift.
+    SWEEP_WALK_LAG: int(120, 5, 3600),
     MAX_BODY_BYTES: int(1_048_576, 1, 2_000_000),
     CONSUMER_BUDGET: int(840, 1, 900),
     ALLOWED_HOSTS: hostList,

@@ -5,6 +5,8 @@ interface __BaseEnv_Env {
   SIGNING_SECRET?: string;
   /** Seconds a consumer invocation may spend starting attempts (default 840, max 900). */
   CONSUMER_BUDGET?: string;
+  /** Seconds after creation at which the sweeper's walk takes a new task (default 120). */
+  SWEEP_WALK_LAG?: string;
   /** Comma-separated host patterns hooks may target (empty: any). */
   ALLOWED_HOSTS?: string;
   /** Comma-separated host patterns hooks may never target. */

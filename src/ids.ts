@@ -17,3 +17,8 @@ export function randomToken(bytes = 24): string {
   const raw = crypto.getRandomValues(new Uint8Array(bytes));
   return btoa(String.fromCharCode(...raw)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
+
+/** The smallest id that could be made at `ms`: every id made at or before `ms - 1` sorts below it. */
+export function idFloor(ms: number): string {
+  return newId(ms).slice(0, 10) + '0'.repeat(16);
+}

@@ -2,12 +2,13 @@ import { getConfig, type Config } from './config';
 import { openDb, type DB } from './db';
 import { recordOutcomes, type Outcome } from './db/outcomes';
 import type { TaskRow } from './db/schema';
-import { claimTasks, peekTasks } from './db/tasks';
+import { claimTasks } from './db/claim';
+import { peekTasks, type TaskKey } from './db/tasks';
 import { callHook, internalFailure, type AttemptResult } from './hook/call';
 import { decideNext } from './hook/outcome';
-import { sendTaskMessages } from './send';
+import { sendTaskMessages, type TaskMessage } from './send';
 
-export type TaskMessage = { id: string };
+export type { TaskMessage };
 
 // Workers allow 6 simultaneous outgoing connections per invocation; a 7th fetch would wait
 // while its deadline ran, so at most 6 attempts run at once.
@@ -22,20 +23,20 @@ export const FLUSH_EVERY_MS = 1000;
  * A flush needs at least one new outcome, so a batch of 100 makes at most 100 flushes of at most
  * 2 statements: always inside D1's 1,000 queries per invocation.
  */
-function outcomeLog(db: DB, env: Env) {
+function outcomeLog(db: DB, env: Env, graceMs: number) {
   let buffer: Outcome[] = [];
   let last = Date.now();
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
     try {
-      await recordOutcomes(db, outcomes);
+      await recordOutcomes(db, outcomes, graceMs);
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
       return;
     }
-    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ id: o.task.id, dueAt: o.next.dueAt }] : []));
+    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
     await sendTaskMessages(env, again, Date.now()).catch((err) => console.error('re-send failed; the sweeper will pick these up', err));
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -81,16 +82,19 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const start = Date.now();
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
   const messages = new Map<string, Message<TaskMessage>[]>();
+  const keys = new Map<string, TaskKey>();
   for (const m of batch.messages) {
-    const id = m.body?.id;
-    if (typeof id === 'string') messages.set(id, [...(messages.get(id) ?? []), m]);
+    const { id, app } = (m.body ?? {}) as Partial<TaskMessage>;
     // A malformed message has nothing to do, ever: it is acked with the rest.
+    if (typeof id !== 'string' || typeof app !== 'string') continue;
+    messages.set(id, [...(messages.get(id) ?? []), m]);
+    keys.set(id, { app, id });
   }
-  const waiting = [...messages.keys()];
-  const notClaimed: string[] = [];
+  const waiting = [...keys.values()];
+  const notClaimed: TaskKey[] = [];
   const handBack = new Set<string>();
   const claimFailed = new Set<string>();
-  const log = outcomeLog(db, env);
+  const log = outcomeLog(db, env, cfg.SWEEP_GRACE * 1000);
   const running = new Set<Promise<void>>();
   let lastStart = Date.now();
 
@@ -101,26 +105,26 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       await Promise.race([...running, new Promise((r) => setTimeout(r, wait))]);
       continue;
     }
-    const ids = waiting.splice(0, HOOK_CONCURRENCY - running.size);
+    const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
     let claimed: TaskRow[];
     try {
-      claimed = await claimTasks(db, ids, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now());
+      claimed = await claimTasks(db, take, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now());
     } catch (err) {
       // Nothing of these was claimed: let the queue redeliver them (the sweeper covers the rest).
       console.error('claim failed', err);
-      for (const id of [...ids, ...waiting]) claimFailed.add(id);
+      for (const k of [...take, ...waiting]) claimFailed.add(k.id);
       waiting.length = 0;
       break;
     }
     const got = new Set(claimed.map((t) => t.id));
-    notClaimed.push(...ids.filter((id) => !got.has(id)));
+    notClaimed.push(...take.filter((k) => !got.has(k.id)));
     lastStart = Date.now();
     for (const task of claimed) {
       const p: Promise<void> = attempt(task, cfg).then((o) => log.add(o)).finally(() => running.delete(p));
       running.add(p);
     }
   }
-  for (const id of waiting) handBack.add(id);
+  for (const k of waiting) handBack.add(k.id);
   const settled = settleUnclaimed(db, env, notClaimed, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err));
   await Promise.all(running);
   await log.flush();
@@ -141,8 +145,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
  * due but was not claimed (its timeout did not fit the remaining budget) goes back to the queue.
  * Everything else (done, deleted, running elsewhere) needs nothing.
  */
-async function settleUnclaimed(db: DB, env: Env, ids: string[], now: number, handBack: Set<string>): Promise<void> {
-  const rows = (await peekTasks(db, ids)).filter((t) => t.status === 'pending' || t.status === 'retry');
+async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Set<string>): Promise<void> {
+  const rows = (await peekTasks(db, keys)).filter((t) => t.status === 'pending' || t.status === 'retry');
   for (const t of rows) if (t.dueAt <= now) handBack.add(t.id);
   await sendTaskMessages(env, rows.filter((t) => t.dueAt > now), now);
 }

@@ -1,10 +1,12 @@
 import { getConfig } from './config';
 import { openDb } from './db';
-import { SWEEP_CHUNK, deleteExpired, pruneStats, recoverLeases, takeUnsent, type Due } from './db/sweep';
+import { expireOld, foldNew } from './db/fold';
+import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from './db/sweep';
 import { sendTaskMessages } from './send';
 
-// Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit,
-// while still moving up to ROUNDS * SWEEP_CHUNK rows of each kind per minute.
+// Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
+// (a wake round is 2 round trips of at most 10 statements), while still handling up to
+// ROUNDS * SWEEP_CHUNK rows of each kind per minute.
 const ROUNDS = 20;
 
 export interface SweepReport {
@@ -13,36 +15,27 @@ export interface SweepReport {
   deleted: number;
 }
 
-/** Repeats one sweeper step while it keeps filling whole chunks, at most ROUNDS times; sums its counts. */
-async function rounds(step: () => Promise<number>): Promise<number> {
-  let total = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    const n = await step();
-    total += n;
-    if (n < SWEEP_CHUNK) break;
-  }
-  return total;
-}
-
 export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const cfg = getConfig(env);
   const db = openDb(env.DB);
+  const grace = cfg.SWEEP_GRACE * 1000;
   // The rows are updated before they are sent: if the queue is down, the send fails but the sweep
-  // goes on (deletions still happen), and the tasks come back as overdue on a later run.
+  // goes on (deletions still happen), and the tasks come back on a later run.
   const send = (due: Due[]) =>
     sendTaskMessages(env, due, now).catch((err) => console.error('sweeper send failed; a later run retries', err));
-  const recovered = await rounds(async () => {
-    const back = await recoverLeases(db, now, cfg.FAILED_TTL * 1000);
-    await send(back);
-    return back.length;
-  });
-  const resent = await rounds(async () => {
-    // One minute ahead: the cron's own period, so a coming-due task is sent before it is due.
-    const unsent = await takeUnsent(db, now, cfg.SWEEP_GRACE * 1000, 60_000);
-    await send(unsent);
-    return unsent.length;
-  });
-  const deleted = await rounds(() => deleteExpired(db, now));
+  // New tasks first: the walk hands the unfinished ones to the wake index, which comes next.
+  const lag = cfg.SWEEP_WALK_LAG * 1000;
+  await foldNew(db, now, lag, grace);
+  const report: SweepReport = { recovered: 0, resent: 0, deleted: 0 };
+  for (let i = 0; i < ROUNDS; i++) {
+    const round = await wakeRound(db, now, grace, cfg.FAILED_TTL * 1000);
+    await send(round.send);
+    report.recovered += round.recovered;
+    report.resent += round.resent;
+    report.deleted += round.deleted;
+    if (round.seen < SWEEP_CHUNK) break;
+  }
+  report.deleted += await expireOld(db, now, lag, cfg.COMPLETED_TTL * 1000, ROUNDS);
   await pruneStats(db, now);
-  return { recovered, resent, deleted };
+  return report;
 }

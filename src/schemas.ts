@@ -64,7 +64,7 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
 }
 
 /** The attempt log: archived attempts, then the latest one, which lives on the task row. */
-export function attemptsJson(t: TaskRow, archived: AttemptRow[]): z.infer<typeof AttemptSchema>[] {
+export function attemptsJson(t: Omit<TaskRow, 'body'>, archived: AttemptRow[]): z.infer<typeof AttemptSchema>[] {
   const rows = archived.map((a) => ({
     number: a.number,
     started_at: iso(a.startedAt)!,

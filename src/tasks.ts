@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import type { NewTaskRow, TaskRow } from './db/schema';
 import { insertTasks } from './db/batch';
-import { replayTask } from './db/tasks';
+import { replayTask } from './db/claim';
+import { DAY_MS } from './db/sweep';
 import { apiError } from './errors';
 import { headerProblem, passthroughProblem } from './hook/headers';
 import { hostRefusal } from './hook/hosts';
@@ -19,6 +20,16 @@ export interface TaskInput {
   body: Uint8Array | null;
   contentType: string | null;
   idempotencyKey?: string;
+}
+
+/**
+ * A task due soon needs no sweeper index entry (the sweeper's walk over new ids checks it); one due
+ * later than that walk is tracked from the start: looked at a minute before it is due when that is
+ * beyond Queues' 24 h delay (its message goes then), else SWEEP_GRACE after it is due.
+ */
+function trackDelayed(due: number, now: number, graceMs: number, lagMs: number): number | null {
+  if (due - now > DAY_MS) return due - 60_000;
+  return due - now > lagMs ? due + graceMs : null;
 }
 
 /** Builds the row for a validated task, applying config defaults and limits. */
@@ -53,6 +64,7 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
     createdAt: now,
     updatedAt: now,
     dueAt: now + (input.delay ?? 0) * 1000,
+    wakeAt: trackDelayed(now + (input.delay ?? 0) * 1000, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
     idempotencyKey: input.idempotencyKey ?? null,
   };
 }
@@ -64,7 +76,7 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
  */
 export async function enqueue(c: Context<AppEnv>, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
   const results = await insertTasks(c.var.db, rows);
-  const created = results.filter((r) => r.created).map((r) => r.task);
+  const created = results.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
   try {
     await sendTaskMessages(c.env, created, Date.now());
   } catch (err) {
@@ -75,9 +87,9 @@ export async function enqueue(c: Context<AppEnv>, rows: NewTaskRow[]): Promise<{
 
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
 export async function replay(c: Context<AppEnv>, id: string, now = Date.now()) {
-  const task = await replayTask(c.var.db, c.var.app, id, now);
+  const task = await replayTask(c.var.db, c.var.app, id, now, c.var.config.SWEEP_GRACE * 1000);
   if (task && task !== 'busy') {
-    await sendTaskMessages(c.env, [task], now).catch((err) => console.error('replay send failed; the sweeper covers it', err));
+    await sendTaskMessages(c.env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now).catch((err) => console.error('replay send failed; the sweeper covers it', err));
   }
   return task;
 }

@@ -37,7 +37,7 @@ export const failingQueue = {
 /** Statement-kind predicates over the SQL Torque sends. */
 export const is = {
   insert: (sql: string) => /^\s*insert into "?tasks"?/i.test(sql),
-  claim: (sql: string) => /update "tasks" set "status" = \?/i.test(sql) && /json_each/i.test(sql),
+  claim: (sql: string) => /UPDATE tasks SET status = 'in_progress'/.test(sql),
   record: (sql: string) => /UPDATE tasks SET status = o\.status/.test(sql),
   any: () => true,
 };

@@ -2,6 +2,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { env, exports } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import app from '../src/app';
+import { getConfig } from '../src/config';
+import { openDb } from '../src/db';
+import { appStats } from '../src/db/stats';
+import { sweep } from '../src/scheduled';
+import { expect } from 'vitest';
 import { handleQueue, type TaskMessage } from '../src/queue';
 import type { Received } from './hook-server';
 
@@ -36,9 +41,14 @@ export async function enqueue(url: string, body: BodyInit | null = 'x=1', params
 
 /** Runs the queue consumer on a batch naming these task ids, as the platform would. */
 export async function consume(ids: string[], vars: Record<string, unknown> = {}) {
+  // Messages name the task's app too; tests know ids, so the app is looked up (or `default`).
+  const { results } = await env.DB.prepare('SELECT id, app_id FROM tasks WHERE id IN (SELECT value FROM json_each(?))')
+    .bind(JSON.stringify(ids))
+    .all<{ id: string; app_id: string }>();
+  const appOf = new Map(results.map((r) => [r.id, r.app_id]));
   const batch = createMessageBatch<TaskMessage>(
     'torque-tasks',
-    ids.map((id, i) => ({ id: `m${i}-${id}`, timestamp: new Date(), attempts: 1, body: { id } })),
+    ids.map((id, i) => ({ id: `m${i}-${id}`, timestamp: new Date(), attempts: 1, body: { id, app: appOf.get(id) ?? 'default' } })),
   );
   const ctx = createExecutionContext();
   await handleQueue(batch, { ...env, ...vars } as Env);
@@ -52,4 +62,40 @@ export async function getTask(id: string): Promise<Record<string, any>> {
 /** Makes a waiting task due now (a test shortcut for "time passes"). */
 export async function makeDue(id: string) {
   await env.DB.prepare('UPDATE tasks SET due_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+}
+
+/**
+ * A sweep clock by which the sweeper's walk over new ids has passed every task made so far (it
+ * takes each task FOLD_LAG after its creation): the sweeper then knows them all.
+ */
+export const afterWalk = (extraMs = 0) => Date.now() + getConfig(env).SWEEP_WALK_LAG * 1000 + 1000 + extraMs;
+
+/** What /stats counts (folded counters plus the live range) equals the rows, for every app. */
+export async function expectCountsExact() {
+  const { results } = await env.DB.prepare('SELECT app_id, status, count(*) n FROM tasks GROUP BY app_id, status').all<{ app_id: string; status: string; n: number }>();
+  const { results: apps } = await env.DB.prepare('SELECT app_id FROM app_stats').all<{ app_id: string }>();
+  for (const { app_id } of apps) {
+    const counted = (await appStats(openDb(env.DB), app_id, Date.now())).tasks;
+    const actual = Object.fromEntries(['pending', 'in_progress', 'retry', 'completed', 'failed'].map((s) => [s, results.find((r) => r.app_id === app_id && r.status === s)?.n ?? 0]));
+    expect(counted, app_id).toEqual(actual);
+  }
+}
+
+
+/** Stored times move back by `ms`: for the tasks, that much time has passed. */
+export async function timePasses(ms: number) {
+  await env.DB.prepare(
+    'UPDATE tasks SET due_at = due_at - ?1, wake_at = wake_at - ?1, updated_at = updated_at - ?1, created_at = created_at - ?1, completed_at = completed_at - ?1',
+  ).bind(ms).run();
+}
+
+/**
+ * Runs the sweeper as it will run once its walk has passed every task made so far, then lets the
+ * tasks' time catch up with that clock, so the consumer (on the real clock) sees what it would.
+ */
+export async function sweepCaughtUp() {
+  const at = afterWalk();
+  const report = await sweep(env, at);
+  await timePasses(at - Date.now());
+  return report;
 }

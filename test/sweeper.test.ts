@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers';
 import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../src/scheduled';
-import { call, consume, enqueue, getTask, hook, received } from './helpers';
+import { afterWalk, call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
 
 const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();
 const row = (id: string) => env.DB.prepare('SELECT * FROM tasks WHERE id = ?').bind(id).first<Record<string, any>>();
@@ -12,22 +12,24 @@ describe('the cron sweeper', () => {
   it('runs as the scheduled handler of the entry point', async () => {
     const { task } = await enqueue(hook('ok').url);
     await sql('UPDATE tasks SET due_at = ? WHERE id = ?', Date.now() - 3_600_000, task.id);
-    const controller = createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() });
+    const controller = createScheduledController({ cron: '* * * * *', scheduledTime: afterWalk() });
     await worker.scheduled(controller, env);
-    expect(ms((await getTask(task.id)).due_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect((await row(task.id))!.wake_at).toBeGreaterThan(Date.now()); // re-sent; next check later
   });
 
   it('re-sends tasks overdue by more than SWEEP_GRACE (their message was lost)', async () => {
     const lost = (await enqueue(hook('ok').url)).task;
     const fresh = (await enqueue(hook('ok').url)).task;
     const grace = Number(env.SWEEP_GRACE) * 1000;
-    await sql('UPDATE tasks SET due_at = ? WHERE id = ?', Date.now() - grace - 1000, lost.id);
-    const now = Date.now();
+    const lostDue = Date.now() - grace - 1000;
+    await sql('UPDATE tasks SET due_at = ? WHERE id = ?', lostDue, lost.id);
+    const now = afterWalk();
     const report = await sweep(env, now);
     expect(report.resent).toBeGreaterThanOrEqual(1);
     const after = await row(lost.id);
-    expect(after!.due_at).toBe(now); // marked so the next run does not send it again
-    expect((await row(fresh.id))!.due_at).toBe(ms(fresh.due_at));
+    expect(after!.due_at).toBe(lostDue); // the true due time stays: its overdue age is real
+    expect(after!.wake_at).toBe(now + grace); // the re-send marker: not sent again before then
+    expect((await row(fresh.id))!.wake_at).toBe(ms(fresh.due_at) + grace); // checked SWEEP_GRACE after due
     const again = await sweep(env, now + 60_000);
     expect(again.resent).toBe(0);
   });
@@ -47,7 +49,7 @@ describe('the cron sweeper', () => {
     const { task } = await enqueue(hook('ok').url, 'x', { max_retries: '3' });
     // Claimed by a worker that then died: in_progress with an expired lease.
     await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
-    const report = await sweep(env);
+    const report = await sweep(env, afterWalk());
     expect(report.recovered).toBe(1);
     const t = await getTask(task.id);
     expect(t).toMatchObject({ status: 'retry', attempts: 1 });
@@ -57,7 +59,7 @@ describe('the cron sweeper', () => {
   it('fails a recovered task that has no retries left', async () => {
     const { task } = await enqueue(hook('ok').url, 'x', { max_retries: '0' });
     await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
-    await sweep(env);
+    await sweep(env, afterWalk());
     expect((await getTask(task.id)).status).toBe('failed');
   });
 
@@ -65,7 +67,8 @@ describe('the cron sweeper', () => {
     const h = hook('ok');
     const { task } = await enqueue(h.url);
     await sql("UPDATE tasks SET status = 'in_progress', attempts = 1, due_at = ? WHERE id = ?", Date.now() - 1, task.id);
-    await sweep(env);
+    await sweep(env, afterWalk());
+    await makeDue(task.id); // the sweep's clock ran ahead of the consumer's
     await consume([task.id]);
     expect(await getTask(task.id)).toMatchObject({ status: 'completed', attempts: 2 });
     expect(await received(h.key)).toHaveLength(1);

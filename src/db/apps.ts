@@ -1,11 +1,12 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import type { DB } from './index';
-import { apiKeys, apps } from './schema';
+import { apiKeys, appStats, apps } from './schema';
 
 export const DEFAULT_APP = 'default';
 
+/** An app and its counter row (every app has one: the sweeper's walks go through it). */
 export async function createApp(db: DB, app: { id: string; name: string }, now: number) {
-  await db.insert(apps).values({ ...app, createdAt: now });
+  await db.batch([db.insert(apps).values({ ...app, createdAt: now }), db.insert(appStats).values({ appId: app.id })]);
 }
 
 export async function listApps(db: DB) {

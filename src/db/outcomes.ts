@@ -1,5 +1,6 @@
-import type { DB } from './index';
 import type { AttemptResult } from '../hook/call';
+import { countDelta } from './counts';
+import type { DB } from './index';
 import type { TaskRow } from './schema';
 
 export type Next =
@@ -17,14 +18,16 @@ export type Outcome = Pick<AttemptResult, 'startedAt' | 'durationMs' | 'statusCo
 // travel as one JSON parameter (D1 allows 100 bound parameters per statement, and one statement
 // per task would cost one D1 query per task). Every statement is guarded by
 // `status = 'in_progress' AND attempts = <claimed>`, so an outcome for a task that was deleted,
-// or re-claimed after its lease expired, changes nothing. (`+status` keeps SQLite from walking
-// every in-progress task through the status index instead of looking each id up.)
-const OUTCOMES = `SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.attempts') AS attempts,
-    json_extract(value, '$.status') AS status, json_extract(value, '$.dueAt') AS due_at,
+// or re-claimed after its lease expired, changes nothing.
+const OUTCOMES = `SELECT json_extract(value, '$.a') AS app_id, json_extract(value, '$.i') AS id,
+    json_extract(value, '$.attempts') AS attempts, json_extract(value, '$.status') AS status,
+    json_extract(value, '$.dueAt') AS due_at, json_extract(value, '$.wakeAt') AS wake_at,
     json_extract(value, '$.startedAt') AS started_at, json_extract(value, '$.durationMs') AS duration_ms,
     json_extract(value, '$.statusCode') AS status_code, json_extract(value, '$.error') AS error,
     json_extract(value, '$.response') AS response
   FROM json_each(?1)`;
+const MATCHED = `FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
+    WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`;
 
 /**
  * Moves the attempt held on a task row (`t`) into the log, numbered attempts - 1: the row already
@@ -34,30 +37,53 @@ export const ARCHIVE_PREVIOUS = `
   INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
   SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
 
+/** Throughput: attempts that ended, by app and minute, from rows (app_id, ended, status). */
+export const minutesFrom = (rows: string) => `
+  INSERT INTO stats_minutes (app_id, minute, attempts, completed, failed)
+  SELECT app_id, ended / 60000, count(*), sum(status = 'completed'), sum(status = 'failed') FROM (${rows}) WHERE true
+  GROUP BY app_id, ended / 60000
+  ON CONFLICT (app_id, minute) DO UPDATE SET attempts = attempts + excluded.attempts,
+    completed = completed + excluded.completed, failed = failed + excluded.failed`;
+
 export const OUTCOME_SQL = {
+  // All four run before the rows change (they read the claimed state), in one transaction.
+  minutes: minutesFrom(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
+  counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),
   // Before a retried task's row is overwritten, its previous attempt moves into the log.
-  archive: `${ARCHIVE_PREVIOUS}
-    FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.id = o.id
-    WHERE +t.status = 'in_progress' AND t.attempts = o.attempts AND t.last_started_at IS NOT NULL`,
+  archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL`,
   // Times derive from when the attempt ended, the same instant its next step was computed from.
   record: `
-    UPDATE tasks SET status = o.status, due_at = o.due_at, updated_at = o.started_at + o.duration_ms,
+    UPDATE tasks SET status = o.status, due_at = o.due_at, wake_at = o.wake_at, updated_at = o.started_at + o.duration_ms,
       completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
       last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
       last_error = o.error, last_response = o.response
     FROM (${OUTCOMES}) AS o
-    WHERE tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
+    WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
 };
 
-/** Records a consumer batch's outcomes in one D1 batch (one transaction) of at most 2 statements. */
-export async function recordOutcomes(db: DB, outcomes: Outcome[]): Promise<void> {
+/**
+ * When the sweeper must next look at a task after this outcome: a retry is checked for a lost
+ * message after `graceMs`, a failure when it expires; a completed task the sweeper does not track
+ * yet stays untracked (its expiry walk deletes it), one it tracks is looked at when it expires.
+ */
+function wakeAfter(o: Outcome, graceMs: number): number | null {
+  if (o.next.status === 'retry') return o.next.dueAt + graceMs;
+  if (o.next.status === 'failed') return o.next.expiresAt;
+  return o.task.wakeAt == null ? null : o.next.expiresAt;
+}
+
+/** Records a consumer batch's outcomes (and their counters and throughput) in one transaction. */
+export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number): Promise<void> {
+  if (outcomes.length === 0) return;
   const encode = (list: Outcome[]) =>
     JSON.stringify(
       list.map((o) => ({
-        id: o.task.id,
+        a: o.task.appId,
+        i: o.task.id,
         attempts: o.task.attempts,
         status: o.next.status,
         dueAt: 'dueAt' in o.next ? o.next.dueAt : o.next.expiresAt,
+        wakeAt: wakeAfter(o, graceMs),
         startedAt: o.startedAt,
         durationMs: o.durationMs,
         statusCode: o.statusCode,
@@ -65,10 +91,13 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[]): Promise<void>
         response: o.response,
       })),
     );
+  const all = encode(outcomes);
   const again = outcomes.filter((o) => o.task.attempts > 1);
   const d1 = db.$client;
-  const statements: D1PreparedStatement[] = [];
-  if (again.length) statements.push(d1.prepare(OUTCOME_SQL.archive).bind(encode(again)));
-  if (outcomes.length) statements.push(d1.prepare(OUTCOME_SQL.record).bind(encode(outcomes)));
-  if (statements.length) await d1.batch(statements);
+  await d1.batch([
+    d1.prepare(OUTCOME_SQL.minutes).bind(all),
+    d1.prepare(OUTCOME_SQL.counts).bind(all),
+    ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),
+    d1.prepare(OUTCOME_SQL.record).bind(all),
+  ]);
 }

@@ -21,11 +21,16 @@ export const apiKeys = sqliteTable('api_keys', {
   revokedAt: integer('revoked_at'),
 });
 
+// Rows written are the bill (D1 counts each row and each index entry inserted; removing an index
+// entry is free). So a task that succeeds at once costs its insert, claim, outcome and deletion
+// (4 rows) and nothing else: the table is clustered on (app_id, id) (WITHOUT ROWID, see the
+// hand-written migration), which is also every app's listing order, and the only secondary index
+// holds rows the sweeper must look at (wake_at set), which a fresh task that succeeds never has.
 export const tasks = sqliteTable(
   'tasks',
   {
-    id: text('id').primaryKey(),
     appId: text('app_id').notNull(),
+    id: text('id').notNull(),
     url: text('url').notNull(),
     method: text('method').notNull(),
     headers: text('headers'), // JSON object of passthrough headers, null when none
@@ -40,10 +45,12 @@ export const tasks = sqliteTable(
     timeout: integer('timeout').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
-    // One column for "when does something next happen to this row", so one index serves the
-    // whole sweeper: pending/retry = next attempt due; in_progress = lease expiry;
-    // completed/failed = deletion time (TTL).
+    // When the next thing happens to the row: pending/retry = next attempt due; in_progress =
+    // lease expiry; completed/failed = deletion time (TTL).
     dueAt: integer('due_at').notNull(),
+    // When the sweeper must look at the row (a re-send, a lease, an expiry), or null when nothing
+    // needs it: a fresh task is covered by the sweeper's walk over new ids (see store/sweep.ts).
+    wakeAt: integer('wake_at'),
     completedAt: integer('completed_at'),
     // The latest attempt lives on the task row; the attempts table only keeps earlier ones,
     // so a first-attempt success writes no attempt row at all.
@@ -55,20 +62,21 @@ export const tasks = sqliteTable(
     idempotencyKey: text('idempotency_key'),
   },
   (t) => [
-    index('tasks_status_due').on(t.status, t.dueAt),
-    index('tasks_app_status_id').on(t.appId, t.status, t.id),
+    primaryKey({ columns: [t.appId, t.id] }),
+    index('tasks_wake').on(t.wakeAt).where(sql`wake_at IS NOT NULL`),
+    // Waiting tasks the sweeper tracks, per app by due time: the true oldest overdue age.
+    index('tasks_waiting').on(t.appId, t.dueAt).where(sql`wake_at IS NOT NULL AND status IN ('pending', 'retry')`),
     uniqueIndex('tasks_app_idempotency')
       .on(t.appId, t.idempotencyKey)
       .where(sql`idempotency_key IS NOT NULL`),
   ],
 );
 
+// Earlier attempts of retried tasks (deleted with their task by the statements that delete tasks).
 export const attempts = sqliteTable(
   'attempts',
   {
-    taskId: text('task_id')
-      .notNull()
-      .references(() => tasks.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
     number: integer('number').notNull(),
     startedAt: integer('started_at').notNull(),
     durationMs: integer('duration_ms').notNull(),
@@ -79,15 +87,19 @@ export const attempts = sqliteTable(
   (t) => [primaryKey({ columns: [t.taskId, t.number] })],
 );
 
-// Maintained by triggers (see migrations), so counts never need a scan of tasks. One row per app:
-// a status change rewrites a single counter row.
-export const appCounts = sqliteTable('app_counts', {
+// One row per app, written in aggregate (once per consumer flush, sweep or API change), never per
+// transition by a trigger. The counts cover the app's tasks with id <= folded_to; newer tasks are
+// counted live from their own id range (at most a few minutes of enqueues), and the sweeper folds
+// them in every minute. expired_to is how far the sweeper's expiry walk has come.
+export const appStats = sqliteTable('app_stats', {
   appId: text('app_id').primaryKey(),
   pending: integer('pending').notNull().default(0),
   inProgress: integer('in_progress').notNull().default(0),
   retry: integer('retry').notNull().default(0),
   completed: integer('completed').notNull().default(0),
   failed: integer('failed').notNull().default(0),
+  foldedTo: text('folded_to').notNull().default(''),
+  expiredTo: text('expired_to').notNull().default(''),
 });
 
 export const statsMinutes = sqliteTable(

@@ -1,83 +1,87 @@
+import { countDelta, KEYS } from './counts';
 import type { DB } from './index';
-import { ARCHIVE_PREVIOUS } from './outcomes';
+import { ARCHIVE_PREVIOUS, minutesFrom } from './outcomes';
+import { deletion, type TaskKey } from './tasks';
 
-// Sweeper statements, in plain SQL because they are UPDATE/DELETE ... WHERE id IN (subquery)
-// batches that read best as SQL. Each touches at most SWEEP_CHUNK rows picked through the
-// (status, due_at) index, so a run's cost depends on how much is due, never on how many
-// tasks are stored (test/query-plans.test.ts checks this).
+// The sweeper sees a task only when it must act on it, through two cheap paths:
+// - the wake index: rows whose wake_at has come (a waiting task's message may be lost, a lease
+//   ran out, a failed or late task expires). Each round takes at most SWEEP_CHUNK of them.
+// - a walk over new ids (ids sort by creation time; the table is clustered on app_id, id), which
+//   every task passes exactly once, SWEEP_WALK_LAG after it was made: the task is counted into app_stats
+//   then, and, unless it already completed, handed to the wake index. A second walk, COMPLETED_TTL
+//   later, deletes the completed ones. So a task that succeeds at once never enters an index.
 export const SWEEP_CHUNK = 500;
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
-export type Due = { id: string; dueAt: number };
+export type Due = TaskKey & { dueAt: number };
 
-const EXPIRED_LEASES = `SELECT id FROM tasks WHERE status = 'in_progress' AND due_at <= ?1 LIMIT ${SWEEP_CHUNK}`;
+// When a waiting task should next be looked at: a minute before it is due when that is beyond
+// Queues' 24 h delay (the message goes then), otherwise SWEEP_GRACE after it is due or sent.
+const waitingWake = (now: string, grace: string) =>
+  `CASE WHEN due_at > ${now} + ${DAY_MS} THEN due_at - 60000 ELSE max(due_at, ${now}) + ${grace} END`;
 
-export const SWEEP_SQL = {
-  archiveLost: `${ARCHIVE_PREVIOUS}
-    FROM tasks AS t WHERE t.id IN (${EXPIRED_LEASES}) AND t.attempts > 1 AND t.last_started_at IS NOT NULL`,
-  recoverLeases: `
+const AT = `FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i`;
+const LEASE_OVER = `t.status = 'in_progress' AND t.due_at <= ?2 AND t.wake_at <= ?2`;
+const EXPIRED = `t.status IN ('completed', 'failed') AND t.due_at <= ?2 AND t.wake_at <= ?2`;
+const SPENT = `t.attempts - t.retry_base > t.max_retries`;
+
+const expire = deletion(`${AT} WHERE ${EXPIRED}`);
+
+// ?1 keys of rows whose wake_at came, ?2 now, ?3 grace, ?4 failed TTL.
+export const WAKE_SQL = {
+  due: `SELECT app_id AS a, id AS i FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ${SWEEP_CHUNK}`,
+  // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
+  // due_at stays the true due time; wake_at is the re-send marker.
+  resend: `UPDATE tasks SET wake_at = ${waitingWake('?2', '?3')}
+    WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.status IN ('pending', 'retry') AND t.wake_at <= ?2)
+    RETURNING app_id AS app, id, due_at AS dueAt`,
+  // A lease ran out: the worker died mid-attempt. That attempt ended (lease_expired).
+  leaseMinutes: minutesFrom(`SELECT t.app_id, ?2 AS ended, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS status ${AT} WHERE ${LEASE_OVER}`),
+  leaseCounts: countDelta(`SELECT t.app_id, t.id, t.status AS old, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS new ${AT} WHERE ${LEASE_OVER}`),
+  leaseArchive: `${ARCHIVE_PREVIOUS} ${AT} WHERE ${LEASE_OVER} AND t.attempts > 1 AND t.last_started_at IS NOT NULL`,
+  recover: `
     UPDATE tasks SET
       status = CASE WHEN attempts - retry_base > max_retries THEN 'failed' ELSE 'retry' END,
-      due_at = CASE WHEN attempts - retry_base > max_retries THEN ?1 + ?2 ELSE ?1 END,
-      last_started_at = updated_at,
-      last_duration_ms = ?1 - updated_at,
-      last_status_code = NULL,
+      due_at = CASE WHEN attempts - retry_base > max_retries THEN ?2 + ?4 ELSE ?2 END,
+      wake_at = CASE WHEN attempts - retry_base > max_retries THEN ?2 + ?4 ELSE ?2 + ?3 END,
+      last_started_at = updated_at, last_duration_ms = ?2 - updated_at, last_status_code = NULL,
       last_error = 'lease_expired: the attempt did not report back before its lease ran out',
-      last_response = NULL,
-      updated_at = ?1
-    WHERE id IN (${EXPIRED_LEASES})
-    RETURNING id, due_at AS dueAt, status`,
-  // ?1 now, ?2 now - grace: overdue means the message was lost; due_at moves to now so the
-  // next run waits another grace period before sending again.
-  overdue: `
-    UPDATE tasks SET due_at = ?1, updated_at = ?1
-    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry') AND due_at <= ?2 LIMIT ${SWEEP_CHUNK})
-    RETURNING id, due_at AS dueAt`,
-  // ?1 now, ?2 now - grace, ?3 now + horizon: tasks scheduled more than a day ahead were never
-  // messaged (Queues caps delays at 24 h). Touching updated_at marks them as sent.
-  comingDue: `
-    UPDATE tasks SET updated_at = ?1
-    WHERE id IN (SELECT id FROM tasks WHERE status IN ('pending', 'retry')
-                   AND due_at > ?2 AND due_at <= ?3 AND due_at - updated_at > ${DAY_MS} LIMIT ${SWEEP_CHUNK})
-    RETURNING id, due_at AS dueAt`,
-  deleteExpired: `
-    DELETE FROM tasks WHERE id IN (
-      SELECT id FROM tasks WHERE status IN ('completed', 'failed') AND due_at <= ?1 LIMIT ${SWEEP_CHUNK})
-    RETURNING id`,
-  pruneStats: `DELETE FROM stats_minutes WHERE minute < ?1`,
+      last_response = NULL, updated_at = ?2
+    WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE ${LEASE_OVER})
+    RETURNING app_id AS app, id, due_at AS dueAt, status`,
+  expireEnqueued: expire.enqueued,
+  expireCounts: expire.counts,
+  expireAttempts: expire.attempts,
+  expire: expire.tasks,
+  // Anything else woke early (a lease or an expiry still ahead): look again then.
+  later: `UPDATE tasks SET wake_at = due_at
+    WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.wake_at <= ?2 AND t.status IN ('in_progress', 'completed', 'failed') AND t.due_at > ?2)`,
 };
 
-/**
- * In-progress tasks whose lease ran out (their worker died): back to retry, or failed if spent.
- * The lost attempt is recorded like any other (started at the claim, error lease_expired), after
- * the attempt before it is moved into the log.
- */
-export async function recoverLeases(db: DB, now: number, failedTtlMs: number): Promise<Due[]> {
+/** One round over rows whose wake_at came: returns what must be (re)sent and how much was done. */
+export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlMs: number) {
   const d1 = db.$client;
-  const [, recovered] = await d1.batch<Due & { status: string }>([
-    d1.prepare(SWEEP_SQL.archiveLost).bind(now),
-    d1.prepare(SWEEP_SQL.recoverLeases).bind(now, failedTtlMs),
-  ]);
-  return recovered.results.filter((r) => r.status === 'retry');
+  const { results: keys } = await d1.prepare(WAKE_SQL.due).bind(now).all<{ a: string; i: string }>();
+  if (keys.length === 0) return { seen: 0, send: [] as Due[], resent: 0, recovered: 0, deleted: 0 };
+  const args = [JSON.stringify(keys), now, graceMs, failedTtlMs];
+  const order = ['resend', 'leaseMinutes', 'leaseCounts', 'leaseArchive', 'recover', 'expireEnqueued', 'expireCounts', 'expireAttempts', 'expire', 'later'] as const;
+  const r = await d1.batch(order.map((name) => d1.prepare(WAKE_SQL[name]).bind(...args.slice(0, maxParam(WAKE_SQL[name])))));
+  const resent = r[order.indexOf('resend')].results as Due[];
+  const recovered = r[order.indexOf('recover')].results as (Due & { status: string })[];
+  return {
+    seen: keys.length,
+    send: [...resent, ...recovered.filter((t) => t.status === 'retry')],
+    resent: resent.length,
+    recovered: recovered.length,
+    deleted: r[order.indexOf('expire')].results.length,
+  };
 }
 
-/** Waiting tasks that need a message: overdue ones (message lost) and long-delayed ones coming due. */
-export async function takeUnsent(db: DB, now: number, graceMs: number, horizonMs: number): Promise<Due[]> {
-  const d1 = db.$client;
-  const [overdue, coming] = await d1.batch<Due>([
-    d1.prepare(SWEEP_SQL.overdue).bind(now, now - graceMs),
-    d1.prepare(SWEEP_SQL.comingDue).bind(now, now - graceMs, now + horizonMs),
-  ]);
-  return [...overdue.results, ...coming.results];
-}
-
-/** Deletes completed and failed tasks whose TTL ran out (attempt logs go with them by cascade). */
-export async function deleteExpired(db: DB, now: number): Promise<number> {
-  const { results } = await db.$client.prepare(SWEEP_SQL.deleteExpired).bind(now).all();
-  return results.length;
-}
+/** The highest ?N a statement uses: D1 refuses more bound values than placeholders. */
+export const maxParam = (sql: string) => (sql.match(/\?\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
 
 /** Throughput rollups older than two days are no longer shown anywhere. */
 export async function pruneStats(db: DB, now: number): Promise<void> {
-  await db.$client.prepare(SWEEP_SQL.pruneStats).bind(Math.floor((now - 2 * DAY_MS) / 60_000)).run();
+  // Per app, so each app's old minutes are one range of the table's key.
+  await db.$client.prepare(`DELETE FROM stats_minutes WHERE app_id IN (SELECT app_id FROM app_stats) AND minute < ?1`).bind(Math.floor((now - 2 * DAY_MS) / 60_000)).run();
 }

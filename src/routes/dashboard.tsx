@@ -7,7 +7,7 @@ import { ThroughputChart } from '../dashboard/chart';
 import { Counts, Layout, Login, TaskDetail, TaskList } from '../dashboard/views';
 import { DEFAULT_APP } from '../db/apps';
 import { TASK_STATUSES, type TaskStatus } from '../db/schema';
-import { countByStatus, minuteSeries, oldestOverdue } from '../db/stats';
+import { appStats, minuteSeries } from '../db/stats';
 import { deleteTask, getTask, listAttempts, listTasks } from '../db/tasks';
 import { appForKey, rateLimit } from '../middleware';
 import { attemptsJson, taskJson } from '../schemas';
@@ -65,13 +65,14 @@ dashboardApp.get('/dashboard', async (c) => {
   const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
-  const [counts, overdue, series, tasks] = await Promise.all([
-    countByStatus(c.var.db, c.var.app),
-    oldestOverdue(c.var.db, c.var.app, now),
+  const [stats, series, page] = await Promise.all([
+    appStats(c.var.db, c.var.app, now),
     minuteSeries(c.var.db, c.var.app, minute - 59),
     listTasks(c.var.db, c.var.app, { status, before: cursor, limit: 50 }),
   ]);
-  const next = tasks.length === 50 ? tasks[tasks.length - 1].id : null;
+  const { tasks, next } = page;
+  const counts = stats.tasks;
+  const overdue = stats.oldest_overdue_seconds;
   return c.html(
     <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { REPLAY_CHUNK, replayTasks } from '../db/tasks';
+import { REPLAY_CHUNK, replayTasks } from '../db/claim';
 import { apiError, notFound } from '../errors';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
 import { sendTaskMessages } from '../send';
@@ -37,7 +37,7 @@ const retryMany = createRoute({
 export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
-    const replayed = await replayTasks(c.var.db, c.var.app, c.req.valid('query').status, now);
+    const replayed = await replayTasks(c.var.db, c.var.app, c.req.valid('query').status, now, c.var.config.SWEEP_GRACE * 1000);
     await sendTaskMessages(c.env, replayed, now).catch((err) => console.error('replay send failed; sweeper covers it', err));
     return c.json({ retried: replayed.length }, 202);
   })

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { countByStatus, oldestOverdue, throughputSince } from '../db/stats';
+import { appStats } from '../db/stats';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 
@@ -25,16 +25,4 @@ const route = createRoute({
   responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } }, ...errorResponses },
 });
 
-export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
-  const now = Date.now();
-  const minute = Math.floor(now / 60_000);
-  const [tasks, lastMinute, lastHour, lastDay, overdue] = await Promise.all([
-    countByStatus(c.var.db, c.var.app),
-    throughputSince(c.var.db, c.var.app, minute),
-    throughputSince(c.var.db, c.var.app, minute - 59),
-    throughputSince(c.var.db, c.var.app, minute - 1439),
-    oldestOverdue(c.var.db, c.var.app, now),
-  ]);
-  const throughput = { last_minute: lastMinute, last_hour: lastHour, last_day: lastDay };
-  return c.json({ tasks, throughput, oldest_overdue_seconds: overdue }, 200);
-});
+export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => c.json(await appStats(c.var.db, c.var.app, Date.now()), 200));

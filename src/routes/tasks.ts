@@ -42,7 +42,7 @@ const deleteAllRoute = createRoute({
 const listRoute = createRoute({
   method: 'get',
   path: '/tasks',
-  summary: 'List tasks, newest first, cursor-paginated',
+  summary: 'List tasks, newest first, cursor-paginated (filtered by status, a page may hold fewer than limit: follow next_cursor until null)',
   request: {
     query: z.object({
       status: StatusSchema.optional(),
@@ -59,9 +59,8 @@ const listRoute = createRoute({
 export const tasksApp = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, async (c) => {
     const { status, limit = 50, cursor } = c.req.valid('query');
-    const rows = await listTasks(c.var.db, c.var.app, { status, before: cursor, limit });
-    const next = rows.length === limit ? rows[rows.length - 1].id : null;
-    return c.json({ tasks: rows.map(taskJson), next_cursor: next }, 200);
+    const { tasks, next } = await listTasks(c.var.db, c.var.app, { status, before: cursor, limit });
+    return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {
     const task = await getTask(c.var.db, c.var.app, c.req.valid('param').id);

@@ -15,7 +15,7 @@ const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 // Short budget and grace so a task caught mid-attempt by the kill is recovered in seconds.
 const server = new DevServer({
   MIN_RETRY_DELAY: '1', MAX_RETRY_DELAY: '2', ADMIN_TOKEN: 'e2e-admin', SWEEP_GRACE: '3',
-  CONSUMER_BUDGET: '10', MAX_TIMEOUT: '10', DEFAULT_TIMEOUT: '5', SIGNING_SECRET: SECRET,
+  CONSUMER_BUDGET: '10', MAX_TIMEOUT: '10', DEFAULT_TIMEOUT: '5', SIGNING_SECRET: SECRET, SWEEP_WALK_LAG: '5',
 });
 const BASE = server.base;
 let hooks: Awaited<ReturnType<typeof startHookServer>>;

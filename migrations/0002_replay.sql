@@ -1,1 +1,0 @@
-ALTER TABLE `tasks` ADD `retry_base` integer DEFAULT 0 NOT NULL;

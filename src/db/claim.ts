@@ -1,0 +1,100 @@
+import { countDelta, KEYS } from './counts';
+import type { DB } from './index';
+import type { TaskStatus } from './schema';
+import { getTask, keysJson, toTask, walkTasks, type TaskKey } from './tasks';
+
+// ?1 keys, ?2 now + grace (the lease is the task's timeout on top), ?3 now, ?4 budget left (ms).
+// A claimed task starts at once, so if its worker dies the sweeper retries it once its own attempt
+// could no longer be running. wake_at follows the lease only for rows the sweeper already tracks: a
+// fresh row stays untracked (the sweeper's walk over new ids finds it if its worker died).
+const CLAIM_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status IN ('pending', 'retry')
+    AND +tasks.due_at <= ?3 AND tasks.timeout * 1000 <= ?4`;
+const UNFOLDED = `tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id)`;
+const claimSql = (where: string) => `
+  UPDATE tasks SET status = 'in_progress', attempts = attempts + 1, due_at = ?2 + timeout * 1000,
+    wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ?3
+  FROM ${KEYS('?1')} AS k WHERE ${where}
+  RETURNING *`;
+
+export const CLAIM_SQL = {
+  // Tasks not yet folded into the counters: claiming them moves no counter (the usual case).
+  fresh: claimSql(`${CLAIM_WHERE} AND ${UNFOLDED}`),
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, 'in_progress' AS new FROM ${KEYS('?1')} AS k JOIN tasks ON ${CLAIM_WHERE}`),
+  any: claimSql(CLAIM_WHERE),
+};
+
+/**
+ * Claims due tasks among `keys`, at the moment their attempts start: only pending/retry tasks that
+ * are due (and whose timeout fits in `budgetMs`) move to in_progress, so duplicate, stale and early
+ * messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the counters
+ * already cover are claimed together with their counter move, in one transaction.
+ */
+export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000) {
+  if (keys.length === 0) return [];
+  const d1 = db.$client;
+  const json = keysJson(keys);
+  const args = [json, now + graceMs, now, budgetMs] as const;
+  const { results } = await d1.prepare(CLAIM_SQL.fresh).bind(...args).all<Record<string, unknown>>();
+  const claimed = results.map(toTask);
+  if (claimed.length < keys.length) {
+    const got = new Set(claimed.map((t) => t.id));
+    const rest = keysJson(keys.filter((k) => !got.has(k.id)));
+    const [, older] = await d1.batch<Record<string, unknown>>([
+      d1.prepare(CLAIM_SQL.counts).bind(rest, ...args.slice(1)),
+      d1.prepare(CLAIM_SQL.any).bind(rest, ...args.slice(1)),
+    ]);
+    claimed.push(...older.results.map(toTask));
+  }
+  return claimed;
+}
+
+// ?1 keys, ?2 now, ?3 wake (now + grace: the message goes now; the sweeper checks after grace).
+// Bulk replays leave waiting tasks that are already due alone (they are on their way).
+const REPLAY_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND tasks.status <> 'in_progress'
+    AND (?4 = 0 OR tasks.status IN ('completed', 'failed') OR tasks.due_at > ?2)`;
+const REPLAYED = `CASE WHEN tasks.attempts = 0 THEN 'pending' ELSE 'retry' END`;
+export const REPLAY_SQL = {
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${REPLAYED} AS new FROM ${KEYS('?1')} AS k JOIN tasks ON ${REPLAY_WHERE}`),
+  // A finished task gets its full retry budget again, counted from its attempts so far.
+  replay: `UPDATE tasks SET status = ${REPLAYED},
+      retry_base = CASE WHEN tasks.status IN ('completed', 'failed') THEN tasks.attempts ELSE tasks.retry_base END,
+      due_at = ?2, updated_at = ?2, wake_at = ?3, completed_at = NULL
+    FROM ${KEYS('?1')} AS k WHERE ${REPLAY_WHERE}
+    RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`,
+};
+
+async function replayKeys(db: DB, keys: TaskKey[], now: number, graceMs: number, onlyNotDue = false) {
+  if (keys.length === 0) return [];
+  const d1 = db.$client;
+  const args = [keysJson(keys), now, now + graceMs, onlyNotDue ? 1 : 0];
+  const [, done] = await d1.batch<TaskKey & { dueAt: number }>([
+    d1.prepare(REPLAY_SQL.counts).bind(...args),
+    d1.prepare(REPLAY_SQL.replay).bind(...args),
+  ]);
+  return done.results;
+}
+
+/**
+ * Makes a task due now (any status but in_progress). A finished task gets a fresh retry budget.
+ * Returns the task, 'busy' when it is in progress, or undefined when there is no such task.
+ */
+export async function replayTask(db: DB, appId: string, id: string, now: number, graceMs: number) {
+  const replayed = await replayKeys(db, [{ app: appId, id }], now, graceMs);
+  const task = await getTask(db, appId, id);
+  return task && replayed.length === 0 ? ('busy' as const) : task;
+}
+
+export const REPLAY_CHUNK = 500;
+
+/** Replays up to REPLAY_CHUNK of an app's tasks with one status; waiting ones only if not yet due. */
+export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number) {
+  const ids: string[] = [];
+  let before: string | undefined;
+  for (let step = 0; step < 20 && ids.length < REPLAY_CHUNK; step++) {
+    const walk = await walkTasks(db, appId, { status, before, limit: REPLAY_CHUNK - ids.length });
+    ids.push(...walk.ids);
+    if (!walk.next) break;
+    before = walk.next;
+  }
+  return replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);
+}

@@ -1,0 +1,27 @@
+import { TASK_STATUSES } from './schema';
+
+// Task counts per app without triggers (a trigger writes a counter row on every transition, and D1
+// bills each). Counters are moved in aggregate by the statement that changes the tasks, in the same
+// D1 batch (one transaction) and just before it: one counter row per app per statement.
+//
+// They cover only tasks the sweeper has folded in (id <= app_stats.folded_to). A fresh task that is
+// claimed, completed or deleted before the fold moves no counter at all: the fold counts it as it
+// then is, and until then /stats counts it live from its id range.
+
+/**
+ * A statement that moves the counts of the tasks in `rows` (columns app_id, id, old, new: the
+ * status before and after the change; new is NULL for a deletion). Run it before the change.
+ */
+export function countDelta(rows: string): string {
+  const sums = TASK_STATUSES.map((s) => `sum((r.new IS '${s}') - (r.old IS '${s}')) AS ${s}`).join(', ');
+  const set = TASK_STATUSES.map((s) => `${s} = app_stats.${s} + d.${s}`).join(', ');
+  const moved = TASK_STATUSES.map((s) => `d.${s} <> 0`).join(' OR ');
+  return `UPDATE app_stats SET ${set}
+    FROM (SELECT r.app_id AS app_id, ${sums} FROM (${rows}) AS r
+          JOIN app_stats AS f ON f.app_id = r.app_id AND r.id <= f.folded_to GROUP BY r.app_id) AS d
+    WHERE app_stats.app_id = d.app_id AND (${moved})`;
+}
+
+/** `json_each` over keys [{a: app, i: id}] as rows (a, i): how statements address many tasks. */
+export const KEYS = (param: string) =>
+  `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i FROM json_each(${param}))`;
