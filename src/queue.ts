@@ -6,17 +6,24 @@ import { claimTasks } from './db/claim';
 import { peekTasks, type TaskKey } from './db/tasks';
 import { callHook, internalFailure, type AttemptResult } from './hook/call';
 import { decideNext } from './hook/outcome';
-import { sendTaskMessages, type TaskMessage } from './send';
+import { nudge, type TaskMessage } from './send';
 
 export type { TaskMessage };
 
-// Workers allow 6 simultaneous outgoing connections per invocation; a 7th fetch would wait
-// while its deadline ran, so at most 6 attempts run at once.
-export const HOOK_CONCURRENCY = 6;
+// Workers allow 6 simultaneous outgoing connections per invocation (D1 and queue calls included);
+// a fetch beyond them waits while its deadline runs. Hooks get 5, so recording outcomes and
+// re-sending never wait behind hung hooks.
+export const HOOK_CONCURRENCY = 5;
+// Slots free up one at a time; waiting this long for more lets one claim statement refill several.
+export const REFILL_WAIT_MS = 20;
 // A task that cannot start within this long (every slot held by slower hooks) is handed back to
 // the queue, so another invocation runs it instead of it waiting behind somebody else's hook.
 export const HAND_BACK_AFTER_MS = 1000;
 export const FLUSH_EVERY_MS = 1000;
+// Ids one invocation takes on (messages carry up to 100 each; the rest go back to the queue). It
+// bounds D1 work inside the platform's 1,000 queries per invocation: at most one claim (3
+// statements when counters move) and one outcome flush (4 statements) per task, plus a peek.
+export const MAX_IDS_PER_INVOCATION = 100;
 
 /**
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time.
@@ -37,7 +44,7 @@ function outcomeLog(db: DB, env: Env, graceMs: number) {
       return;
     }
     const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
-    await sendTaskMessages(env, again, Date.now()).catch((err) => console.error('re-send failed; the sweeper will pick these up', err));
+    await nudge(env, again);
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
@@ -81,30 +88,44 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const db = openDb(env.DB);
   const start = Date.now();
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
-  const messages = new Map<string, Message<TaskMessage>[]>();
   const keys = new Map<string, TaskKey>();
+  const handBack = new Set<string>();
   for (const m of batch.messages) {
-    const { id, app } = (m.body ?? {}) as Partial<TaskMessage>;
+    const { ids, app } = (m.body ?? {}) as Partial<TaskMessage>;
     // A malformed message has nothing to do, ever: it is acked with the rest.
-    if (typeof id !== 'string' || typeof app !== 'string') continue;
-    messages.set(id, [...(messages.get(id) ?? []), m]);
-    keys.set(id, { app, id });
+    if (!Array.isArray(ids) || typeof app !== 'string') continue;
+    for (const id of ids) {
+      if (typeof id !== 'string' || keys.has(id)) continue;
+      if (keys.size < MAX_IDS_PER_INVOCATION) keys.set(id, { app, id });
+      else handBack.add(id);
+    }
   }
   const waiting = [...keys.values()];
   const notClaimed: TaskKey[] = [];
-  const handBack = new Set<string>();
   const claimFailed = new Set<string>();
   const log = outcomeLog(db, env, cfg.SWEEP_GRACE * 1000);
   const running = new Set<Promise<void>>();
   let lastStart = Date.now();
+  let freeSince: number | undefined;
+  const until = (ms: number) => Promise.race([...running, new Promise((r) => setTimeout(r, ms))]);
 
   while (waiting.length) {
-    if (running.size >= HOOK_CONCURRENCY) {
+    const free = HOOK_CONCURRENCY - running.size;
+    if (free === 0) {
       const wait = HAND_BACK_AFTER_MS - (Date.now() - lastStart);
       if (wait <= 0) break; // every slot held too long by slow hooks: give the rest to others
-      await Promise.race([...running, new Promise((r) => setTimeout(r, wait))]);
+      await until(wait);
       continue;
     }
+    if (running.size > 0 && free < Math.min(HOOK_CONCURRENCY, waiting.length)) {
+      freeSince ??= Date.now();
+      const wait = REFILL_WAIT_MS - (Date.now() - freeSince);
+      if (wait > 0) {
+        await until(wait);
+        continue;
+      }
+    }
+    freeSince = undefined;
     const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
     let claimed: TaskRow[];
     try {
@@ -130,13 +151,13 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   await log.flush();
   await settled;
   if (claimFailed.size === 0 && handBack.size === 0) return batch.ackAll();
-  if (claimFailed.size === messages.size) return batch.retryAll({ delaySeconds: 5 }); // D1 trouble: give it a moment
-  for (const [id, list] of messages) {
-    for (const m of list) {
-      if (claimFailed.has(id)) m.retry({ delaySeconds: 5 }); // D1 trouble: give it a moment
-      else if (handBack.has(id)) m.retry({ delaySeconds: 0 });
-      else m.ack();
-    }
+  if (claimFailed.size === keys.size) return batch.retryAll({ delaySeconds: 5 }); // D1 trouble: give it a moment
+  // A message goes back whole if any of its ids does; on redelivery the others claim nothing.
+  for (const m of batch.messages) {
+    const ids = Array.isArray(m.body?.ids) ? m.body.ids : [];
+    if (ids.some((id) => claimFailed.has(id))) m.retry({ delaySeconds: 5 });
+    else if (ids.some((id) => handBack.has(id))) m.retry({ delaySeconds: 0 });
+    else m.ack();
   }
 }
 
@@ -148,5 +169,5 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
 async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Set<string>): Promise<void> {
   const rows = (await peekTasks(db, keys)).filter((t) => t.status === 'pending' || t.status === 'retry');
   for (const t of rows) if (t.dueAt <= now) handBack.add(t.id);
-  await sendTaskMessages(env, rows.filter((t) => t.dueAt > now), now);
+  await nudge(env, rows.filter((t) => t.dueAt > now), now);
 }

@@ -2,7 +2,7 @@ import { getConfig } from './config';
 import { openDb } from './db';
 import { expireOld, foldNew } from './db/fold';
 import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from './db/sweep';
-import { sendTaskMessages } from './send';
+import { nudge } from './send';
 
 // Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
 // (a wake round is 2 round trips of at most 10 statements), while still handling up to
@@ -21,8 +21,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const grace = cfg.SWEEP_GRACE * 1000;
   // The rows are updated before they are sent: if the queue is down, the send fails but the sweep
   // goes on (deletions still happen), and the tasks come back on a later run.
-  const send = (due: Due[]) =>
-    sendTaskMessages(env, due, now).catch((err) => console.error('sweeper send failed; a later run retries', err));
+  const send = (due: Due[]) => nudge(env, due, now);
   // New tasks first: the walk hands the unfinished ones to the wake index, which comes next.
   const lag = cfg.SWEEP_WALK_LAG * 1000;
   await foldNew(db, now, lag, grace);

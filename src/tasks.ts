@@ -7,7 +7,7 @@ import { apiError } from './errors';
 import { headerProblem, passthroughProblem } from './hook/headers';
 import { hostRefusal } from './hook/hosts';
 import { newId } from './ids';
-import { sendTaskMessages } from './send';
+import { nudge } from './send';
 import type { AppEnv } from './types';
 
 export interface TaskInput {
@@ -77,11 +77,7 @@ export function buildTask(c: Context<AppEnv>, input: TaskInput, now: number, fie
 export async function enqueue(c: Context<AppEnv>, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
   const results = await insertTasks(c.var.db, rows);
   const created = results.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
-  try {
-    await sendTaskMessages(c.env, created, Date.now());
-  } catch (err) {
-    console.error('queue send failed after insert; the sweeper will send these', err);
-  }
+  await nudge(c.env, created);
   return results;
 }
 
@@ -89,7 +85,7 @@ export async function enqueue(c: Context<AppEnv>, rows: NewTaskRow[]): Promise<{
 export async function replay(c: Context<AppEnv>, id: string, now = Date.now()) {
   const task = await replayTask(c.var.db, c.var.app, id, now, c.var.config.SWEEP_GRACE * 1000);
   if (task && task !== 'busy') {
-    await sendTaskMessages(c.env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now).catch((err) => console.error('replay send failed; the sweeper covers it', err));
+    await nudge(c.env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   }
   return task;
 }

@@ -1,7 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
+import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/queue';
+import type { TaskMessage } from '../src/send';
+import { call, callWith, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
 
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
@@ -148,14 +151,14 @@ describe('claiming', () => {
     expect(result.ackAll).toBe(true);
   });
 
-  it('calls hooks concurrently, six at a time', async () => {
+  it(`calls hooks concurrently, ${HOOK_CONCURRENCY} at a time (one connection stays free for D1 and the queue)`, async () => {
     const h = hook('sleep', 'ms=300');
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await enqueue(h.url)).task.id);
     await consume(ids);
     const got = await received(h.key);
     expect(got).toHaveLength(12);
-    expect(Math.max(...got.map((r) => r.inflight))).toBe(6);
+    expect(Math.max(...got.map((r) => r.inflight))).toBe(HOOK_CONCURRENCY);
     for (const id of ids) expect((await getTask(id)).status).toBe('completed');
   });
 
@@ -190,13 +193,14 @@ describe('claiming', () => {
     for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
     const long = (await enqueue(h.url, 'x', { timeout: '4' })).task.id;
     const result = await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3' });
-    expect(result.retryMessages).toHaveLength(4); // `long` never fits; 3 found no free slot in time
+    // `long` never fits the budget; the rest beyond the slots found none free in time.
+    expect(result.retryMessages).toHaveLength(1 + 9 - HOOK_CONCURRENCY);
     expect(await getTask(long)).toMatchObject({ status: 'pending', attempts: 0 });
-    expect(await received(h.key)).toHaveLength(6);
+    expect(await received(h.key)).toHaveLength(HOOK_CONCURRENCY);
     const tasks = await Promise.all(ids.map(getTask));
-    expect(tasks.filter((t) => t.status === 'retry' && t.attempts === 1)).toHaveLength(6);
+    expect(tasks.filter((t) => t.status === 'retry' && t.attempts === 1)).toHaveLength(HOOK_CONCURRENCY);
     const handedBack = tasks.filter((t) => t.status === 'pending');
-    expect(handedBack).toHaveLength(3);
+    expect(handedBack).toHaveLength(9 - HOOK_CONCURRENCY);
     for (const t of handedBack) expect(t.attempts).toBe(0);
   });
 });
@@ -284,12 +288,12 @@ describe('attempt log', () => {
 });
 
 describe('no head-of-line blocking', () => {
-  it('six slow hooks do not hold the fast tasks of their batch: those are handed back unclaimed and run elsewhere', async () => {
+  it('slow hooks in every slot do not hold the fast tasks of their batch: those are handed back unclaimed and run elsewhere', async () => {
     const slow = hook('sleep', 'ms=4000');
     const fast = hook('ok');
     const slowIds: string[] = [];
     const fastIds: string[] = [];
-    for (let i = 0; i < 6; i++) slowIds.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
+    for (let i = 0; i < HOOK_CONCURRENCY; i++) slowIds.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
     for (let i = 0; i < 4; i++) fastIds.push((await enqueue(fast.url)).task.id);
     const first = consume([...slowIds, ...fastIds]);
     await new Promise((r) => setTimeout(r, 1500));
@@ -305,7 +309,7 @@ describe('no head-of-line blocking', () => {
     // ...while the slow hooks were still running in the first invocation.
     for (const id of slowIds) expect((await getTask(id)).status).toBe('in_progress');
     const result = await first;
-    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(fastIds.map((id, i) => `m${i + 6}-${id}`).sort());
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(fastIds.map((id, i) => `m${i + HOOK_CONCURRENCY}-${id}`).sort());
     for (const id of slowIds) expect((await getTask(id)).status).toBe('completed');
     expect(await received(fast.key)).toHaveLength(4); // and the hand-back called nobody twice
   });
@@ -314,7 +318,7 @@ describe('no head-of-line blocking', () => {
     const slow = hook('sleep', 'ms=800');
     const victim = hook('ok');
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await enqueue(slow.url)).task.id);
+    for (let i = 0; i < HOOK_CONCURRENCY; i++) ids.push((await enqueue(slow.url)).task.id);
     const doomed = (await enqueue(victim.url)).task.id;
     const running = consume([...ids, doomed]);
     await new Promise((r) => setTimeout(r, 300));
@@ -322,5 +326,40 @@ describe('no head-of-line blocking', () => {
     await running;
     expect(await received(victim.key)).toEqual([]);
     expect((await call(`/tasks/${doomed}`)).status).toBe(404);
+  });
+});
+
+describe('messages carry many ids', () => {
+  it('a batch enqueue of 100 tasks sends one message; the consumer runs them all from it', async () => {
+    const sent: { body: TaskMessage; delaySeconds?: number }[] = [];
+    const recording = { sendBatch: async (m: Iterable<{ body: TaskMessage; delaySeconds?: number }>) => void sent.push(...m) } as unknown as Queue;
+    const h = hook('ok');
+    const items = Array.from({ length: 100 }, (_, i) => ({ url: h.url, body: `n=${i}` }));
+    const res = await callWith({ TASKS: recording }, '/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(201);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].body.ids).toHaveLength(100);
+    const batch = createMessageBatch<TaskMessage>('torque-tasks', [{ id: 'one', timestamp: new Date(), attempts: 1, body: sent[0].body }]);
+    await handleQueue(batch, env);
+    expect((await getQueueResult(batch, createExecutionContext())).ackAll).toBe(true);
+    expect(await received(h.key)).toHaveLength(100);
+  });
+
+  it(`takes on at most ${MAX_IDS_PER_INVOCATION} ids per invocation and hands the rest back`, async () => {
+    const h = hook('ok');
+    const ids: string[] = [];
+    const items = Array.from({ length: 100 }, () => ({ url: h.url }));
+    for (let i = 0; i < 2; i++) {
+      const res = await call('/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+      ids.push(...((await res.json()) as { tasks: { id: string }[] }).tasks.map((t) => t.id));
+    }
+    const batch = createMessageBatch<TaskMessage>('torque-tasks', [
+      { id: 'a', timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(0, 100) } },
+      { id: 'b', timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(100) } },
+    ]);
+    await handleQueue(batch, env);
+    const result = await getQueueResult(batch, createExecutionContext());
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(['b']);
+    expect(await received(h.key)).toHaveLength(100);
   });
 });

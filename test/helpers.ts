@@ -48,7 +48,7 @@ export async function consume(ids: string[], vars: Record<string, unknown> = {})
   const appOf = new Map(results.map((r) => [r.id, r.app_id]));
   const batch = createMessageBatch<TaskMessage>(
     'torque-tasks',
-    ids.map((id, i) => ({ id: `m${i}-${id}`, timestamp: new Date(), attempts: 1, body: { id, app: appOf.get(id) ?? 'default' } })),
+    ids.map((id, i) => ({ id: `m${i}-${id}`, timestamp: new Date(), attempts: 1, body: { ids: [id], app: appOf.get(id) ?? 'default' } })),
   );
   const ctx = createExecutionContext();
   await handleQueue(batch, { ...env, ...vars } as Env);

@@ -51,14 +51,14 @@ describe('query plans', () => {
     await send(`/?url=${encodeURIComponent(ok)}&delay=600`, { method: 'POST', body: 'x' });
     await send(`/?url=${encodeURIComponent(ok)}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': `k-${ok}` } });
     await send('/batch', { method: 'POST', body: JSON.stringify([{ url: ok, body_base64: 'AAE=' }, { url: ok, delay: 90000 }]), headers: { 'content-type': 'application/json' } });
-    const batch = createMessageBatch('torque-tasks', made.map((id, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { id, app: 'default' } })));
+    const batch = createMessageBatch('torque-tasks', made.map((id, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { ids: [id], app: 'default' } })));
     await handleQueue(batch, { ...env, DB } as Env);
     for (const path of [`/tasks/${made[0]}`, `/tasks/${made[1]}/attempts`, '/tasks', '/tasks?status=failed', '/stats', '/dashboard', `/dashboard/tasks/${made[0]}`]) {
       expect((await send(path)).status, path).toBeLessThan(400);
     }
     await send(`/tasks/${made[1]}/retry`, { method: 'POST' });
     await send('/tasks/retry?status=completed', { method: 'POST' });
-    await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm9', timestamp: new Date(), attempts: 1, body: { id: made[1], app: 'default' } }]), { ...env, DB } as Env);
+    await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm9', timestamp: new Date(), attempts: 1, body: { ids: [made[1]], app: 'default' } }]), { ...env, DB } as Env);
     for (const later of [0, 400_000, 3_600_000, 90_000_000, 700_000_000, 3_000_000_000]) await sweep({ ...env, DB } as Env, Date.now() + later);
     await send(`/tasks/${made[0]}`, { method: 'DELETE' });
     await send('/?status=failed', { method: 'DELETE' });

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { REPLAY_CHUNK, replayTasks } from '../db/claim';
 import { apiError, notFound } from '../errors';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
-import { sendTaskMessages } from '../send';
+import { nudge } from '../send';
 import { replay } from '../tasks';
 import type { AppEnv } from '../types';
 
@@ -38,7 +38,7 @@ export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
     const replayed = await replayTasks(c.var.db, c.var.app, c.req.valid('query').status, now, c.var.config.SWEEP_GRACE * 1000);
-    await sendTaskMessages(c.env, replayed, now).catch((err) => console.error('replay send failed; sweeper covers it', err));
+    await nudge(c.env, replayed, now);
     return c.json({ retried: replayed.length }, 202);
   })
   .openapi(retryOne, async (c) => {
