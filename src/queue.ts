@@ -20,22 +20,26 @@ export const REFILL_WAIT_MS = 20;
 // the queue, so another invocation runs it instead of it waiting behind somebody else's hook.
 export const HAND_BACK_AFTER_MS = 1000;
 export const FLUSH_EVERY_MS = 1000;
-// Ids one invocation takes on (messages carry up to 100 each; the rest go back to the queue). It
-// bounds D1 work inside the platform's 1,000 queries per invocation: at most one claim (3
-// statements when counters move) and one outcome flush (4 statements) per task, plus a peek.
-export const MAX_IDS_PER_INVOCATION = 100;
+// D1 statements one invocation may send (the platform allows 1,000 queries per invocation; the rest
+// is room for the peek and slack). Counted as claims (at most 3 statements) and outcome flushes
+// (at most 4); when it runs low, no more tasks are claimed and the rest go back to the queue.
+export const D1_STATEMENTS = 900;
+const CLAIM_COST = 3;
+const FLUSH_COST = 4;
+// Ids one invocation takes on at all (messages carry up to 100 each): a bound on memory and time.
+export const MAX_IDS_PER_INVOCATION = 1000;
 
 /**
- * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time.
- * A flush needs at least one new outcome, so a batch of 100 makes at most 100 flushes of at most
- * 2 statements: always inside D1's 1,000 queries per invocation.
+ * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,
+ * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
  */
-function outcomeLog(db: DB, env: Env, graceMs: number) {
+function outcomeLog(db: DB, env: Env, graceMs: number, budget: { used: number }) {
   let buffer: Outcome[] = [];
   let last = Date.now();
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
+    budget.used += FLUSH_COST;
     try {
       await recordOutcomes(db, outcomes, graceMs);
     } catch (err) {
@@ -60,7 +64,8 @@ function outcomeLog(db: DB, env: Env, graceMs: number) {
     /** Buffers an outcome; it is written within FLUSH_EVERY_MS, without holding up attempts. */
     add(o: Outcome): void {
       buffer.push(o);
-      if (!timer) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
+      // Near the end of the budget, what is left is written once, when the batch ends.
+      if (!timer && budget.used + 2 * FLUSH_COST < D1_STATEMENTS) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
     },
   };
 }
@@ -89,21 +94,23 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const start = Date.now();
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
   const keys = new Map<string, TaskKey>();
-  const handBack = new Set<string>();
+  // Ids this invocation gives up (no slot in time, no budget left): sent again for another one.
+  // (Re-sent, not retried: a message's retries are few, and one message carries many ids.)
+  const handBack = new Map<string, TaskKey>();
   for (const m of batch.messages) {
     const { ids, app } = (m.body ?? {}) as Partial<TaskMessage>;
     // A malformed message has nothing to do, ever: it is acked with the rest.
     if (!Array.isArray(ids) || typeof app !== 'string') continue;
     for (const id of ids) {
-      if (typeof id !== 'string' || keys.has(id)) continue;
-      if (keys.size < MAX_IDS_PER_INVOCATION) keys.set(id, { app, id });
-      else handBack.add(id);
+      if (typeof id !== 'string' || keys.has(id) || handBack.has(id)) continue;
+      (keys.size < MAX_IDS_PER_INVOCATION ? keys : handBack).set(id, { app, id });
     }
   }
   const waiting = [...keys.values()];
   const notClaimed: TaskKey[] = [];
   const claimFailed = new Set<string>();
-  const log = outcomeLog(db, env, cfg.SWEEP_GRACE * 1000);
+  const budget = { used: 0 };
+  const log = outcomeLog(db, env, cfg.SWEEP_GRACE * 1000, budget);
   const running = new Set<Promise<void>>();
   let lastStart = Date.now();
   let freeSince: number | undefined;
@@ -126,6 +133,9 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       }
     }
     freeSince = undefined;
+    // Keep enough budget to record every attempt running (one flush each at worst) and a last one.
+    if (budget.used + CLAIM_COST + FLUSH_COST * (HOOK_CONCURRENCY + 1) > D1_STATEMENTS) break;
+    budget.used += CLAIM_COST;
     const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
     let claimed: TaskRow[];
     try {
@@ -145,20 +155,17 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       running.add(p);
     }
   }
-  for (const k of waiting) handBack.add(k.id);
+  for (const k of waiting) handBack.set(k.id, k);
   const settled = settleUnclaimed(db, env, notClaimed, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err));
   await Promise.all(running);
   await log.flush();
   await settled;
-  if (claimFailed.size === 0 && handBack.size === 0) return batch.ackAll();
-  if (claimFailed.size === keys.size) return batch.retryAll({ delaySeconds: 5 }); // D1 trouble: give it a moment
-  // A message goes back whole if any of its ids does; on redelivery the others claim nothing.
-  for (const m of batch.messages) {
-    const ids = Array.isArray(m.body?.ids) ? m.body.ids : [];
-    if (ids.some((id) => claimFailed.has(id))) m.retry({ delaySeconds: 5 });
-    else if (ids.some((id) => handBack.has(id))) m.retry({ delaySeconds: 0 });
-    else m.ack();
-  }
+  await nudge(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
+  if (claimFailed.size === 0) return batch.ackAll();
+  // D1 trouble: the messages naming tasks that could not be claimed come back in a moment.
+  const failed = (m: Message<TaskMessage>) => Array.isArray(m.body?.ids) && m.body.ids.some((id) => claimFailed.has(id));
+  if (batch.messages.every(failed)) return batch.retryAll({ delaySeconds: 5 });
+  for (const m of batch.messages) (failed(m) ? m.retry({ delaySeconds: 5 }) : m.ack());
 }
 
 /**
@@ -166,8 +173,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
  * due but was not claimed (its timeout did not fit the remaining budget) goes back to the queue.
  * Everything else (done, deleted, running elsewhere) needs nothing.
  */
-async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Set<string>): Promise<void> {
+async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Map<string, TaskKey>): Promise<void> {
   const rows = (await peekTasks(db, keys)).filter((t) => t.status === 'pending' || t.status === 'retry');
-  for (const t of rows) if (t.dueAt <= now) handBack.add(t.id);
+  for (const t of rows) if (t.dueAt <= now) handBack.set(t.id, t);
   await nudge(env, rows.filter((t) => t.dueAt > now), now);
 }

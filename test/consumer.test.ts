@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/queue';
 import type { TaskMessage } from '../src/send';
-import { call, callWith, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook, makeDue, received, recordingQueue } from './helpers';
 
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
@@ -192,9 +192,11 @@ describe('claiming', () => {
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
     const long = (await enqueue(h.url, 'x', { timeout: '4' })).task.id;
-    const result = await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3' });
+    const handed = recordingQueue();
+    await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3', TASKS: handed.queue });
     // `long` never fits the budget; the rest beyond the slots found none free in time.
-    expect(result.retryMessages).toHaveLength(1 + 9 - HOOK_CONCURRENCY);
+    expect(handed.ids()).toHaveLength(1 + 9 - HOOK_CONCURRENCY);
+    expect(handed.ids()).toContain(long);
     expect(await getTask(long)).toMatchObject({ status: 'pending', attempts: 0 });
     expect(await received(h.key)).toHaveLength(HOOK_CONCURRENCY);
     const tasks = await Promise.all(ids.map(getTask));
@@ -295,7 +297,8 @@ describe('no head-of-line blocking', () => {
     const fastIds: string[] = [];
     for (let i = 0; i < HOOK_CONCURRENCY; i++) slowIds.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
     for (let i = 0; i < 4; i++) fastIds.push((await enqueue(fast.url)).task.id);
-    const first = consume([...slowIds, ...fastIds]);
+    const handed = recordingQueue();
+    const first = consume([...slowIds, ...fastIds], { TASKS: handed.queue });
     await new Promise((r) => setTimeout(r, 1500));
     // Nothing holds the fast tasks: they are not in_progress while nothing runs for them.
     for (const id of fastIds) expect((await getTask(id)).status).toBe('pending');
@@ -309,7 +312,8 @@ describe('no head-of-line blocking', () => {
     // ...while the slow hooks were still running in the first invocation.
     for (const id of slowIds) expect((await getTask(id)).status).toBe('in_progress');
     const result = await first;
-    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(fastIds.map((id, i) => `m${i + HOOK_CONCURRENCY}-${id}`).sort());
+    expect(result.ackAll).toBe(true);
+    expect(handed.ids().sort()).toEqual([...fastIds].sort()); // sent again, for another invocation
     for (const id of slowIds) expect((await getTask(id)).status).toBe('completed');
     expect(await received(fast.key)).toHaveLength(4); // and the hand-back called nobody twice
   });
@@ -345,21 +349,20 @@ describe('messages carry many ids', () => {
     expect(await received(h.key)).toHaveLength(100);
   });
 
-  it(`takes on at most ${MAX_IDS_PER_INVOCATION} ids per invocation and hands the rest back`, async () => {
+  it(`takes on at most ${MAX_IDS_PER_INVOCATION} ids per invocation and sends the rest again`, async () => {
     const h = hook('ok');
     const ids: string[] = [];
     const items = Array.from({ length: 100 }, () => ({ url: h.url }));
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < MAX_IDS_PER_INVOCATION / 100 + 1; i++) {
       const res = await call('/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
       ids.push(...((await res.json()) as { tasks: { id: string }[] }).tasks.map((t) => t.id));
     }
-    const batch = createMessageBatch<TaskMessage>('torque-tasks', [
-      { id: 'a', timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(0, 100) } },
-      { id: 'b', timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(100) } },
-    ]);
-    await handleQueue(batch, env);
-    const result = await getQueueResult(batch, createExecutionContext());
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(['b']);
-    expect(await received(h.key)).toHaveLength(100);
+    const messages = Array.from({ length: ids.length / 100 }, (_, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(i * 100, (i + 1) * 100) } }));
+    const batch = createMessageBatch<TaskMessage>('torque-tasks', messages);
+    const handed = recordingQueue();
+    await handleQueue(batch, { ...env, TASKS: handed.queue });
+    expect((await getQueueResult(batch, createExecutionContext())).ackAll).toBe(true);
+    expect(handed.ids()).toEqual(ids.slice(MAX_IDS_PER_INVOCATION));
+    expect(await received(h.key)).toHaveLength(MAX_IDS_PER_INVOCATION);
   });
 });

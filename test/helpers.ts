@@ -99,3 +99,14 @@ export async function sweepCaughtUp() {
   await timePasses(at - Date.now());
   return report;
 }
+
+/** A queue binding that keeps what it is sent (to see what the consumer hands back). */
+export function recordingQueue() {
+  const sent: { body: TaskMessage; delaySeconds?: number }[] = [];
+  const queue = {
+    send: async (body: TaskMessage, o?: { delaySeconds?: number }) => void sent.push({ body, ...o }),
+    sendBatch: async (m: Iterable<{ body: TaskMessage; delaySeconds?: number }>) => void sent.push(...m),
+  } as unknown as Queue;
+  /** Ids sent to run now (a hand-back), not later (a retry's re-send). */
+  return { queue, sent, ids: () => sent.filter((m) => !m.delaySeconds).flatMap((m) => m.body.ids) };
+}
