@@ -13,7 +13,7 @@ export default defineConfig(async () => {
           // Tests drive the consumer themselves (createMessageBatch), so the producer points at a
           // queue nobody consumes; otherwise the local queue would run attempts behind their back.
           // The real queue round trip is covered end to end under wrangler dev (test/e2e).
-          queueProducers: { TASKS: { queueName: 'torque-tasks-tests-undelivered' } },
+          queueProducers: { TASKS: { queueName: 'torque-tasks-tests-undelivered' }, TASKS_BULK: { queueName: 'torque-bulk-tests-undelivered' } },
           // A deliberately small limiter for the rate-limit test (the real one allows 1000/10 s).
           ratelimits: { TEST_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 10 } } },
           bindings: {

@@ -83,7 +83,7 @@ function wrapQueue(q: Queue): Queue {
 const envs = new WeakMap<object, Env>();
 const wrap = (env: Env) => {
   let w = envs.get(env);
-  if (!w) envs.set(env, (w = { ...env, DB: wrapD1(env.DB), TASKS: wrapQueue(env.TASKS) }));
+  if (!w) envs.set(env, (w = { ...env, DB: wrapD1(env.DB), TASKS: wrapQueue(env.TASKS), TASKS_BULK: wrapQueue(env.TASKS_BULK) }));
   return w;
 };
 

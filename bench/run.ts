@@ -123,8 +123,8 @@ let runs = 0; // each Torque run gets fresh local state
 async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${++runs}` : false,
-    queueProducers: { TASKS: { queueName: 'torque-tasks' } },
-    queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1 } },
+    queueProducers: { TASKS: { queueName: 'torque-tasks' }, TASKS_BULK: { queueName: 'torque-bulk' } },
+    queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }, 'torque-bulk': { maxBatchSize: 1, maxRetries: 10 } },
     bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false' }, // the bench hook is on loopback
   });
   try {

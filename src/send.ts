@@ -32,8 +32,10 @@ export async function sendTaskMessages(env: Env, due: Due[], now: number): Promi
       delaySeconds: g.delay,
     })),
   );
-  for (let i = 0; i < messages.length; i += SEND_BATCH) {
-    await (env.TASKS as Queue<TaskMessage>).sendBatch(messages.slice(i, i + SEND_BATCH));
+  // Single ids and bulk messages go to their own queues (see wrangler.toml): every consumer
+  // invocation then gets about 100 ids, whichever queue it serves.
+  for (const [queue, list] of [[env.TASKS, messages.filter((m) => m.body.ids.length === 1)], [env.TASKS_BULK, messages.filter((m) => m.body.ids.length > 1)]] as const) {
+    for (let i = 0; i < list.length; i += SEND_BATCH) await (queue as Queue<TaskMessage>).sendBatch(list.slice(i, i + SEND_BATCH));
   }
 }
 

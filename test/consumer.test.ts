@@ -193,7 +193,7 @@ describe('claiming', () => {
     for (let i = 0; i < 9; i++) ids.push((await enqueue(h.url, 'x', { timeout: '2' })).task.id);
     const long = (await enqueue(h.url, 'x', { timeout: '4' })).task.id;
     const handed = recordingQueue();
-    await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3', TASKS: handed.queue });
+    await consume([long, ...ids], { CONSUMER_BUDGET: '3', MAX_TIMEOUT: '3', DEFAULT_TIMEOUT: '3', ...handed.vars });
     // `long` never fits the budget; the rest beyond the slots found none free in time.
     expect(handed.ids()).toHaveLength(1 + 9 - HOOK_CONCURRENCY);
     expect(handed.ids()).toContain(long);
@@ -298,7 +298,7 @@ describe('no head-of-line blocking', () => {
     for (let i = 0; i < HOOK_CONCURRENCY; i++) slowIds.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
     for (let i = 0; i < 4; i++) fastIds.push((await enqueue(fast.url)).task.id);
     const handed = recordingQueue();
-    const first = consume([...slowIds, ...fastIds], { TASKS: handed.queue });
+    const first = consume([...slowIds, ...fastIds], handed.vars);
     await new Promise((r) => setTimeout(r, 1500));
     // Nothing holds the fast tasks: they are not in_progress while nothing runs for them.
     for (const id of fastIds) expect((await getTask(id)).status).toBe('pending');
@@ -335,11 +335,10 @@ describe('no head-of-line blocking', () => {
 
 describe('messages carry many ids', () => {
   it('a batch enqueue of 100 tasks sends one message; the consumer runs them all from it', async () => {
-    const sent: { body: TaskMessage; delaySeconds?: number }[] = [];
-    const recording = { sendBatch: async (m: Iterable<{ body: TaskMessage; delaySeconds?: number }>) => void sent.push(...m) } as unknown as Queue;
+    const { sent, vars } = recordingQueue();
     const h = hook('ok');
     const items = Array.from({ length: 100 }, (_, i) => ({ url: h.url, body: `n=${i}` }));
-    const res = await callWith({ TASKS: recording }, '/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+    const res = await callWith(vars, '/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(201);
     expect(sent).toHaveLength(1);
     expect(sent[0].body.ids).toHaveLength(100);
@@ -360,7 +359,7 @@ describe('messages carry many ids', () => {
     const messages = Array.from({ length: ids.length / 100 }, (_, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { app: 'default', ids: ids.slice(i * 100, (i + 1) * 100) } }));
     const batch = createMessageBatch<TaskMessage>('torque-tasks', messages);
     const handed = recordingQueue();
-    await handleQueue(batch, { ...env, TASKS: handed.queue });
+    await handleQueue(batch, { ...env, ...handed.vars });
     expect((await getQueueResult(batch, createExecutionContext())).ackAll).toBe(true);
     expect(handed.ids()).toEqual(ids.slice(MAX_IDS_PER_INVOCATION));
     expect(await received(h.key)).toHaveLength(MAX_IDS_PER_INVOCATION);

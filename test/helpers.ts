@@ -108,5 +108,5 @@ export function recordingQueue() {
     sendBatch: async (m: Iterable<{ body: TaskMessage; delaySeconds?: number }>) => void sent.push(...m),
   } as unknown as Queue;
   /** Ids sent to run now (a hand-back), not later (a retry's re-send). */
-  return { queue, sent, ids: () => sent.filter((m) => !m.delaySeconds).flatMap((m) => m.body.ids) };
+  return { queue, vars: { TASKS: queue, TASKS_BULK: queue }, sent, ids: () => sent.filter((m) => !m.delaySeconds).flatMap((m) => m.body.ids) };
 }
