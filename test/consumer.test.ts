@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { Webhook } from 'standardwebhooks';
+import { verifyTorqueSignature } from '../client/verify';
 import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/queue';
@@ -104,7 +105,7 @@ describe('outcomes', () => {
     [303, 'PUT', 'GET', ''],
     [302, 'POST', 'GET', ''],
     [301, 'PATCH', 'PATCH', 'payload=1'],
-  ])('follows a %i redirect: %s becomes %s', async (code, method, expected, body) => {
+  ])('follows a %i redirect: %s becomes %s, signed over what it then carries', async (code, method, expected, body) => {
     const target = hook('ok');
     const h = hook('redirect', `code=${code}&to=${encodeURIComponent(target.url)}`);
     const { task } = await enqueue(h.url, 'payload=1', { method });
@@ -112,7 +113,9 @@ describe('outcomes', () => {
     expect((await getTask(task.id)).status).toBe('completed');
     const [got] = await received(target.key);
     expect(got.method).toBe(expected);
-    expect(Buffer.from(got.body, 'base64').toString()).toBe(body);
+    const sent = Buffer.from(got.body, 'base64');
+    expect(sent.toString()).toBe(body);
+    expect(await verifyTorqueSignature(env.SIGNING_SECRET as string, got.headers, new Uint8Array(sent))).toBe(true);
   });
 
   it('follows redirects; 307 keeps the method and body', async () => {

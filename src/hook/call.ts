@@ -71,14 +71,16 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
   const startedAt = Date.now();
   let headers: Headers;
   let body: Uint8Array | null;
+  const sign = async (headers: Headers, body: Uint8Array | null) => {
+    if (!signingSecret) return;
+    const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
+    for (const [k, v] of Object.entries(sig)) headers.set(k, v);
+  };
   try {
     headers = hookHeaders(task);
     new Request(task.url, { method: task.method }); // a URL or method fetch would refuse, refused now
     body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
-    if (signingSecret) {
-      const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
-      for (const [k, v] of Object.entries(sig)) headers.set(k, v);
-    }
+    await sign(headers, body);
   } catch (err) {
     // Same stored task, same failure next time: it fails now rather than after every retry.
     return { ...internalFailure(err, startedAt), outcome: 'invalid' };
@@ -110,6 +112,7 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
           method = 'GET';
           body = null;
           headers.delete('content-type');
+          await sign(headers, null); // the signature must cover what is sent now: no body
         }
         url = next.toString();
         continue;
