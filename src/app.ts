@@ -53,12 +53,20 @@ app.notFound((c) => {
   throw apiError(404, 'not_found', `no route for ${c.req.method} ${path}`);
 });
 
-/** D1 being unreachable is not the client's fault and not a bug: 503, come back shortly. */
-function isStorageError(err: unknown): boolean {
-  for (let e = err; e instanceof Error; e = e.cause) {
-    if (/D1_|SQLITE_BUSY|storage|Network connection lost|overloaded/i.test(e.message)) return true;
-  }
-  return false;
+/**
+ * What a D1 failure means for the client. Only a transient one (overloaded, busy, the connection
+ * lost or reset, timed out, unavailable) is worth retrying: 503 + Retry-After. A deterministic
+ * one (a constraint, a value too big, an SQL bug) fails the same way every time, so it is a 500
+ * that says so, and a database without Torque's tables says how to migrate it.
+ */
+function storageFailure(err: unknown): 'transient' | 'not_migrated' | 'deterministic' | null {
+  const messages: string[] = [];
+  for (let e = err; e instanceof Error; e = e.cause) messages.push(e.message);
+  const text = messages.join(' | ');
+  if (/no such table/i.test(text)) return 'not_migrated';
+  if (/overloaded|SQLITE_BUSY|database is locked|Network connection lost|connection reset|reset because|timed? ?out|unavailable|try again/i.test(text)) return 'transient';
+  if (/D1_|SQLITE_|constraint|too (big|large)|no such column|syntax error/i.test(text)) return 'deterministic';
+  return null;
 }
 
 const HONO_CODES: Record<number, string> = { 400: 'invalid_request', 403: 'forbidden', 413: 'body_too_large', 415: 'unsupported_media_type' };
@@ -77,8 +85,15 @@ app.onError((err, c) => {
     return apiError(500, 'misconfigured', err.message).getResponse();
   }
   console.error('unhandled error', c.req.method, c.req.path, err);
-  if (isStorageError(err)) {
+  const storage = storageFailure(err);
+  if (storage === 'transient') {
     return apiError(503, 'storage_unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }).getResponse();
+  }
+  if (storage === 'not_migrated') {
+    return apiError(500, 'not_migrated', "the database has no Torque tables: apply the migrations (npm run dev does it locally; see the README's deploy steps)").getResponse();
+  }
+  if (storage === 'deterministic') {
+    return apiError(500, 'storage_error', 'storage refused this request and would refuse it again (not worth retrying); the log has the details').getResponse();
   }
   return apiError(500, 'internal', 'internal error').getResponse();
 });

@@ -5,11 +5,11 @@ import { env } from 'cloudflare:workers';
 
 export const injected = () => new Error('D1_ERROR: injected fault: storage unavailable');
 
-export function faultyD1(fail: (sql: string) => boolean, real: D1Database = env.DB): D1Database {
+export function faultyD1(fail: (sql: string) => boolean, real: D1Database = env.DB, error: () => Error = injected): D1Database {
   const unwrap = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<object, string>();
   const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
-    const guard = <T>(run: () => Promise<T>) => (fail(sql) ? Promise.reject(injected()) : run());
+    const guard = <T>(run: () => Promise<T>) => (fail(sql) ? Promise.reject(error()) : run());
     const w = {
       bind: (...v: unknown[]) => wrap(stmt.bind(...v), sql),
       all: () => guard(() => stmt.all()),
@@ -24,7 +24,7 @@ export function faultyD1(fail: (sql: string) => boolean, real: D1Database = env.
   return {
     prepare: (sql: string) => wrap(real.prepare(sql), sql),
     batch: (stmts: D1PreparedStatement[]) =>
-      stmts.some((s) => fail(sqlOf.get(s) ?? '')) ? Promise.reject(injected()) : real.batch(stmts.map((s) => unwrap.get(s) ?? s)),
+      stmts.some((s) => fail(sqlOf.get(s) ?? '')) ? Promise.reject(error()) : real.batch(stmts.map((s) => unwrap.get(s) ?? s)),
     exec: (sql: string) => real.exec(sql),
   } as unknown as D1Database;
 }

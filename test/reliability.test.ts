@@ -192,3 +192,21 @@ describe('the sweeper racing the consumer', () => {
     for (const r of results) expect(stats.tasks[r.status]).toBe(r.n);
   });
 });
+
+describe('storage errors are classified', () => {
+  const post = (error: string) =>
+    callWith({ DB: faultyD1(is.insert, env.DB, () => new Error(error)) }, `/?url=${encodeURIComponent(hook('ok').url)}`, { method: 'POST', body: 'x' });
+  it.each([
+    ['D1_ERROR: D1 DB is overloaded. Too many requests queued.', 503, 'storage_unavailable'],
+    ['D1_ERROR: Network connection lost.', 503, 'storage_unavailable'],
+    ['D1_ERROR: SQLITE_BUSY: database is locked', 503, 'storage_unavailable'],
+    ['D1_ERROR: UNIQUE constraint failed: tasks.app_id, tasks.id: SQLITE_CONSTRAINT', 500, 'storage_error'],
+    ['D1_ERROR: string or blob too big: SQLITE_TOOBIG', 500, 'storage_error'],
+    ['D1_ERROR: no such table: tasks: SQLITE_ERROR', 500, 'not_migrated'],
+  ])('%s -> %i %s', async (error, status, code) => {
+    const res = await post(error);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    expect(res.headers.get('retry-after')).toBe(status === 503 ? '5' : null);
+  });
+});
