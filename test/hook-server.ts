@@ -8,7 +8,8 @@ export interface Received {
   method: string;
   path: string;
   headers: Record<string, string>;
-  body: string; // base64
+  body: string; // base64 (empty with ?log=size)
+  size: number;
   at: number;
   /** How many requests for this key were in flight when this one arrived (itself included). */
   inflight: number;
@@ -49,7 +50,8 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
   const now = (inflight.get(key) ?? 0) + 1;
   inflight.set(key, now);
   res.on('close', () => inflight.set(key, (inflight.get(key) ?? 1) - 1));
-  seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers, body: body.toString('base64'), at: Date.now(), inflight: now });
+  const sizeOnly = url.searchParams.get('log') === 'size'; // big bodies: keep their size only
+  seen.push({ method: req.method ?? '', path: url.pathname + url.search, headers, body: sizeOnly ? '' : body.toString('base64'), size: body.length, at: Date.now(), inflight: now });
   log.set(key, seen);
   const q = url.searchParams;
   const call = seen.length; // 1 on the first call for this key
