@@ -1,8 +1,8 @@
 // Bench-only entry: Torque's own handlers with the D1 and Queue bindings wrapped to count what
 // they cost, from D1's own result metadata (rows_read, rows_written) and the messages sent.
 // GET /__bench/counters reads the totals; POST resets them. Never deployed.
-import torque from '../src/index';
-import type { TaskMessage } from '../src/send';
+import torque from '../src';
+import type { TaskMessage } from '../src/tasks/nudge';
 
 const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0 };
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };

@@ -1,6 +1,6 @@
-import app from './app';
-import { handleQueue, type TaskMessage } from './queue';
-import { sweep } from './scheduled';
+import app from './http/app';
+import { handleQueue, type TaskMessage } from './dispatch/consumer';
+import { sweep } from './sweep/sweep';
 
 export default {
   fetch: app.fetch,

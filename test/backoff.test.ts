@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter, retryDelay } from '../src/hook/backoff';
-import { decideNext } from '../src/hook/outcome';
+import { parseRetryAfter, retryDelay } from '../src/dispatch/backoff';
+import { decideNext } from '../src/dispatch/outcome';
 
 const cfg = { MIN_RETRY_DELAY: 2, MAX_RETRY_DELAY: 7200, COMPLETED_TTL: 10, FAILED_TTL: 20 };
 

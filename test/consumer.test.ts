@@ -3,8 +3,8 @@ import { Webhook } from 'standardwebhooks';
 import { verifyTorqueSignature } from '../client/verify';
 import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
-import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/queue';
-import type { TaskMessage } from '../src/send';
+import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/dispatch/consumer';
+import type { TaskMessage } from '../src/tasks/nudge';
 import { call, callWith, consume, enqueue, getTask, hook, makeDue, received, recordingQueue } from './helpers';
 
 const ms = (iso: string) => new Date(iso).getTime();

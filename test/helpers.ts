@@ -1,13 +1,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { inject } from 'vitest';
-import app from '../src/app';
+import app from '../src/http/app';
 import { getConfig } from '../src/config';
-import { openDb } from '../src/db';
-import { appStats } from '../src/db/stats';
-import { sweep } from '../src/scheduled';
+import { openDb } from '../src/store';
+import { appStats } from '../src/store/stats';
+import { sweep } from '../src/sweep/sweep';
 import { expect } from 'vitest';
-import { handleQueue, type TaskMessage } from '../src/queue';
+import { handleQueue, type TaskMessage } from '../src/dispatch/consumer';
 import type { Received } from './hook-server';
 
 export const hookBase = () => inject('hookUrl');

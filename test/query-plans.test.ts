@@ -4,8 +4,8 @@
 // sent with. A plan line that walks one of those tables (SCAN ...) fails the test.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { handleQueue } from '../src/queue';
-import { sweep } from '../src/scheduled';
+import { handleQueue } from '../src/dispatch/consumer';
+import { sweep } from '../src/sweep/sweep';
 import { callWith, hook } from './helpers';
 import { createMessageBatch } from 'cloudflare:test';
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { claimTasks } from '../src/db/claim';
-import { openDb } from '../src/db';
-import { sweep } from '../src/scheduled';
+import { claimTasks } from '../src/store/claim';
+import { openDb } from '../src/store';
+import { sweep } from '../src/sweep/sweep';
 import { afterWalk, call, callWith, consume, enqueue, expectCountsExact, getTask, hook, received, sweepCaughtUp, timePasses } from './helpers';
 import { failingQueue, faultyD1, is } from './faults';
 

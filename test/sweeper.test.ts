@@ -1,8 +1,8 @@
 import { createScheduledController } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import worker from '../src/index';
+import worker from '../src';
 import { describe, expect, it } from 'vitest';
-import { sweep } from '../src/scheduled';
+import { sweep } from '../src/sweep/sweep';
 import { afterWalk, call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
 
 const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();

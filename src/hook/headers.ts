@@ -1,4 +1,4 @@
-import type { TaskRow } from '../db/schema';
+import type { TaskRow } from '../store/schema';
 import { VERSION } from '../version';
 
 // A task that can never be delivered must not be accepted: a request whose headers exceed what

@@ -1,8 +1,8 @@
-import { getConfig } from './config';
-import { openDb } from './db';
-import { expireOld, foldNew } from './db/fold';
-import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from './db/sweep';
-import { nudge } from './send';
+import { getConfig } from '../config';
+import { openDb } from '../store';
+import { expireOld, foldNew } from '../store/fold';
+import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
+import { nudge } from '../tasks/nudge';
 
 // Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
 // (a wake round is 2 round trips of at most 10 statements), while still handling up to

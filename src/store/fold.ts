@@ -1,5 +1,6 @@
 import { idFloor } from '../ids';
-import type { DB } from './index';
+import { MAX_QUEUE_DELAY_MS } from '../platform';
+import type { DB } from '.';
 import { SWEEP_CHUNK } from './sweep';
 import { deletion } from './tasks';
 
@@ -16,7 +17,7 @@ export const FOLD_SQL = {
   // until the expiry walk. A waiting task is due its lost-message check SWEEP_GRACE after it is due
   // (now, if that has passed: the wake round right after this walk then re-sends it).
   track: `UPDATE tasks SET wake_at = CASE WHEN status IN ('pending', 'retry')
-      THEN CASE WHEN due_at > ?2 + 86400000 THEN due_at - 60000 ELSE max(due_at + ?3, ?2) END ELSE due_at END
+      THEN CASE WHEN due_at > ?2 + ${MAX_QUEUE_DELAY_MS} THEN due_at - 60000 ELSE max(due_at + ?3, ?2) END ELSE due_at END
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${NEW} WHERE t.wake_at IS NULL AND t.status <> 'completed')`,
   enqueued: `INSERT INTO stats_minutes (app_id, minute, enqueued)
     SELECT t.app_id, t.created_at / 60000, count(*) ${NEW} GROUP BY t.app_id, t.created_at / 60000

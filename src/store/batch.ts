@@ -1,12 +1,11 @@
 import { and, eq } from 'drizzle-orm';
-import type { DB } from './index';
+import { D1_MAX_PARAMS } from '../platform';
+import type { DB } from '.';
 import { tasks, type NewTaskRow, type TaskRow } from './schema';
 import { inJson } from './tasks';
 
 // D1's real limits per statement (local D1 enforces none of them, so tests wrap it with a D1 that
 // does: test/d1-limits.ts): 100 bound parameters, 100 KB of SQL text, 2,000,000 bytes per value.
-export const D1_MAX_PARAMS = 100;
-export const D1_MAX_VALUE_BYTES = 2_000_000;
 // Room for the other columns of a row next to its body (url, headers, the last response...).
 const MAX_ROW_JSON = 1_800_000;
 

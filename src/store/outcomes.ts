@@ -1,6 +1,5 @@
-import type { AttemptResult } from '../hook/call';
 import { countDelta } from './counts';
-import type { DB } from './index';
+import type { DB } from '.';
 import type { TaskRow } from './schema';
 
 export type Next =
@@ -9,10 +8,15 @@ export type Next =
   | { status: 'failed'; expiresAt: number };
 
 /** What one claimed task's attempt came to: the attempt's record and the task's next step. */
-export type Outcome = Pick<AttemptResult, 'startedAt' | 'durationMs' | 'statusCode' | 'error' | 'response'> & {
-  task: TaskRow; // as returned by the claim
+export interface Outcome {
+  task: Pick<TaskRow, 'appId' | 'id' | 'attempts' | 'wakeAt'>; // as returned by the claim
   next: Next;
-};
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null; // error kind and detail for attempts that got no HTTP answer
+  response: string | null; // the first KiB of the answer
+}
 
 // A whole consumer batch is recorded with a few statements whatever its size: the outcomes
 // travel as one JSON parameter (D1 allows 100 bound parameters per statement, and one statement

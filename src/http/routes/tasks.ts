@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { DELETE_MAX, deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../db/tasks';
+import { DELETE_MAX, deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../../store/tasks';
 import { notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';

@@ -1,8 +1,8 @@
-import type { TaskRow } from '../db/schema';
+import type { TaskRow } from '../store/schema';
 import { parseRetryAfter } from './backoff';
-import { hookHeaders } from './headers';
-import { hostRefusal, type HostPolicy } from './hosts';
-import { signatureHeaders } from './sign';
+import { hookHeaders } from '../hook/headers';
+import { hostRefusal, type HostPolicy } from '../hook/hosts';
+import { signatureHeaders } from '../hook/sign';
 
 export const RESPONSE_LOG_BYTES = 1024;
 

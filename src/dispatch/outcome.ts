@@ -1,6 +1,6 @@
 import type { Config } from '../config';
-import type { Next } from '../db/outcomes';
-import type { TaskRow } from '../db/schema';
+import type { Next } from '../store/outcomes';
+import type { TaskRow } from '../store/schema';
 import { retryDelay } from './backoff';
 import type { AttemptResult } from './call';
 

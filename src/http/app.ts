@@ -1,18 +1,19 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
-import { ConfigError } from './config';
+import { ConfigError } from '../config';
+import { TaskInputError } from '../tasks/enqueue';
 import { apiError } from './errors';
 import { authenticate, context, hsts, rateLimit, refuseLoops } from './middleware';
 import { adminApp } from './routes/admin';
 import { batchApp } from './routes/batch';
-import { dashboardApp } from './routes/dashboard';
+import { dashboardApp } from './dashboard/routes';
 import { enqueueApp } from './routes/enqueue';
 import { metaApp } from './routes/meta';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
-import { VERSION } from './version';
+import { VERSION } from '../version';
 
 // Validation failures from every route become one 400 that names each bad field.
 export const defaultHook = (result: { success: boolean; error?: unknown }) => {
@@ -79,6 +80,9 @@ app.onError((err, c) => {
     const code = HONO_CODES[err.status] ?? 'error';
     const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : err.message || HONO_MESSAGES[err.status] || code;
     return apiError(err.status, code, message).getResponse();
+  }
+  if (err instanceof TaskInputError) {
+    return apiError(err.tooLarge ? 413 : 400, err.tooLarge ? 'body_too_large' : 'invalid_request', err.message).getResponse();
   }
   if (err instanceof ConfigError) {
     console.error(err.message);

@@ -3,15 +3,15 @@ import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
-import { ThroughputChart } from '../dashboard/chart';
-import { Counts, Layout, Login, TaskDetail, TaskList } from '../dashboard/views';
-import { DEFAULT_APP } from '../db/apps';
-import { TASK_STATUSES, type TaskStatus } from '../db/schema';
-import { appStats, minuteSeries } from '../db/stats';
-import { deleteTask, getTask, listAttempts, listTasks } from '../db/tasks';
+import { ThroughputChart } from './chart';
+import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
+import { DEFAULT_APP } from '../../store/apps';
+import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
+import { appStats, minuteSeries } from '../../store/stats';
+import { deleteTask, getTask, listAttempts, listTasks } from '../../store/tasks';
 import { appForKey, rateLimit } from '../middleware';
 import { attemptsJson, taskJson } from '../schemas';
-import { replay } from '../tasks';
+import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 
 // Server-rendered pages over the same data functions as the API. With AUTHENTICATE on, the
@@ -97,7 +97,7 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
 });
 
 dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
-  await replay(c, c.req.param('id'));
+  await replay(c.var.db, c.env, c.var.config, c.var.app, c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 

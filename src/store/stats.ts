@@ -1,4 +1,4 @@
-import type { DB } from './index';
+import type { DB } from '.';
 import { TASK_STATUSES, type TaskStatus } from './schema';
 
 export type Throughput = { enqueued: number; attempts: number; completed: number; failed: number };

@@ -1,10 +1,10 @@
 import { createMiddleware } from 'hono/factory';
-import { getConfig } from './config';
-import { openDb } from './db';
-import { DEFAULT_APP, findLiveKey } from './db/apps';
+import { getConfig } from '../config';
+import { openDb } from '../store';
+import { DEFAULT_APP, findLiveKey } from '../store/apps';
 import { apiError } from './errors';
-import { DELIVERY_HEADERS } from './hook/headers';
-import { parseKey, secretMatches } from './keys';
+import { DELIVERY_HEADERS } from '../hook/headers';
+import { parseKey, secretMatches } from '../keys';
 import type { AppEnv } from './types';
 
 /** Parses config and opens the database once per request, for every route. */

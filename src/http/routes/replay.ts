@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { REPLAY_CHUNK, replayTasks } from '../db/claim';
+import { REPLAY_CHUNK, replayTasks } from '../../store/claim';
 import { apiError, notFound } from '../errors';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
-import { nudge } from '../send';
-import { replay } from '../tasks';
+import { nudge } from '../../tasks/nudge';
+import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 
 const retryOne = createRoute({
@@ -42,7 +42,7 @@ export const replayApp = new OpenAPIHono<AppEnv>()
     return c.json({ retried: replayed.length }, 202);
   })
   .openapi(retryOne, async (c) => {
-    const task = await replay(c, c.req.valid('param').id);
+    const task = await replay(c.var.db, c.env, c.var.config, c.var.app, c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
     if (!task) throw notFound();
     return c.json(taskJson(task), 202);

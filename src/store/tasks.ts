@@ -1,7 +1,7 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { countDelta, KEYS } from './counts';
-import type { DB } from './index';
+import type { DB } from '.';
 import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
 
 /**

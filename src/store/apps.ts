@@ -1,5 +1,5 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import type { DB } from './index';
+import type { DB } from '.';
 import { apiKeys, appStats, apps } from './schema';
 
 export const DEFAULT_APP = 'default';

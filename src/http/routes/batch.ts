@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
-import { buildTask, enqueue } from '../tasks';
+import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { limitBody } from './enqueue';
 import { BatchItem } from './params';
@@ -40,8 +40,8 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     }
     const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
     if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
-    return buildTask(c, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
+    return buildTask(c.var.config, c.var.app, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
   });
-  const results = await enqueue(c, rows);
+  const results = await enqueue(c.var.db, c.env, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
 });

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
 import { errorResponses, TaskSchema, taskJson } from '../schemas';
-import { buildTask, enqueue } from '../tasks';
+import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { taskOptions } from './params';
 
@@ -60,7 +60,8 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const now = Date.now();
   const row = buildTask(
-    c,
+    c.var.config,
+    c.var.app,
     {
       ...q,
       headers: passthroughHeaders(c.req.raw.headers),
@@ -70,7 +71,7 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
     },
     now,
   );
-  const [{ task, created }] = await enqueue(c, [row]);
+  const [{ task, created }] = await enqueue(c.var.db, c.env, [row]);
   c.header('Location', `/tasks/${task.id}`);
   return c.json(taskJson(task), created ? 201 : 200);
 });

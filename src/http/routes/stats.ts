@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { appStats } from '../db/stats';
+import { appStats } from '../../store/stats';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 

@@ -1,4 +1,5 @@
-import type { TaskKey } from './db/tasks';
+import { MAX_QUEUE_DELAY_S } from '../platform';
+import type { TaskKey } from '../store/tasks';
 
 /**
  * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a nudge, and
@@ -7,8 +8,6 @@ import type { TaskKey } from './db/tasks';
  */
 export type TaskMessage = { app: string; ids: string[] };
 
-/** Queues cannot delay a message by more than 24 h; later tasks wait for the sweeper. */
-export const MAX_QUEUE_DELAY = 86_400;
 // ~30 bytes an id: far inside a message's 128 KB, and the 64 KB a queue operation is billed per.
 export const IDS_PER_MESSAGE = 100;
 const SEND_BATCH = 100; // messages per sendBatch call (the platform's maximum)
@@ -20,7 +19,7 @@ export async function sendTaskMessages(env: Env, due: Due[], now: number): Promi
   const groups = new Map<string, { app: string; delay: number; ids: string[] }>();
   for (const t of due) {
     const delay = Math.max(0, Math.ceil((t.dueAt - now) / 1000));
-    if (delay > MAX_QUEUE_DELAY) continue;
+    if (delay > MAX_QUEUE_DELAY_S) continue; // the sweeper sends it in the minute before it is due
     const key = `${delay} ${t.app}`;
     const group = groups.get(key) ?? { app: t.app, delay, ids: [] };
     group.ids.push(t.id);

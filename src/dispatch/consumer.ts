@@ -1,12 +1,12 @@
-import { getConfig, type Config } from './config';
-import { openDb, type DB } from './db';
-import { recordOutcomes, type Outcome } from './db/outcomes';
-import type { TaskRow } from './db/schema';
-import { claimTasks } from './db/claim';
-import { peekTasks, type TaskKey } from './db/tasks';
-import { callHook, internalFailure, type AttemptResult } from './hook/call';
-import { decideNext } from './hook/outcome';
-import { nudge, type TaskMessage } from './send';
+import { getConfig, type Config } from '../config';
+import { openDb, type DB } from '../store';
+import { recordOutcomes, type Outcome } from '../store/outcomes';
+import type { TaskRow } from '../store/schema';
+import { claimTasks } from '../store/claim';
+import { peekTasks, type TaskKey } from '../store/tasks';
+import { callHook, internalFailure, type AttemptResult } from './call';
+import { decideNext } from './outcome';
+import { nudge, type TaskMessage } from '../tasks/nudge';
 
 export type { TaskMessage };
 

@@ -1,5 +1,6 @@
+import { MAX_QUEUE_DELAY_MS } from '../platform';
 import { countDelta, KEYS } from './counts';
-import type { DB } from './index';
+import type { DB } from '.';
 import { ARCHIVE_PREVIOUS, minutesFrom } from './outcomes';
 import { deletion, type TaskKey } from './tasks';
 
@@ -11,14 +12,14 @@ import { deletion, type TaskKey } from './tasks';
 //   then, and, unless it already completed, handed to the wake index. A second walk, COMPLETED_TTL
 //   later, deletes the completed ones. So a task that succeeds at once never enters an index.
 export const SWEEP_CHUNK = 500;
-export const DAY_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 
 export type Due = TaskKey & { dueAt: number };
 
 // When a waiting task should next be looked at: a minute before it is due when that is beyond
 // Queues' 24 h delay (the message goes then), otherwise SWEEP_GRACE after it is due or sent.
 const waitingWake = (now: string, grace: string) =>
-  `CASE WHEN due_at > ${now} + ${DAY_MS} THEN due_at - 60000 ELSE max(due_at, ${now}) + ${grace} END`;
+  `CASE WHEN due_at > ${now} + ${MAX_QUEUE_DELAY_MS} THEN due_at - 60000 ELSE max(due_at, ${now}) + ${grace} END`;
 
 const AT = `FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i`;
 const LEASE_OVER = `t.status = 'in_progress' AND t.due_at <= ?2 AND t.wake_at <= ?2`;

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../types';
-import { VERSION } from '../version';
+import { VERSION } from '../../version';
 
 const banner = createRoute({
   method: 'get',

@@ -1,5 +1,5 @@
 import { countDelta, KEYS } from './counts';
-import type { DB } from './index';
+import type { DB } from '.';
 import type { TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkTasks, type TaskKey } from './tasks';
 

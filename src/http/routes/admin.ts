@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import { addKey, createApp, getApp, listApps, revokeKey } from '../db/apps';
+import { addKey, createApp, getApp, listApps, revokeKey } from '../../store/apps';
 import { apiError, notFound } from '../errors';
-import { randomToken } from '../ids';
-import { mintKey, tokensEqual } from '../keys';
+import { randomToken } from '../../ids';
+import { mintKey, tokensEqual } from '../../keys';
 import { jsonResponse, errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { TASK_STATUSES, type AttemptRow, type TaskRow } from './db/schema';
+import { TASK_STATUSES, type AttemptRow, type TaskRow } from '../store/schema';
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })

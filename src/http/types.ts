@@ -1,5 +1,5 @@
-import type { Config } from './config';
-import type { DB } from './db';
+import type { Config } from '../config';
+import type { DB } from '../store';
 
 /** The one Hono env type every sub-app uses. `app` is the caller's application (tenant) id. */
 export type AppEnv = {
