@@ -1,49 +1,90 @@
 #!/usr/bin/env node
-// `npm run dev`: local Torque on http://localhost:8787 with local D1 (migrated first), local
-// Queues, and the cron sweeper fired every minute (wrangler dev does not run crons by itself).
-// Extra arguments go to `wrangler dev` (e.g. --port 9999, --persist-to DIR).
+// `npm run dev`: local Torque on http://localhost:8787 with local D1 (migrated first, in the very
+// state wrangler will serve), local Queues, and the cron sweeper fired every minute (wrangler dev
+// does not run crons by itself). Extra arguments go to `wrangler dev`; the ones this script reads
+// itself (--port, --persist-to) work as `--port 9000` and as `--port=9000`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
+// Normalise `--name=value` to `--name value`, so every option is read (and passed on) one way.
+const args = process.argv.slice(2).flatMap((a) => (/^--[\w-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
+const take = (name, fallback) => {
   const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
+  if (i < 0) return fallback;
+  const [, value] = args.splice(i, 2);
+  return value;
 };
-const port = flag('--port', process.env.PORT ?? '8787');
-const persist = flag('--persist-to');
-const wrangler = (cmd, opts) =>
-  spawn('npx', ['wrangler', ...cmd], { stdio: 'inherit', ...opts });
+const port = take('--port', process.env.PORT ?? '8787');
+const persist = take('--persist-to');
+const state = persist ? ['--persist-to', persist] : [];
 
-const migrate = spawnSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', ...(persist ? ['--persist-to', persist] : [])], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+// wrangler itself on this Node (not through npx, which does not pass signals on).
+// (Its package exports no bin path, so the file is found beside its package.json.)
+const wranglerJs = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+const migrate = spawnSync(process.execPath, [wranglerJs, 'd1', 'migrations', 'apply', 'DB', '--local', ...state], { encoding: 'utf8' });
+if (migrate.status !== 0) {
+  process.stderr.write(migrate.stdout + migrate.stderr);
+  process.exit(migrate.status ?? 1);
+}
 
 // Local dev is open unless .dev.vars says otherwise, and says so.
 const devVars = existsSync('.dev.vars') ? readFileSync('.dev.vars', 'utf8') : '';
+const set = (name) => new RegExp(`^\\s*${name}\\s*=`, 'm').test(devVars);
 const extra = [];
-if (!/^\s*AUTHENTICATE\s*=/m.test(devVars)) {
-  extra.push('--var', 'AUTHENTICATE:false');
-  console.log('\n  Torque dev: AUTHENTICATE=false (no API keys needed). Set AUTHENTICATE=true in .dev.vars to change that.\n');
-}
+if (!set('AUTHENTICATE')) extra.push('--var', 'AUTHENTICATE:false');
 // Local hooks live on 127.0.0.1, which a deployed Torque refuses (BLOCK_PRIVATE_ADDRESSES).
-if (!/^\s*BLOCK_PRIVATE_ADDRESSES\s*=/m.test(devVars)) extra.push('--var', 'BLOCK_PRIVATE_ADDRESSES:false');
-const hasPort = args.includes('--port');
-const dev = wrangler(['dev', '--local', '--test-scheduled', ...(hasPort ? [] : ['--port', port]), ...extra, ...args]);
+if (!set('BLOCK_PRIVATE_ADDRESSES')) extra.push('--var', 'BLOCK_PRIVATE_ADDRESSES:false');
+const tickMs = Number(process.env.TORQUE_SWEEP_EVERY_MS ?? 60_000);
+console.log(`
+  Torque dev   http://localhost:${port}
+  auth         ${set('AUTHENTICATE') ? 'as .dev.vars says' : 'off (no API keys needed; set AUTHENTICATE=true in .dev.vars to change that)'}
+  state        ${persist ?? '.wrangler/state'} (migrated)
+  sweeper      every ${tickMs / 1000} s (local cron ticker)
+`);
+
+const dev = spawn(process.execPath, [wranglerJs, 'dev', '--local', '--test-scheduled', '--port', port, ...state, ...extra, ...args], { stdio: 'inherit' });
 
 // Fire the scheduled handler once a minute, like the cron trigger in production.
 const tick = setInterval(() => {
   fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`).catch(() => {});
-}, Number(process.env.TORQUE_SWEEP_EVERY_MS ?? 60_000));
+}, tickMs);
 
+/** Every process started under `pid` (wrangler's workerd among them), deepest last. */
+function descendants(pid) {
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  const children = new Map();
+  for (const line of (ps.stdout ?? '').trim().split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const out = [];
+  for (let i = 0, todo = [pid]; i < todo.length; i++) for (const c of children.get(todo[i]) ?? []) (todo.push(c), out.push(c));
+  return out;
+}
+const signal = (pids, sig) => pids.forEach((p) => { try { process.kill(p, sig); } catch {} });
+
+// Any of SIGINT, SIGTERM, SIGHUP stops everything this script started, whoever sent it to whom:
+// wrangler gets the signal (and stops workerd); what is still there 5 s later is killed.
+let stopping = false;
+let all = [];
 const stop = (sig) => {
+  if (stopping) return;
+  stopping = true;
   clearInterval(tick);
+  all = [dev.pid, ...descendants(dev.pid)];
   dev.kill(sig);
+  setTimeout(() => {
+    signal(all, 'SIGKILL');
+    process.exit(0);
+  }, 5000).unref();
 };
-process.on('SIGINT', () => stop('SIGINT'));
-process.on('SIGTERM', () => stop('SIGTERM'));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => stop(sig));
 dev.on('exit', (code) => {
   clearInterval(tick);
-  process.exit(code ?? 0);
+  if (!stopping) process.exit(code ?? 0);
+  // wrangler is gone; whatever it started and left behind goes too.
+  signal(all, 'SIGKILL');
+  process.exit(0);
 });

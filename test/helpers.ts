@@ -14,7 +14,8 @@ export const hookBase = () => inject('hookUrl');
 let counter = 0;
 /** A fresh hook URL: /h/<unique key>/<behaviour>, plus the key to read its log. */
 export function hook(behaviour: string, query = ''): { url: string; key: string } {
-  const key = `k${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  // Unique across test files running at once (they share one hook server).
+  const key = `k${(counter++).toString(36)}${crypto.randomUUID().replaceAll('-', '')}`;
   return { url: `${hookBase()}/h/${key}/${behaviour}${query ? `?${query}` : ''}`, key };
 }
 

@@ -35,7 +35,7 @@ export class DevServer {
 
   async start(): Promise<void> {
     const vars = Object.entries(this.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-    this.child = spawn('node', ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...vars], {
+    this.child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...vars], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TORQUE_SWEEP_EVERY_MS: String(this.sweepEveryMs) },
