@@ -111,6 +111,14 @@ describe('admin API', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('with auth on and no ADMIN_TOKEN, every 401 says how to create the first key', async () => {
+    const res = await callWith({ AUTHENTICATE: 'true', ADMIN_TOKEN: undefined }, '/stats');
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).message).toMatch(/no ADMIN_TOKEN secret is set.*wrangler secret put ADMIN_TOKEN/);
+    const withToken = await callWith({ AUTHENTICATE: 'true' }, '/stats');
+    expect((await errorOf(withToken)).message).not.toMatch(/ADMIN_TOKEN/);
+  });
+
   it('validates its input', async () => {
     const res = await callWith({}, '/admin/apps', { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: '{"name":""}' });
     expect(res.status).toBe(400);

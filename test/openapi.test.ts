@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call } from './helpers';
+import { call, callWith } from './helpers';
 
 // Every API route, by method: the document must describe each one.
 const ROUTES: [string, string][] = [
@@ -19,6 +19,7 @@ const ROUTES: [string, string][] = [
   ['get', '/admin/apps'],
   ['post', '/admin/apps/{id}/keys'],
   ['delete', '/admin/keys/{key_id}'],
+  ['get', '/openapi.json'],
 ];
 
 describe('GET /openapi.json', () => {
@@ -44,5 +45,22 @@ describe('GET /openapi.json', () => {
     expect(doc.components.schemas.Task.required).toContain('last_error');
     const status = doc.paths['/tasks'].get.parameters.find((p: any) => p.name === 'status');
     expect(status.schema.enum).toEqual(['pending', 'in_progress', 'retry', 'completed', 'failed']);
+  });
+
+  it('shows the enforced timeout limit (MAX_TIMEOUT), security schemes and the error answers', async () => {
+    const doc = (await (await callWith({ MAX_TIMEOUT: '45', DEFAULT_TIMEOUT: '30' }, '/openapi.json')).json()) as any;
+    expect(doc.paths['/'].post.parameters.find((p: any) => p.name === 'timeout').schema.maximum).toBe(45);
+    expect(doc.components.schemas.BatchItem.properties.timeout.maximum).toBe(45);
+    const schemes = doc.components.securitySchemes;
+    expect(schemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(schemes.torqueApiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'Torque-Api-Key' });
+    expect(schemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'api_key' });
+    expect(doc.security).toEqual([{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }]);
+    expect(doc.paths['/'].get.security).toEqual([]);
+    expect(doc.paths['/admin/apps'].post.security).toEqual([{ adminToken: [] }]);
+    for (const [path, method] of [['/stats', 'get'], ['/tasks/{id}', 'get'], ['/', 'post']]) {
+      for (const code of ['401', '503']) expect(doc.paths[path][method].responses[code], `${method} ${path} ${code}`).toBeDefined();
+    }
+    for (const [path, method] of [['/', 'post'], ['/batch', 'post'], ['/tasks/retry', 'post']]) expect(doc.paths[path][method].responses['429']).toBeDefined();
   });
 });

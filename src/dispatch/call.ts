@@ -44,12 +44,21 @@ async function readHead(body: ReadableStream<Uint8Array> | null, limit: number):
   return new TextDecoder().decode(all.subarray(0, limit));
 }
 
-function describe(err: unknown, timedOut: boolean): string {
+/**
+ * The error kind of an attempt that got no complete answer. What is known for sure is when it
+ * failed: before any answer (`connection`: refused, unreachable, dropped before answering) or
+ * after the status line, while the body came (`reset`). workerd reports refused and dropped
+ * connections alike ("Network connection lost") and DNS and TLS failures as an opaque internal
+ * error, so `dns`, `tls` and `refused` are named only when the runtime's message says so.
+ */
+function describe(err: unknown, timedOut: boolean, answered: boolean): string {
   if (timedOut) return 'timeout: no complete answer within the task timeout';
   const msg = err instanceof Error ? err.message : String(err);
-  if (/dns|resolve|not known|ENOTFOUND/i.test(msg)) return `dns: ${msg}`;
-  if (/reset|lost|closed|disconnected|EPIPE/i.test(msg)) return `reset: ${msg}`;
-  return `connection: ${msg}`;
+  if (answered) return `reset: the connection dropped while the answer was being read (${msg})`;
+  if (/dns|resolve|not known|ENOTFOUND|getaddrinfo/i.test(msg)) return `dns: ${msg}`;
+  if (/certificate|tls|ssl|handshake/i.test(msg)) return `tls: ${msg}`;
+  if (/refused|ECONNREFUSED/i.test(msg)) return `refused: ${msg}`;
+  return `connection: no answer (refused, unreachable or dropped before answering): ${msg}`;
 }
 
 /** An attempt that threw inside Torque: recorded as the task's own failure, kind `internal`. */
@@ -87,6 +96,7 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
   }
   const controller = new AbortController();
   let timedOut = false;
+  let answered = false; // the status line came: a failure from here on is a reset mid-answer
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
@@ -117,6 +127,7 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
         url = next.toString();
         continue;
       }
+      answered = true;
       const response = await readHead(res.body, RESPONSE_LOG_BYTES);
       const code = res.status;
       const outcome = code >= 200 && code < 300 ? 'ok' : code === 410 ? 'gone' : 'http';
@@ -124,7 +135,7 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
       return finish({ statusCode: code, error: null, response, outcome, retryAfter });
     }
   } catch (err) {
-    return finish({ statusCode: null, error: describe(err, timedOut), response: null, outcome: 'network', retryAfter: null });
+    return finish({ statusCode: null, error: describe(err, timedOut, answered), response: null, outcome: 'network', retryAfter: null });
   } finally {
     clearTimeout(timer);
   }

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
 import { TaskInputError } from '../tasks/enqueue';
@@ -28,9 +28,34 @@ const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
 app.use('*', context, hsts, refuseLoops);
 
-app.doc31('/openapi.json', {
-  openapi: '3.1.0',
-  info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers' },
+// The three ways to present an API key (any one will do), and the admin token.
+const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });
+app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' });
+app.openAPIRegistry.registerComponent('securitySchemes', 'torqueApiKey', header('Torque-Api-Key', 'the API key'));
+app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', header('api_key', "the API key (the original design's header)"));
+app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <ADMIN_TOKEN> (admin API only)' });
+app.openAPIRegistry.registerPath({
+  method: 'get',
+  path: '/openapi.json',
+  summary: 'This document (OpenAPI 3.1), generated from the schemas that validate requests',
+  security: [],
+  responses: { 200: { description: 'the document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+});
+
+// Served by hand so that limits set by config (MAX_TIMEOUT) show as enforced, not as the schema's ceiling.
+app.get('/openapi.json', (c) => {
+  const doc = app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers. API keys go in any of the three security schemes; the admin API takes the admin token.' },
+    security: [{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }],
+  });
+  const max = c.var.config.MAX_TIMEOUT;
+  const timeouts = [
+    ...(doc.paths?.['/']?.post?.parameters ?? []).filter((p) => 'name' in p && p.name === 'timeout').map((p) => ('schema' in p ? p.schema : undefined)),
+    (doc.components?.schemas?.BatchItem as { properties?: Record<string, unknown> } | undefined)?.properties?.timeout,
+  ];
+  for (const t of timeouts) if (t && typeof t === 'object') Object.assign(t, { maximum: max });
+  return c.json(doc);
 });
 
 app.route('/', metaApp);

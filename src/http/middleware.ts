@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import { HTTPException } from 'hono/http-exception';
 import { getConfig } from '../config';
 import { openDb } from '../store';
 import { DEFAULT_APP, findLiveKey } from '../store/apps';
@@ -48,10 +49,24 @@ export async function appForKey(db: AppEnv['Variables']['db'], presented: string
   return key.appId;
 }
 
+const NO_ADMIN = 'auth is on (AUTHENTICATE=true) but no ADMIN_TOKEN secret is set, so no API key can be created: run `wrangler secret put ADMIN_TOKEN`, then create an app and key with the admin API (see the README)';
+let warned = false;
+
 /** Resolves the caller's app from its API key (or `default` when AUTHENTICATE is off). */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const app = c.var.config.AUTHENTICATE ? await appForKey(c.var.db, presentedKey((n) => c.req.header(n))) : DEFAULT_APP;
-  c.set('app', app);
+  const cfg = c.var.config;
+  if (cfg.AUTHENTICATE && !cfg.ADMIN_TOKEN) {
+    // Said in the log and in the 401 itself: otherwise a fresh deployment is just "unauthorized".
+    if (!warned) (warned = true), console.warn(`torque: ${NO_ADMIN}`);
+    try {
+      c.set('app', await appForKey(c.var.db, presentedKey((n) => c.req.header(n))));
+    } catch (err) {
+      if (err instanceof HTTPException && err.status === 401) throw unauthorized(`${err.message}; ${NO_ADMIN}`);
+      throw err;
+    }
+    return next();
+  }
+  c.set('app', cfg.AUTHENTICATE ? await appForKey(c.var.db, presentedKey((n) => c.req.header(n))) : DEFAULT_APP);
   await next();
 });
 

@@ -93,8 +93,13 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
   content: { 'application/json': { schema } },
 });
 
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
 export const errorResponses = {
-  400: { description: 'bad input; the message names the field', content: { 'application/json': { schema: ErrorSchema } } },
-  401: { description: 'missing or bad credentials', content: { 'application/json': { schema: ErrorSchema } } },
-  404: { description: 'unknown task', content: { 'application/json': { schema: ErrorSchema } } },
+  400: error('bad input; the message names the field'),
+  401: error('missing, malformed, unknown or revoked API key (WWW-Authenticate: Bearer)'),
+  404: error('unknown task (or another app\'s)'),
+  500: error('misconfigured (a bad var, named), not_migrated (no schema), or storage_error (storage refused; not worth retrying)'),
+  503: error('storage_unavailable: D1 is unreachable or overloaded; retry after Retry-After seconds'),
 } as const;
+/** For routes that start deliveries (enqueue, replay): the per-app rate limit. */
+export const rateLimited = { 429: error('rate_limited: the app\'s enqueue rate limit; retry after Retry-After seconds') } as const;

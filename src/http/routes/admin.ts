@@ -24,6 +24,7 @@ const KeySchema = z.object({ key_id: z.string(), api_key: z.string().openapi({ d
 const createAppRoute = createRoute({
   method: 'post',
   path: '/admin/apps',
+  security: [{ adminToken: [] }],
   summary: 'Create an application (tenant) and its first API key',
   request: {
     body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(100) }) } } },
@@ -36,12 +37,14 @@ const createAppRoute = createRoute({
 const listAppsRoute = createRoute({
   method: 'get',
   path: '/admin/apps',
+  security: [{ adminToken: [] }],
   summary: 'List applications',
   responses: { 200: jsonResponse(z.object({ apps: z.array(AppSchema) }), 'the apps'), ...errorResponses },
 });
 const addKeyRoute = createRoute({
   method: 'post',
   path: '/admin/apps/{id}/keys',
+  security: [{ adminToken: [] }],
   summary: 'Add an API key to an application (for rotation)',
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: { 201: jsonResponse(KeySchema, 'created; the key is shown only now'), ...errorResponses },
@@ -49,6 +52,7 @@ const addKeyRoute = createRoute({
 const revokeRoute = createRoute({
   method: 'delete',
   path: '/admin/keys/{key_id}',
+  security: [{ adminToken: [] }],
   summary: 'Revoke an API key',
   request: { params: z.object({ key_id: z.string().min(1).max(64) }) },
   responses: { 204: { description: 'revoked' }, ...errorResponses },

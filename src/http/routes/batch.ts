@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { limitBody } from './enqueue';
@@ -21,6 +21,7 @@ const route = createRoute({
   responses: {
     201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
     ...errorResponses,
+    ...rateLimited,
     413: { description: 'request or an item body too large', content: errorResponses[400].content },
   },
 });

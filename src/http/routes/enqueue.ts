@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
-import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { taskOptions } from './params';
@@ -51,6 +51,7 @@ const route = createRoute({
     201: { description: 'task created', ...created },
     200: { description: 'a task with this Idempotency-Key exists; it is returned and nothing is created', ...created },
     ...errorResponses,
+    ...rateLimited,
     413: { description: 'body larger than MAX_BODY_BYTES', content: { 'application/json': { schema: z.any() } } },
   },
 });

@@ -6,6 +6,7 @@ const banner = createRoute({
   method: 'get',
   path: '/',
   summary: 'Service banner (no API key needed)',
+  security: [],
   responses: {
     200: {
       description: 'name and version',
@@ -20,6 +21,7 @@ export const metaApp = new OpenAPIHono<AppEnv>().openapi(banner, (c) => c.json({
 metaApp.openAPIRegistry.registerPath({
   method: 'get',
   path: '/dashboard',
-  summary: 'Human dashboard (HTML): counts, throughput, tasks, attempt logs, retry and delete',
+  summary: 'Human dashboard (HTML): counts, throughput, tasks, attempt logs, retry and delete (signs in with an API key into a cookie)',
+  security: [],
   responses: { 200: { description: 'the page', content: { 'text/html': { schema: z.string() } } } },
 });

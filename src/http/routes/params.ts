@@ -12,7 +12,7 @@ export const wholeNumber = (min: number, max: number) =>
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
 export const hookUrl = z
-  .string({ error: 'is required' })
+  .string({ error: (issue) => (issue.input === undefined ? 'is required' : Array.isArray(issue.input) ? 'must be given once' : 'must be a string') })
   .max(2048, 'must be at most 2048 characters')
   .refine((v) => {
     try {

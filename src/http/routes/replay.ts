@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { REPLAY_CHUNK, replayTasks } from '../../store/claim';
 import { apiError, notFound } from '../errors';
-import { errorResponses, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { nudge } from '../../tasks/nudge';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
@@ -15,6 +15,7 @@ const retryOne = createRoute({
     202: { description: 'the task, due now', content: { 'application/json': { schema: TaskSchema } } },
     409: { description: 'the task is in progress', content: errorResponses[400].content },
     ...errorResponses,
+    ...rateLimited,
   },
 });
 
@@ -31,6 +32,7 @@ const retryMany = createRoute({
       content: { 'application/json': { schema: z.object({ retried: z.number().int() }) } },
     },
     ...errorResponses,
+    ...rateLimited,
   },
 });
 
