@@ -3,6 +3,7 @@
 // 1 MiB body would break the last one on real D1 while passing locally). Platform wrapper only:
 // everything passes through to the real local D1.
 import { env } from 'cloudflare:workers';
+import { watchedD1 } from './d1-wrap';
 
 export const LIMITS = { params: 100, sqlBytes: 100_000, valueBytes: 2_000_000 };
 const bytes = (v: unknown) =>
@@ -16,24 +17,5 @@ export function check(sql: string, params: unknown[]): void {
 }
 
 export function strictD1(real: D1Database = env.DB): D1Database {
-  const unwrap = new WeakMap<object, D1PreparedStatement>();
-  const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
-    const w = new Proxy(stmt, {
-      get(target, prop) {
-        if (prop === 'bind') return (...v: unknown[]) => (check(sql, v), wrap(target.bind(...v), sql));
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    unwrap.set(w, stmt);
-    return w;
-  };
-  return new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'prepare') return (sql: string) => (check(sql, []), wrap(target.prepare(sql), sql));
-      if (prop === 'batch') return (stmts: D1PreparedStatement[]) => target.batch(stmts.map((s) => unwrap.get(s) ?? s));
-      const value = Reflect.get(target, prop);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return watchedD1(real, { prepare: (sql) => check(sql, []), bind: check });
 }

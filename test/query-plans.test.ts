@@ -8,31 +8,11 @@ import { handleQueue } from '../src/dispatch/consumer';
 import { sweep } from '../src/sweep/sweep';
 import { callWith, hook } from './helpers';
 import { createMessageBatch } from 'cloudflare:test';
+import { watchedD1 } from './d1-wrap';
 
 const seen = new Map<string, unknown[]>();
-function recording(real: D1Database): D1Database {
-  const unwrap = new WeakMap<object, D1PreparedStatement>();
-  const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
-    if (!seen.has(sql)) seen.set(sql, []);
-    const w = new Proxy(stmt, {
-      get(target, prop) {
-        if (prop === 'bind') return (...v: unknown[]) => (seen.set(sql, v), wrap(target.bind(...v), sql));
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    unwrap.set(w, stmt);
-    return w;
-  };
-  return new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'prepare') return (sql: string) => wrap(target.prepare(sql), sql);
-      if (prop === 'batch') return (stmts: D1PreparedStatement[]) => target.batch(stmts.map((s) => unwrap.get(s) ?? s));
-      const value = Reflect.get(target, prop);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
+const recording = (real: D1Database) =>
+  watchedD1(real, { prepare: (sql) => void (seen.has(sql) || seen.set(sql, [])), bind: (sql, values) => void seen.set(sql, values) });
 
 const WALKS = /^SCAN (tasks|t|attempts|stats_minutes)\b/;
 
