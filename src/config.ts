@@ -93,6 +93,7 @@ const ConfigSchema = z
     // Torque would otherwise loop); true allows deliberate chaining between deployments.
     ALLOW_CHAINING: bool(false),
     ADMIN_TOKEN: secret,
+    METRICS_TOKEN: secret,
     SIGNING_SECRET: secret.refine((v) => v === undefined || signingKeyBytes(v) !== null, {
       message: `must be whsec_ + base64 of ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes (Standard Webhooks)`,
     }),

@@ -3,6 +3,8 @@
 interface __BaseEnv_Env {
   ADMIN_TOKEN?: string;
   SIGNING_SECRET?: string;
+  /** Guards GET /metrics (ADMIN_TOKEN does when this is unset). */
+  METRICS_TOKEN?: string;
   /** Seconds a consumer invocation may spend starting attempts (default 840, max 900). */
   CONSUMER_BUDGET?: string;
   /** Seconds after creation at which the sweeper's walk takes a new task (default 120). */

@@ -20,6 +20,7 @@ const ROUTES: [string, string][] = [
   ['post', '/admin/apps/{id}/keys'],
   ['delete', '/admin/keys/{key_id}'],
   ['get', '/openapi.json'],
+  ['get', '/metrics'],
 ];
 
 describe('GET /openapi.json', () => {

@@ -36,6 +36,7 @@ describe('query plans', () => {
     for (const path of [`/tasks/${made[0]}`, `/tasks/${made[1]}/attempts`, '/tasks', '/tasks?status=failed', '/stats', '/dashboard', `/dashboard/tasks/${made[0]}`]) {
       expect((await send(path)).status, path).toBeLessThan(400);
     }
+    expect((await send('/metrics', { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).status).toBe(200);
     await send(`/tasks/${made[1]}/retry`, { method: 'POST' });
     await send('/tasks/retry?status=completed', { method: 'POST' });
     await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm9', timestamp: new Date(), attempts: 1, body: { ids: [made[1]], app: 'default' } }]), { ...env, DB } as Env);

@@ -9,6 +9,7 @@ import { batchApp } from './routes/batch';
 import { dashboardApp } from './dashboard/routes';
 import { enqueueApp } from './routes/enqueue';
 import { metaApp } from './routes/meta';
+import { metricsApp } from './routes/metrics';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { tasksApp } from './routes/tasks';
@@ -33,6 +34,7 @@ const header = (name: string, description: string) => ({ type: 'apiKey' as const
 app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' });
 app.openAPIRegistry.registerComponent('securitySchemes', 'torqueApiKey', header('Torque-Api-Key', 'the API key'));
 app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', header('api_key', "the API key (the original design's header)"));
+app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <METRICS_TOKEN> (GET /metrics only)' });
 app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <ADMIN_TOKEN> (admin API only)' });
 app.openAPIRegistry.registerPath({
   method: 'get',
@@ -59,6 +61,7 @@ app.get('/openapi.json', (c) => {
 });
 
 app.route('/', metaApp);
+app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
 for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
@@ -71,7 +74,7 @@ app.route('/', tasksApp);
 app.route('/', statsApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

@@ -1,0 +1,39 @@
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { tokensEqual } from '../../keys';
+import { allAppMetrics, type AppMetrics } from '../../store/metrics';
+import { apiError } from '../errors';
+import type { AppEnv } from '../types';
+
+// Prometheus text format (version 0.0.4), every app at once, for the operator: guarded by
+// METRICS_TOKEN (or ADMIN_TOKEN when that is all there is), never by an app's API key.
+const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+function render(apps: AppMetrics[]): string {
+  const out: string[] = [];
+  const family = (name: string, help: string, lines: string[]) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...lines);
+  family('torque_tasks', 'Tasks stored, by app and status.', apps.flatMap((a) =>
+    Object.entries(a.tasks).map(([status, n]) => `torque_tasks{app="${label(a.app)}",status="${status}"} ${n}`)));
+  family('torque_last_day', 'Over the last 24 hours, by app: tasks enqueued, attempts ended, tasks completed, tasks failed.', apps.flatMap((a) =>
+    Object.entries(a.lastDay).map(([kind, n]) => `torque_last_day{app="${label(a.app)}",kind="${kind}"} ${n}`)));
+  family('torque_oldest_overdue_seconds', 'How long the most overdue waiting task of the app has been due (0 when none is).', apps.map((a) =>
+    `torque_oldest_overdue_seconds{app="${label(a.app)}"} ${a.oldestOverdueSeconds ?? 0}`));
+  return `${out.join('\n')}\n`;
+}
+
+export const metricsApp = new OpenAPIHono<AppEnv>();
+metricsApp.get('/metrics', async (c) => {
+  const token = c.var.config.METRICS_TOKEN ?? c.var.config.ADMIN_TOKEN;
+  if (!token) throw apiError(404, 'not_found', 'metrics are disabled (set the METRICS_TOKEN secret)');
+  const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1] ?? '';
+  if (!(await tokensEqual(presented, token))) {
+    throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
+  }
+  return c.text(render(await allAppMetrics(c.var.db, Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+});
+metricsApp.openAPIRegistry.registerPath({
+  method: 'get',
+  path: '/metrics',
+  summary: 'Prometheus metrics for every app (operator only: Authorization: Bearer <METRICS_TOKEN>)',
+  security: [{ metricsToken: [] }],
+  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+});
