@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { TorqueClient, TorqueError } from '../../client/index.ts';
 import { verifyTorqueSignature } from '../../client/verify.ts';
 import { startHookServer, type Received } from '../hook-server.ts';
 import { DevServer, waitFor } from './dev-server.ts';
@@ -127,6 +128,35 @@ print(response.status_code, response.headers['Location'])`;
     }
     assert.equal(log('loopvictim').length, 1);
     assert.equal((await task(victim.id)).attempts, 1);
+  });
+
+  it('is driven end to end by the typed client (client/index.ts)', async () => {
+    const torque = new TorqueClient({ url: BASE });
+    const bytes = new Uint8Array([0, 255, 7, 128]);
+    const task = await torque.enqueue(`${hooks.url}/h/client/ok`, bytes, { headers: { 'content-type': 'application/octet-stream', 'X-Tenant': 'acme' }, max_retries: 2, idempotencyKey: 'client-1' });
+    assert.equal(task.status, 'pending');
+    assert.equal((await torque.enqueue(`${hooks.url}/h/client/ok`, bytes, { idempotencyKey: 'client-1' })).id, task.id);
+    const [b1, b2] = await torque.enqueueBatch([{ url: `${hooks.url}/h/client/ok`, body: bytes }, { url: `${hooks.url}/h/client/ok`, body: 'text', delay: 3600 }]);
+    const done = await waitFor('the client task', async () => {
+      const t = await torque.get(task.id);
+      return t.status === 'completed' ? t : undefined;
+    });
+    assert.equal(done.attempts, 1);
+    const got = log('client').find((r) => r.headers['torque-task-id'] === task.id)!;
+    assert.deepEqual([...Buffer.from(got.body, 'base64')], [...bytes]);
+    assert.equal(got.headers['x-tenant'], 'acme');
+    assert.equal((await torque.attempts(task.id)).length, 1);
+    await waitFor('the batch task', async () => ((await torque.get(b1.id)).status === 'completed' ? true : undefined));
+    const ids: string[] = [];
+    for await (const t of torque.all()) ids.push(t.id);
+    assert.ok(ids.includes(task.id) && ids.includes(b2.id));
+    assert.equal((await torque.list({ status: 'pending', limit: 100 })).tasks.some((t) => t.id === b2.id), true);
+    assert.equal((await torque.retry(b2.id)).status, 'pending');
+    await torque.delete(b2.id);
+    await assert.rejects(torque.get(b2.id), (e: unknown) => e instanceof TorqueError && e.status === 404 && e.code === 'not_found');
+    await assert.rejects(torque.enqueue('ftp://nope'), (e: unknown) => e instanceof TorqueError && e.status === 400 && /url/.test(e.message));
+    const stats = await torque.stats();
+    assert.ok(stats.tasks.completed >= 2);
   });
 
   it('calls a hook, retries it after an error, and completes it', async () => {
