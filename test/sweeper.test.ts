@@ -106,3 +106,16 @@ describe('the cron sweeper', () => {
 });
 
 const ms = (iso: string) => new Date(iso).getTime();
+
+describe('retries due beyond the queue delay cap', () => {
+  it('are sent by the sweeper in the minute before they are due, not SWEEP_GRACE late', async () => {
+    const h = hook('status', 'code=503&retry_after=200000');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '3' });
+    await consume([task.id], { MAX_RETRY_DELAY: '300000' });
+    const row = await env.DB.prepare('SELECT status, due_at, wake_at FROM tasks WHERE id = ?').bind(task.id).first<{ status: string; due_at: number; wake_at: number }>();
+    expect(row!.status).toBe('retry');
+    expect(row!.due_at - Date.now()).toBeGreaterThan(86_400_000); // 200,000 s ahead: no message can carry it
+    expect(row!.wake_at).toBe(row!.due_at - 60_000);
+    expect((await sweep(env, row!.due_at - 30_000)).resent).toBe(1);
+  });
+});

@@ -1,3 +1,4 @@
+import { MAX_QUEUE_DELAY_MS } from '../platform';
 import { countDelta } from './counts';
 import type { DB } from '.';
 import type { TaskRow } from './schema';
@@ -71,7 +72,11 @@ export const OUTCOME_SQL = {
  * yet stays untracked (its expiry walk deletes it), one it tracks is looked at when it expires.
  */
 function wakeAfter(o: Outcome, graceMs: number): number | null {
-  if (o.next.status === 'retry') return o.next.dueAt + graceMs;
+  if (o.next.status === 'retry') {
+    // Beyond Queues' 24 h the re-send is skipped: the sweeper sends it a minute before it is due.
+    const ended = o.startedAt + o.durationMs;
+    return o.next.dueAt - ended > MAX_QUEUE_DELAY_MS ? o.next.dueAt - 60_000 : o.next.dueAt + graceMs;
+  }
   if (o.next.status === 'failed') return o.next.expiresAt;
   return o.task.wakeAt == null ? null : o.next.expiresAt;
 }
