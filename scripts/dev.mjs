@@ -23,7 +23,7 @@ const state = persist ? ['--persist-to', persist] : [];
 // wrangler itself on this Node (not through npx, which does not pass signals on).
 // (Its package exports no bin path, so the file is found beside its package.json.)
 const wranglerJs = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
-const migrate = spawnSync(process.execPath, [wranglerJs, 'd1', 'migrations', 'apply', 'DB', '--local', ...state], { encoding: 'utf8' });
+const migrate = spawnSync(process.execPath, [wranglerJs, 'd1', 'migrations', 'apply', 'DB', '--local', ...state], { encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
 if (migrate.status !== 0) {
   process.stderr.write(migrate.stdout + migrate.stderr);
   process.exit(migrate.status ?? 1);
@@ -44,7 +44,10 @@ console.log(`
   sweeper      every ${tickMs / 1000} s (local cron ticker)
 `);
 
-const dev = spawn(process.execPath, [wranglerJs, 'dev', '--local', '--test-scheduled', '--port', port, ...state, ...extra, ...args], { stdio: 'inherit' });
+// Offline-friendly and quiet: no Request.cf download (it fails without internet and prints a
+// stack trace), no telemetry.
+const quiet = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? 'false', WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? 'false' };
+const dev = spawn(process.execPath, [wranglerJs, 'dev', '--local', '--test-scheduled', '--port', port, ...state, ...extra, ...args], { stdio: 'inherit', env: quiet });
 
 // Fire the scheduled handler once a minute, like the cron trigger in production.
 const tick = setInterval(() => {
