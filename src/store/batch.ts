@@ -6,8 +6,8 @@ import { inJson } from './tasks';
 
 // D1's real limits per statement (local D1 enforces none of them, so tests wrap it with a D1 that
 // does: test/d1-limits.ts): 100 bound parameters, 100 KB of SQL text, 2,000,000 bytes per value.
-// Room for the other columns of a row next to its body (url, headers, the last response...).
-const MAX_ROW_JSON = 1_800_000;
+// The metadata of one statement's rows travels as one JSON value: kept well inside 2,000,000 bytes.
+const MAX_META_JSON = 1_800_000;
 
 // Many tasks go in with ONE statement: their metadata travels as a single JSON parameter expanded
 // by json_each (binding each column of 100 rows would take 2,000 parameters), and each body is a
@@ -27,7 +27,6 @@ function insertSql(bodies: number): string {
   ON CONFLICT DO NOTHING
   RETURNING id`;
 }
-export const INSERT_ONE_BODY = insertSql(1);
 
 /** Rows as a task would read back right after insert (what the client is shown). */
 function asStored(row: NewTaskRow): TaskRow {
@@ -53,7 +52,7 @@ function statements(db: DB, rows: NewTaskRow[]): D1PreparedStatement[] {
   for (const r of rows) {
     const { body, ...rest } = r;
     const estimate = JSON.stringify(rest).length + 12;
-    if (size + estimate > MAX_ROW_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) flush();
+    if (size + estimate > MAX_META_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) flush();
     const json = JSON.stringify({ ...rest, b: body ? bodies.length : null });
     meta.push(json);
     if (body) bodies.push(new Uint8Array(body));
