@@ -8,7 +8,12 @@ const policy = (over: Partial<Parameters<typeof hostRefusal>[1]> = {}) => ({ ALL
 const enqueueWith = (vars: Record<string, string>, url: string) => callWith(vars, `/?url=${encodeURIComponent(url)}`, { method: 'POST', body: 'x' });
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
-const domain = fc.array(label, { minLength: 2, maxLength: 4 }).map((l) => l.join('.')).filter((d) => !/^[\d.]+$/.test(d) && !/\.\d+$/.test(d));
+// A name whose last label reads as a number (12, 0x1f, 0x) is an IPv4 attempt to the URL parser,
+// and an `xn--` label must be valid punycode: neither is a plain domain name.
+const domain = fc
+  .array(label, { minLength: 2, maxLength: 4 })
+  .map((l) => l.join('.'))
+  .filter((d) => !/(^|\.)(\d+|0x[0-9a-f]*)$/i.test(d) && !/(^|\.)xn--/.test(d));
 const octets = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255));
 const asInt = ([a, b, c, d]: number[]) => ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
 
