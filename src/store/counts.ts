@@ -25,3 +25,17 @@ export function countDelta(rows: string): string {
 /** `json_each` over keys [{a: app, i: id}] as rows (a, i): how statements address many tasks. */
 export const KEYS = (param: string) =>
   `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i FROM json_each(${param}))`;
+
+/** Throughput: attempts that ended, by app and minute, from rows (app_id, ended, status). */
+export const attemptsByMinute = (rows: string) => `
+  INSERT INTO stats_minutes (app_id, minute, attempts, completed, failed)
+  SELECT app_id, ended / 60000, count(*), sum(status = 'completed'), sum(status = 'failed') FROM (${rows}) WHERE true
+  GROUP BY app_id, ended / 60000
+  ON CONFLICT (app_id, minute) DO UPDATE SET attempts = attempts + excluded.attempts,
+    completed = completed + excluded.completed, failed = failed + excluded.failed`;
+
+/** Throughput: tasks enqueued, by app and minute of creation, from `FROM ... WHERE ...` over tasks t. */
+export const enqueuedByMinute = (fromWhere: string) => `
+  INSERT INTO stats_minutes (app_id, minute, enqueued)
+  SELECT t.app_id, t.created_at / 60000, count(*) ${fromWhere} GROUP BY t.app_id, t.created_at / 60000
+  ON CONFLICT (app_id, minute) DO UPDATE SET enqueued = enqueued + excluded.enqueued`;

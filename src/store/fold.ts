@@ -1,8 +1,9 @@
 import { idFloor } from '../ids';
-import { MAX_QUEUE_DELAY_MS } from '../platform';
+import { enqueuedByMinute } from './counts';
 import type { DB } from '.';
 import { SWEEP_CHUNK } from './sweep';
 import { deletion } from './tasks';
+import { waitingWakeSql } from './watch';
 
 // The two walks over new ids (see sweep.ts). Each reads, per app, only the ids made since its last
 // walk (the clustered key makes that a range), so its cost follows the enqueue rate, never the
@@ -16,12 +17,9 @@ export const FOLD_SQL = {
   // Tasks that are still waiting, running or failed join the wake index; completed ones need nothing
   // until the expiry walk. A waiting task is due its lost-message check SWEEP_GRACE after it is due
   // (now, if that has passed: the wake round right after this walk then re-sends it).
-  track: `UPDATE tasks SET wake_at = CASE WHEN status IN ('pending', 'retry')
-      THEN CASE WHEN due_at > ?2 + ${MAX_QUEUE_DELAY_MS} THEN due_at - 60000 ELSE max(due_at + ?3, ?2) END ELSE due_at END
+  track: `UPDATE tasks SET wake_at = CASE WHEN status IN ('pending', 'retry') THEN ${waitingWakeSql('?2', '?3', false)} ELSE due_at END
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${NEW} WHERE t.wake_at IS NULL AND t.status <> 'completed')`,
-  enqueued: `INSERT INTO stats_minutes (app_id, minute, enqueued)
-    SELECT t.app_id, t.created_at / 60000, count(*) ${NEW} GROUP BY t.app_id, t.created_at / 60000
-    ON CONFLICT (app_id, minute) DO UPDATE SET enqueued = enqueued + excluded.enqueued`,
+  enqueued: enqueuedByMinute(NEW),
   fold: `UPDATE app_stats SET pending = app_stats.pending + f.pending, in_progress = app_stats.in_progress + f.in_progress,
       retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = ?1
     FROM (SELECT t.app_id, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,

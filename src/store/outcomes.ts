@@ -1,5 +1,5 @@
-import { MAX_QUEUE_DELAY_MS } from '../platform';
-import { countDelta } from './counts';
+import { attemptsByMinute, countDelta } from './counts';
+import { waitingWake } from './watch';
 import type { DB } from '.';
 import type { TaskRow } from './schema';
 
@@ -42,17 +42,9 @@ export const ARCHIVE_PREVIOUS = `
   INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
   SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
 
-/** Throughput: attempts that ended, by app and minute, from rows (app_id, ended, status). */
-export const minutesFrom = (rows: string) => `
-  INSERT INTO stats_minutes (app_id, minute, attempts, completed, failed)
-  SELECT app_id, ended / 60000, count(*), sum(status = 'completed'), sum(status = 'failed') FROM (${rows}) WHERE true
-  GROUP BY app_id, ended / 60000
-  ON CONFLICT (app_id, minute) DO UPDATE SET attempts = attempts + excluded.attempts,
-    completed = completed + excluded.completed, failed = failed + excluded.failed`;
-
 export const OUTCOME_SQL = {
   // All four run before the rows change (they read the claimed state), in one transaction.
-  minutes: minutesFrom(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
+  minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
   counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),
   // Before a retried task's row is overwritten, its previous attempt moves into the log.
   archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL`,
@@ -72,11 +64,7 @@ export const OUTCOME_SQL = {
  * yet stays untracked (its expiry walk deletes it), one it tracks is looked at when it expires.
  */
 function wakeAfter(o: Outcome, graceMs: number): number | null {
-  if (o.next.status === 'retry') {
-    // Beyond Queues' 24 h the re-send is skipped: the sweeper sends it a minute before it is due.
-    const ended = o.startedAt + o.durationMs;
-    return o.next.dueAt - ended > MAX_QUEUE_DELAY_MS ? o.next.dueAt - 60_000 : o.next.dueAt + graceMs;
-  }
+  if (o.next.status === 'retry') return waitingWake(o.next.dueAt, o.startedAt + o.durationMs, graceMs);
   if (o.next.status === 'failed') return o.next.expiresAt;
   return o.task.wakeAt == null ? null : o.next.expiresAt;
 }

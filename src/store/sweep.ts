@@ -1,7 +1,7 @@
-import { MAX_QUEUE_DELAY_MS } from '../platform';
-import { countDelta, KEYS } from './counts';
+import { attemptsByMinute, countDelta, KEYS } from './counts';
 import type { DB } from '.';
-import { ARCHIVE_PREVIOUS, minutesFrom } from './outcomes';
+import { ARCHIVE_PREVIOUS } from './outcomes';
+import { waitingWakeSql } from './watch';
 import { deletion, type TaskKey } from './tasks';
 
 // The sweeper sees a task only when it must act on it, through two cheap paths:
@@ -16,10 +16,6 @@ const DAY_MS = 86_400_000;
 
 export type Due = TaskKey & { dueAt: number };
 
-// When a waiting task should next be looked at: a minute before it is due when that is beyond
-// Queues' 24 h delay (the message goes then), otherwise SWEEP_GRACE after it is due or sent.
-const waitingWake = (now: string, grace: string) =>
-  `CASE WHEN due_at > ${now} + ${MAX_QUEUE_DELAY_MS} THEN due_at - 60000 ELSE max(due_at, ${now}) + ${grace} END`;
 
 const AT = `FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i`;
 const LEASE_OVER = `t.status = 'in_progress' AND t.due_at <= ?2 AND t.wake_at <= ?2`;
@@ -33,11 +29,11 @@ export const WAKE_SQL = {
   due: `SELECT app_id AS a, id AS i FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ${SWEEP_CHUNK}`,
   // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
   // due_at stays the true due time; wake_at is the re-send marker.
-  resend: `UPDATE tasks SET wake_at = ${waitingWake('?2', '?3')}
+  resend: `UPDATE tasks SET wake_at = ${waitingWakeSql('?2', '?3', true)}
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.status IN ('pending', 'retry') AND t.wake_at <= ?2)
     RETURNING app_id AS app, id, due_at AS dueAt`,
   // A lease ran out: the worker died mid-attempt. That attempt ended (lease_expired).
-  leaseMinutes: minutesFrom(`SELECT t.app_id, ?2 AS ended, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS status ${AT} WHERE ${LEASE_OVER}`),
+  leaseMinutes: attemptsByMinute(`SELECT t.app_id, ?2 AS ended, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS status ${AT} WHERE ${LEASE_OVER}`),
   leaseCounts: countDelta(`SELECT t.app_id, t.id, t.status AS old, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS new ${AT} WHERE ${LEASE_OVER}`),
   leaseArchive: `${ARCHIVE_PREVIOUS} ${AT} WHERE ${LEASE_OVER} AND t.attempts > 1 AND t.last_started_at IS NOT NULL`,
   recover: `

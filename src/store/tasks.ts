@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { countDelta, KEYS } from './counts';
+import { countDelta, enqueuedByMinute, KEYS } from './counts';
 import type { DB } from '.';
 import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
 
@@ -30,10 +30,8 @@ export async function getTask(db: DB, appId: string, id: string): Promise<Listed
 /** Deleting tasks (rows t): their counts, their enqueue if never folded, their attempt logs, them. */
 export function deletion(rows: string) {
   return {
-    enqueued: `INSERT INTO stats_minutes (app_id, minute, enqueued)
-      SELECT t.app_id, t.created_at / 60000, count(*) ${rows} AND t.id > (SELECT folded_to FROM app_stats WHERE app_id = t.app_id)
-      GROUP BY t.app_id, t.created_at / 60000
-      ON CONFLICT (app_id, minute) DO UPDATE SET enqueued = enqueued + excluded.enqueued`,
+    // A task never walked was never counted as enqueued: it is, as it goes.
+    enqueued: enqueuedByMinute(`${rows} AND t.id > (SELECT folded_to FROM app_stats WHERE app_id = t.app_id)`),
     counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, NULL AS new ${rows}`),
     attempts: `DELETE FROM attempts WHERE task_id IN (SELECT t.id ${rows} AND t.attempts > 1)`,
     tasks: `DELETE FROM tasks WHERE (app_id, id) IN (SELECT t.app_id, t.id ${rows}) RETURNING id`,

@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import type { NewTaskRow, TaskRow } from '../store/schema';
 import { insertTasks } from '../store/batch';
 import { replayTask } from '../store/claim';
-import { MAX_QUEUE_DELAY_MS } from '../platform';
+import { waitingWake } from '../store/watch';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
 import { newId } from '../ids';
@@ -35,8 +35,7 @@ export interface TaskInput {
  * beyond Queues' 24 h delay (its message goes then), else SWEEP_GRACE after it is due.
  */
 function trackDelayed(due: number, now: number, graceMs: number, lagMs: number): number | null {
-  if (due - now > MAX_QUEUE_DELAY_MS) return due - 60_000;
-  return due - now > lagMs ? due + graceMs : null;
+  return due - now > lagMs ? waitingWake(due, now, graceMs) : null;
 }
 
 /** Builds the row for a validated task, applying config defaults and limits. */
