@@ -15,7 +15,12 @@ export default defineConfig(async () => {
           // The real queue round trip is covered end to end under wrangler dev (test/e2e).
           queueProducers: { TASKS: { queueName: 'torque-tasks-tests-undelivered' }, TASKS_BULK: { queueName: 'torque-bulk-tests-undelivered' } },
           // A deliberately small limiter for the rate-limit test (the real one allows 1000/10 s).
-          ratelimits: { TEST_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 10 } } },
+          // The real per-app limit (1000/10 s) would be shared by every test file enqueueing as the
+          // app `default` and could refuse a busy suite at random: tests get a limit they cannot reach.
+          ratelimits: {
+            TEST_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 10 } },
+            ENQUEUE_LIMITER: { namespace_id: '9002', simple: { limit: 1_000_000, period: 60 } },
+          },
           bindings: {
             TEST_MIGRATIONS: migrations,
             // Tests run with auth off unless a test turns it on; retries come fast.
