@@ -141,18 +141,31 @@ export class TorqueClient {
     return this.#call('DELETE', `/tasks/${encodeURIComponent(id)}`);
   }
 
-  /** Deletes up to 50,000 tasks per call; returns how many. */
+  /** Deletes every task (optionally of one status), call after call; returns how many. */
   async deleteAll(status?: TaskStatus): Promise<number> {
-    return (await this.#call<{ deleted: number }>('DELETE', status ? `/?status=${status}` : '/')).deleted;
+    return this.#follow('DELETE', '/', status, 'deleted');
+  }
+
+  /** Runs a bulk call again with `cursor` until its next_cursor is null, adding up `field`. */
+  async #follow(method: string, path: string, status: string | undefined, field: 'deleted' | 'retried'): Promise<number> {
+    let total = 0;
+    let cursor: string | null = null;
+    do {
+      const q = new URLSearchParams(Object.entries({ status, cursor }).filter((e): e is [string, string] => e[1] != null));
+      const page: Record<string, unknown> = await this.#call(method, `${path}${q.size ? `?${q}` : ''}`);
+      total += Number(page[field]);
+      cursor = (page.next_cursor as string | null) ?? null;
+    } while (cursor);
+    return total;
   }
 
   retry(id: string): Promise<Task> {
     return this.#call('POST', `/tasks/${encodeURIComponent(id)}/retry`);
   }
 
-  /** Replays up to 500 tasks of a status (default failed) per call; returns how many. */
-  async retryAll(status: Exclude<TaskStatus, 'in_progress'> = 'failed'): Promise<number> {
-    return (await this.#call<{ retried: number }>('POST', `/tasks/retry?status=${status}`)).retried;
+  /** Replays every task of a status (default failed), call after call; returns how many. */
+  retryAll(status: Exclude<TaskStatus, 'in_progress'> = 'failed'): Promise<number> {
+    return this.#follow('POST', '/tasks/retry', status, 'retried');
   }
 
   stats(): Promise<Stats> {

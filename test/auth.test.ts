@@ -94,7 +94,7 @@ describe('tenancy', () => {
     expect((await callWith(ON, `/tasks/${task.id}/attempts`, asB)).status).toBe(404);
     expect((await callWith(ON, `/tasks/${task.id}`, { method: 'DELETE', ...asB })).status).toBe(404);
     const wiped = await callWith(ON, '/', { method: 'DELETE', ...asB });
-    expect(await wiped.json()).toEqual({ deleted: 0 });
+    expect(await wiped.json()).toEqual({ deleted: 0, next_cursor: null });
     const statsB = (await (await callWith(ON, '/stats', asB)).json()) as { tasks: Record<string, number> };
     expect(statsB.tasks.pending).toBe(0);
     const statsA = (await (await callWith(ON, '/stats', { headers: as(a.api_key) })).json()) as { tasks: Record<string, number> };

@@ -139,7 +139,7 @@ describe('tasks', () => {
     const b = (await enqueue(hook('ok').url)).task;
     await consume([a.id]);
     const onlyDone = await call('/?status=completed', { method: 'DELETE' });
-    expect(await onlyDone.json()).toEqual({ deleted: 1 });
+    expect(await onlyDone.json()).toEqual({ deleted: 1, next_cursor: null });
     expect((await call(`/tasks/${b.id}`)).status).toBe(200);
     const bad = await call('/?status=nope', { method: 'DELETE' });
     await expectError(bad, 400, 'status');

@@ -170,6 +170,29 @@ describe('retry and replay', () => {
     expect((await call('/tasks/01NOPE/retry', { method: 'POST' })).status).toBe(404);
   });
 
+  it('bulk replay and DELETE / reach a sparse status across calls by following next_cursor', async () => {
+    await call('/', { method: 'DELETE' });
+    const h = hook('ok');
+    const oldest = [];
+    for (let i = 0; i < 2; i++) oldest.push((await enqueue(h.url)).task.id);
+    await env.DB.prepare("UPDATE tasks SET status = 'failed' WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(oldest)).run();
+    // More newer tasks than one replay call walks (20 steps of 500 rows): the failed ones lie beyond.
+    const items = JSON.stringify(Array.from({ length: 100 }, () => ({ url: h.url, delay: 3600 })));
+    for (let i = 0; i < 110; i++) await call('/batch', { method: 'POST', body: items, headers: { 'content-type': 'application/json' } });
+    let retried = 0;
+    let calls = 0;
+    for (let cursor: string | null = ''; cursor !== null; calls++) {
+      const page = (await json(call(`/tasks/retry?status=failed${cursor ? `&cursor=${cursor}` : ''}`, { method: 'POST' }))) as { retried: number; next_cursor: string | null };
+      retried += page.retried;
+      cursor = page.next_cursor;
+    }
+    expect(retried).toBe(2);
+    expect(calls).toBeGreaterThan(1);
+    for (const id of oldest) expect((await getTask(id)).status).toBe('pending');
+    const gone = (await json(call('/?status=pending', { method: 'DELETE' }))) as { deleted: number; next_cursor: string | null };
+    expect(gone).toEqual({ deleted: 11_002, next_cursor: null });
+  }, 60_000);
+
   it('POST /tasks/retry replays failed tasks in bulk', async () => {
     await call('/', { method: 'DELETE' });
     const h = hook('seq', 'codes=500,500,500,200');
@@ -178,8 +201,8 @@ describe('retry and replay', () => {
     await consume(ids);
     const res = await call('/tasks/retry?status=failed', { method: 'POST' });
     expect(res.status).toBe(202);
-    expect(await json(res)).toEqual({ retried: 3 });
-    expect(await json(call('/tasks/retry', { method: 'POST' }))).toEqual({ retried: 0 });
+    expect(await json(res)).toEqual({ retried: 3, next_cursor: null });
+    expect(await json(call('/tasks/retry', { method: 'POST' }))).toEqual({ retried: 0, next_cursor: null });
     expect((await call('/tasks/retry?status=in_progress', { method: 'POST' })).status).toBe(400);
     await consume(ids);
     for (const id of ids) expect((await getTask(id)).status).toBe('completed');

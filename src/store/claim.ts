@@ -1,7 +1,7 @@
 import { countDelta, KEYS } from './counts';
 import type { DB } from '.';
 import type { TaskStatus } from './schema';
-import { getTask, keysJson, toTask, walkTasks, type TaskKey } from './tasks';
+import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
 
 // ?1 keys, ?2 now + grace (the lease is the task's timeout on top), ?3 now, ?4 budget left (ms).
 // A claimed task starts at once, so if its worker dies the sweeper retries it once its own attempt
@@ -86,15 +86,13 @@ export async function replayTask(db: DB, appId: string, id: string, now: number,
 
 export const REPLAY_CHUNK = 500;
 
-/** Replays up to REPLAY_CHUNK of an app's tasks with one status; waiting ones only if not yet due. */
-export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number) {
-  const ids: string[] = [];
-  let before: string | undefined;
-  for (let step = 0; step < 20 && ids.length < REPLAY_CHUNK; step++) {
-    const walk = await walkTasks(db, appId, { status, before, limit: REPLAY_CHUNK - ids.length });
-    ids.push(...walk.ids);
-    if (!walk.next) break;
-    before = walk.next;
-  }
-  return replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);
+/** Replays up to REPLAY_CHUNK of an app's tasks with one status (waiting ones only if not yet due), from `before` on. */
+export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string) {
+  const replayed: (TaskKey & { dueAt: number })[] = [];
+  const { next } = await walkAll(db, appId, { status, before, max: REPLAY_CHUNK, steps: 20 }, async (ids) => {
+    const done = await replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);
+    replayed.push(...done);
+    return ids.length;
+  });
+  return { replayed, next };
 }

@@ -55,7 +55,6 @@ export async function deleteTask(db: DB, appId: string, id: string): Promise<boo
 
 // At most this many of an app's tasks are read per step of a walk filtered by status.
 export const WALK = 500;
-// One request may run 1,000 D1 queries; 100 chunks of 3 statements leave room.
 export const DELETE_MAX = 100 * WALK;
 
 /**
@@ -80,17 +79,28 @@ export async function walkTasks(db: DB, appId: string, opts: { status?: TaskStat
   return { ids, next };
 }
 
-/** Deletes up to DELETE_MAX of an app's tasks (optionally one status); returns how many. */
-export async function deleteTasks(db: DB, appId: string, status?: TaskStatus): Promise<number> {
+/**
+ * Walks an app's tasks (optionally of one status) from `before` in steps of WALK rows, handing each
+ * step's matches to `act`, for at most `steps` steps or until `max` matches. Returns how many were
+ * acted on and where to go on from (null when the walk reached the end): a status that is sparse
+ * among many tasks takes several calls, each continuing where the last one stopped.
+ */
+export async function walkAll(db: DB, appId: string, opts: { status?: TaskStatus; before?: string; max: number; steps: number }, act: (ids: string[]) => Promise<number>) {
   let total = 0;
-  let before: string | undefined;
-  for (let round = 0; round < 100; round++) {
-    const { ids, next } = await walkTasks(db, appId, { status, before, limit: WALK });
-    total += await deleteByKeys(db, ids.map((id) => ({ app: appId, id })));
-    if (!next) break;
+  let before = opts.before;
+  for (let step = 0; step < opts.steps && total < opts.max; step++) {
+    const { ids, next } = await walkTasks(db, appId, { status: opts.status, before, limit: Math.min(WALK, opts.max - total) });
+    total += ids.length ? await act(ids) : 0;
+    if (!next) return { total, next: null };
     before = next;
   }
-  return total;
+  return { total, next: before ?? null };
+}
+
+/** Deletes up to DELETE_MAX of an app's tasks (optionally one status), from `before` on. */
+export function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string }) {
+  // 100 steps of a walk and a 4-statement delete: 500 queries, half a request's 1,000.
+  return walkAll(db, appId, { ...opts, max: DELETE_MAX, steps: 100 }, (ids) => deleteByKeys(db, ids.map((id) => ({ app: appId, id }))));
 }
 
 /** A page of an app's tasks, newest first (see walkTasks for `next`). */

@@ -68,3 +68,6 @@ export const BatchItem = z
   .strict()
   .refine((i) => i.body === undefined || i.body_base64 === undefined, { message: 'give body or body_base64, not both', path: ['body'] })
   .openapi('BatchItem');
+
+/** Where a paged walk goes on from: a next_cursor from an earlier answer. */
+export const cursorParam = z.string().max(64).regex(/^[0-9A-Z]+$/, 'must be a next_cursor from a previous answer').optional();

@@ -5,6 +5,7 @@ import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { nudge } from '../../tasks/nudge';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
+import { cursorParam } from './params';
 
 const retryOne = createRoute({
   method: 'post',
@@ -22,14 +23,14 @@ const retryOne = createRoute({
 const retryMany = createRoute({
   method: 'post',
   path: '/tasks/retry',
-  summary: `Replay up to ${REPLAY_CHUNK} tasks with one status (default failed); call again while retried = ${REPLAY_CHUNK}`,
+  summary: `Replay up to ${REPLAY_CHUNK} tasks with one status (default failed); call again with cursor=next_cursor until next_cursor is null`,
   request: {
-    query: z.object({ status: z.enum(['failed', 'completed', 'retry', 'pending']).default('failed') }),
+    query: z.object({ status: z.enum(['failed', 'completed', 'retry', 'pending']).default('failed'), cursor: cursorParam }),
   },
   responses: {
     202: {
-      description: 'how many were replayed',
-      content: { 'application/json': { schema: z.object({ retried: z.number().int() }) } },
+      description: 'how many were replayed, and where to go on from (null: done)',
+      content: { 'application/json': { schema: z.object({ retried: z.number().int(), next_cursor: z.string().nullable() }) } },
     },
     ...errorResponses,
     ...rateLimited,
@@ -39,9 +40,10 @@ const retryMany = createRoute({
 export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
-    const replayed = await replayTasks(c.var.db, c.var.app, c.req.valid('query').status, now, c.var.config.SWEEP_GRACE * 1000);
+    const { status, cursor } = c.req.valid('query');
+    const { replayed, next } = await replayTasks(c.var.db, c.var.app, status, now, c.var.config.SWEEP_GRACE * 1000, cursor);
     await nudge(c.env, replayed, now);
-    return c.json({ retried: replayed.length }, 202);
+    return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })
   .openapi(retryOne, async (c) => {
     const task = await replay(c.var.db, c.env, c.var.config, c.var.app, c.req.valid('param').id);

@@ -3,7 +3,7 @@ import { DELETE_MAX, deleteTask, deleteTasks, getTask, listAttempts, listTasks }
 import { notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
-import { wholeNumber } from './params';
+import { cursorParam, wholeNumber } from './params';
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 
@@ -34,9 +34,12 @@ const deleteRoute = createRoute({
 const deleteAllRoute = createRoute({
   method: 'delete',
   path: '/',
-  summary: `Delete the caller's tasks (optionally one status), up to ${DELETE_MAX} per call: call again while deleted = ${DELETE_MAX}`,
-  request: { query: z.object({ status: StatusSchema.optional() }) },
-  responses: { 200: jsonResponse(z.object({ deleted: z.number().int() }), 'how many were deleted'), ...errorResponses },
+  summary: `Delete the caller's tasks (optionally one status), up to ${DELETE_MAX} per call: call again with cursor=next_cursor until next_cursor is null`,
+  request: { query: z.object({ status: StatusSchema.optional(), cursor: cursorParam }) },
+  responses: {
+    200: jsonResponse(z.object({ deleted: z.number().int(), next_cursor: z.string().nullable() }), 'how many were deleted, and where to go on from (null: done)'),
+    ...errorResponses,
+  },
 });
 
 const listRoute = createRoute({
@@ -47,7 +50,7 @@ const listRoute = createRoute({
     query: z.object({
       status: StatusSchema.optional(),
       limit: wholeNumber(1, 100).optional().openapi({ description: '1..100, default 50' }),
-      cursor: z.string().max(64).regex(/^[0-9A-Z]+$/, 'must be a next_cursor from a previous page').optional(),
+      cursor: cursorParam,
     }),
   },
   responses: {
@@ -78,6 +81,7 @@ export const tasksApp = new OpenAPIHono<AppEnv>()
     return c.body(null, 204);
   })
   .openapi(deleteAllRoute, async (c) => {
-    const deleted = await deleteTasks(c.var.db, c.var.app, c.req.valid('query').status);
-    return c.json({ deleted }, 200);
+    const { status, cursor } = c.req.valid('query');
+    const { total, next } = await deleteTasks(c.var.db, c.var.app, { status, before: cursor });
+    return c.json({ deleted: total, next_cursor: next }, 200);
   });
