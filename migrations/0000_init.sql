@@ -15,7 +15,11 @@ CREATE TABLE `app_stats` (
 	`completed` integer DEFAULT 0 NOT NULL,
 	`failed` integer DEFAULT 0 NOT NULL,
 	`folded_to` text DEFAULT '' NOT NULL,
-	`expired_to` text DEFAULT '' NOT NULL
+	`expired_to` text DEFAULT '' NOT NULL,
+	`enqueued_total` integer DEFAULT 0 NOT NULL,
+	`attempts_total` integer DEFAULT 0 NOT NULL,
+	`completed_total` integer DEFAULT 0 NOT NULL,
+	`failed_total` integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE `apps` (

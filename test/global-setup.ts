@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startHookServer } from './hook-server';
+import { quietRuntime } from './quiet-runtime';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,10 +9,12 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  const loud = [quietRuntime(process.stderr), quietRuntime(process.stdout)];
   const hooks = await startHookServer();
   project.provide('hookUrl', hooks.url);
   return async () => {
     hooks.server.closeAllConnections();
     await new Promise((r) => hooks.server.close(r));
+    for (const undo of loud) undo();
   };
 }

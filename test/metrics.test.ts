@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { callWith, consume, enqueue, hook, sweepCaughtUp } from './helpers';
+import { call, callWith, consume, enqueue, hook, sweepCaughtUp } from './helpers';
+import { openDb } from '../src/store';
+import { pruneStats } from '../src/store/sweep';
 
 const scrape = async (vars: Record<string, unknown> = {}, token = env.ADMIN_TOKEN) =>
   callWith(vars, '/metrics', { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -36,5 +38,28 @@ describe('GET /metrics', () => {
     expect(m['torque_last_day{app="default",kind="enqueued"}']).toBeGreaterThanOrEqual(4);
     expect(m['torque_last_day{app="default",kind="failed"}']).toBeGreaterThanOrEqual(1);
     expect(m['torque_oldest_overdue_seconds{app="default"}']).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts enqueued, attempted, completed and failed tasks as counters that never go down', async () => {
+    const totals = async () => {
+      const m = parse(await (await scrape()).text());
+      return Object.fromEntries(['enqueued', 'attempts', 'completed', 'failed'].map((k) => [k, m[`torque_${k}_total{app="default"}`]]));
+    };
+    const before = await totals();
+    const ok = (await enqueue(hook('ok').url)).task.id;
+    const failing = (await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '0' })).task.id;
+    const gone = (await enqueue(hook('ok').url)).task.id;
+    await consume([ok, failing]);
+    expect((await call(`/tasks/${gone}`, { method: 'DELETE' })).status).toBe(204); // deleted before any fold
+    const after = await totals();
+    expect(after).toEqual({ enqueued: before.enqueued + 3, attempts: before.attempts + 2, completed: before.completed + 1, failed: before.failed + 1 });
+    await sweepCaughtUp(); // the live tasks move into the minute rollups
+    expect(await totals()).toEqual(after);
+    // Two days on, the rollups are pruned: the last day forgets them, the counters do not.
+    const dayBefore = parse(await (await scrape()).text())['torque_last_day{app="default",kind="enqueued"}'];
+    await pruneStats(openDb(env.DB), Date.now() + 3 * 86_400_000);
+    expect(parse(await (await scrape()).text())['torque_last_day{app="default",kind="enqueued"}']).toBeLessThan(dayBefore);
+    expect(await totals()).toEqual(after);
+    expect(await (await scrape()).text()).toContain('# TYPE torque_enqueued_total counter');
   });
 });

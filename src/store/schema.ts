@@ -100,6 +100,12 @@ export const appStats = sqliteTable('app_stats', {
   failed: integer('failed').notNull().default(0),
   foldedTo: text('folded_to').notNull().default(''),
   expiredTo: text('expired_to').notNull().default(''),
+  // All-time throughput up to the minute rollups pruned so far (see pruneStats): a monotonic
+  // counter is these plus the rollups still kept, without keeping a row per minute forever.
+  enqueuedTotal: integer('enqueued_total').notNull().default(0),
+  attemptsTotal: integer('attempts_total').notNull().default(0),
+  completedTotal: integer('completed_total').notNull().default(0),
+  failedTotal: integer('failed_total').notNull().default(0),
 });
 
 export const statsMinutes = sqliteTable(

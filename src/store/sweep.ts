@@ -77,8 +77,22 @@ export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlM
 /** The highest ?N a statement uses: D1 refuses more bound values than placeholders. */
 export const maxParam = (sql: string) => (sql.match(/\?\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
 
-/** Throughput rollups older than two days are no longer shown anywhere. */
+// Per app, so each app's old minutes are one range of the table's key. ?1 the first minute kept.
+const OLD_MINUTES = `FROM stats_minutes WHERE app_id IN (SELECT app_id FROM app_stats) AND minute < ?1`;
+export const PRUNE_SQL = {
+  // What leaves the rollups joins the all-time totals in the same transaction, so the totals
+  // /metrics reports never go down.
+  total: `UPDATE app_stats SET enqueued_total = enqueued_total + p.enqueued, attempts_total = attempts_total + p.attempts,
+      completed_total = completed_total + p.completed, failed_total = failed_total + p.failed
+    FROM (SELECT app_id, sum(enqueued) AS enqueued, sum(attempts) AS attempts, sum(completed) AS completed, sum(failed) AS failed
+          ${OLD_MINUTES} GROUP BY app_id) AS p
+    WHERE app_stats.app_id = p.app_id`,
+  prune: `DELETE ${OLD_MINUTES}`,
+};
+
+/** Throughput rollups older than two days are no longer shown by minute; their sums join the totals. */
 export async function pruneStats(db: DB, now: number): Promise<void> {
-  // Per app, so each app's old minutes are one range of the table's key.
-  await db.$client.prepare(`DELETE FROM stats_minutes WHERE app_id IN (SELECT app_id FROM app_stats) AND minute < ?1`).bind(Math.floor((now - 2 * DAY_MS) / 60_000)).run();
+  const d1 = db.$client;
+  const first = Math.floor((now - 2 * DAY_MS) / 60_000);
+  await d1.batch([d1.prepare(PRUNE_SQL.total).bind(first), d1.prepare(PRUNE_SQL.prune).bind(first)]);
 }

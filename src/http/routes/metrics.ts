@@ -10,11 +10,15 @@ const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').repla
 
 function render(apps: AppMetrics[]): string {
   const out: string[] = [];
-  const family = (name: string, help: string, lines: string[]) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...lines);
+  const family = (name: string, help: string, lines: string[], type = 'gauge') => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
   family('torque_tasks', 'Tasks stored, by app and status.', apps.flatMap((a) =>
     Object.entries(a.tasks).map(([status, n]) => `torque_tasks{app="${label(a.app)}",status="${status}"} ${n}`)));
   family('torque_last_day', 'Over the last 24 hours, by app: tasks enqueued, attempts ended, tasks completed, tasks failed.', apps.flatMap((a) =>
     Object.entries(a.lastDay).map(([kind, n]) => `torque_last_day{app="${label(a.app)}",kind="${kind}"} ${n}`)));
+  const counters = { enqueued: 'Tasks enqueued', attempts: 'Attempts ended', completed: 'Tasks completed', failed: 'Tasks failed for good' };
+  for (const [kind, help] of Object.entries(counters) as [keyof AppMetrics['total'], string][]) {
+    family(`torque_${kind}_total`, `${help}, by app, since the app began.`, apps.map((a) => `torque_${kind}_total{app="${label(a.app)}"} ${a.total[kind]}`), 'counter');
+  }
   family('torque_oldest_overdue_seconds', 'How long the most overdue waiting task of the app has been due (0 when none is).', apps.map((a) =>
     `torque_oldest_overdue_seconds{app="${label(a.app)}"} ${a.oldestOverdueSeconds ?? 0}`));
   return `${out.join('\n')}\n`;
