@@ -2,12 +2,10 @@
 // through Miniflare's API (no wrangler dev proxy), with a real hook server on loopback.
 // BENCH_TASKS (default 5000), BENCH_CONCURRENCY (default 32) and BENCH_ROUNDS (default 3) tune it. Prints a table, then
 // one JSON line with every figure.
-import { build } from 'esbuild';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { Miniflare } from 'miniflare';
+import { bundle, COMPAT, load, migrate, startHook } from './lib.ts';
 
 const N = Number(process.env.BENCH_TASKS ?? 5000);
 // Two cores shared by the runtime, the client and the hook make single runs noisy: the raw
@@ -15,58 +13,11 @@ const N = Number(process.env.BENCH_TASKS ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONC = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const BATCH = 100;
-const OUT = 'bench/.build';
-// Miniflare 4's workerd predates the app's compatibility date; behaviour used here is the same.
-const COMPAT = { compatibilityDate: '2026-07-01', compatibilityFlags: ['nodejs_compat'] };
 // Local D1 is SQLite on this machine's disk, where every commit waits for fsync: that measures
 // the disk, not Torque (production D1 is a remote, replicated service). By default the bench
 // keeps D1 on tmpfs; BENCH_D1_DIR=<dir on disk> measures with the disk in the loop.
 const D1_DIR = process.env.BENCH_D1_DIR ?? (existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-bench-') : undefined);
 const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6 };
-
-async function bundle(entry: string, name: string): Promise<string> {
-  mkdirSync(OUT, { recursive: true });
-  const outfile = `${OUT}/${name}.mjs`;
-  await build({
-    entryPoints: [entry], bundle: true, format: 'esm', platform: 'neutral', outfile, logLevel: 'warning',
-    mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'], jsx: 'automatic', jsxImportSource: 'hono/jsx',
-    external: ['cloudflare:*', 'node:*'],
-  });
-  return outfile;
-}
-
-/** A hook that answers 200 at once and notes when each task id arrived. */
-async function startHook() {
-  const arrived = new Map<string, number>();
-  let waiting: { n: number; resolve: () => void } | undefined;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const id = req.headers['torque-task-id'] as string;
-      if (!arrived.has(id)) arrived.set(id, performance.now());
-      res.end('ok');
-      if (waiting && arrived.size >= waiting.n) waiting.resolve();
-    });
-  });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  const until = (n: number, ms = 600_000) =>
-    new Promise<void>((resolve, reject) => {
-      if (arrived.size >= n) return resolve();
-      const t = setTimeout(() => reject(new Error(`only ${arrived.size}/${n} tasks reached the hook`)), ms);
-      waiting = { n, resolve: () => (clearTimeout(t), resolve()) };
-    });
-  return { url, arrived, until, reset: () => arrived.clear(), close: () => (server.closeAllConnections(), server.close()) };
-}
-
-/** Runs `count` jobs with `conc` in flight; returns elapsed ms. */
-async function load(count: number, conc: number, job: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: conc }, async () => { while (next < count) await job(next++); }));
-  return performance.now() - start;
-}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -74,14 +25,9 @@ const pct = (xs: number[], p: number) => {
 };
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function migrate(mf: Miniflare) {
-  const db = await mf.getD1Database('DB');
-  for (const file of readdirSync('migrations').filter((f) => f.endsWith('.sql')).sort()) {
-    for (const stmt of readFileSync(`migrations/${file}`, 'utf8').split('--> statement-breakpoint')) {
-      if (stmt.trim()) await db.prepare(stmt).run();
-    }
-  }
-}
+// Clients (curl, requests, browsers) send a Content-Length with a body they hold; Miniflare's
+// dispatchFetch would stream it chunked unless told, which is a different (rarer) request.
+const sized = (body: string) => ({ 'content-length': String(Buffer.byteLength(body)) });
 
 type Hook = Awaited<ReturnType<typeof startHook>>;
 
@@ -96,10 +42,12 @@ async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'ra
     let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
     if (mode === 'batch') {
       const items = Array.from({ length: Math.min(BATCH, N - i * BATCH) }, (_, k) => ({ url: hook.url, body: `n=${i * BATCH + k}` }));
-      res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+      const body = JSON.stringify(items);
+      res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body, headers: { 'content-type': 'application/json', ...sized(body) } });
       for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
     } else {
-      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body: `n=${i}` });
+      const body = `n=${i}`;
+      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body, headers: sized(body) });
       sent.set(((await res.json()) as { id: string }).id, t0);
     }
     if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);

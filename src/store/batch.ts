@@ -13,7 +13,11 @@ const MAX_META_JSON = 1_800_000;
 // by json_each (binding each column of 100 rows would take 2,000 parameters), and each body is a
 // bound BLOB parameter of its own, picked by position: no hex or base64 in SQL, so a body may use
 // its value's whole 2,000,000 bytes.
+const insertSqls: string[] = [];
 function insertSql(bodies: number): string {
+  return (insertSqls[bodies] ??= buildInsertSql(bodies));
+}
+function buildInsertSql(bodies: number): string {
   const body = bodies ? `CASE json_extract(value, '$.b') ${Array.from({ length: bodies }, (_, k) => `WHEN ${k} THEN ?${k + 2}`).join(' ')} END` : 'NULL';
   return `
   INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries,
@@ -51,12 +55,12 @@ function statements(db: DB, rows: NewTaskRow[]): D1PreparedStatement[] {
   };
   for (const r of rows) {
     const { body, ...rest } = r;
-    const estimate = JSON.stringify(rest).length + 12;
-    if (size + estimate > MAX_META_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) flush();
-    const json = JSON.stringify({ ...rest, b: body ? bodies.length : null });
-    meta.push(json);
-    if (body) bodies.push(new Uint8Array(body));
-    size += json.length + 1;
+    // The body's position is filled in after the split is decided (its digits barely change the size).
+    const json = JSON.stringify({ ...rest, b: body ? 0 : null });
+    if (size + json.length + 4 > MAX_META_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) flush();
+    meta.push(body ? `${json.slice(0, -2)}${bodies.length}}` : json);
+    if (body) bodies.push(body);
+    size += json.length + 4;
   }
   flush();
   return out;

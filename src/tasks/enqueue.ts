@@ -60,7 +60,8 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     url: input.url,
     method: input.method ?? 'POST',
     headers,
-    body: input.body ? Buffer.from(input.body) : null,
+    // A view of the request's bytes, not a copy (a body may be 1 MiB).
+    body: input.body ? Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength) : null,
     contentType: input.contentType,
     status: 'pending',
     attempts: 0,
