@@ -63,6 +63,23 @@ export function signingKeyBytes(secret: string): Uint8Array | null {
   return raw.length >= MIN_SECRET_BYTES && raw.length <= MAX_SECRET_BYTES ? raw : null;
 }
 
+// D1 bindings holding tasks: `DB` (number 0, also home of apps and keys) and `DB_1` .. `DB_31`,
+// whose number is what a task id's last char names, so a list may grow (or be reordered) freely.
+export const bindingShard = (name: string) => (name === 'DB' ? 0 : Number(name.match(/^DB_([1-9]|[12]\d|3[01])$/)?.[1] ?? NaN));
+const databaseList = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const names = (v ?? def).split(',').map((p) => p.trim()).filter(Boolean);
+      const bad = names.find((n) => Number.isNaN(bindingShard(n)));
+      if (bad) {
+        ctx.addIssue({ code: 'custom', message: `must list D1 binding names DB, DB_1 .. DB_31; "${bad}" is not one` });
+        return z.NEVER;
+      }
+      return [...new Set(names)];
+    });
+
 const secret = z
   .string()
   .optional()
@@ -92,6 +109,9 @@ const ConfigSchema = z
     // Torque's API refuses requests that carry its own delivery headers (a hook pointed back at
     // Torque would otherwise loop); true allows deliberate chaining between deployments.
     ALLOW_CHAINING: bool(false),
+    // Every D1 database tasks live in (see README, Scaling out); new tasks go to those not draining.
+    DATABASES: databaseList('DB'),
+    DRAIN_DATABASES: databaseList(''),
     ADMIN_TOKEN: secret,
     METRICS_TOKEN: secret,
     SIGNING_SECRET: secret.refine((v) => v === undefined || signingKeyBytes(v) !== null, {
@@ -106,6 +126,15 @@ const ConfigSchema = z
     // An attempt that cannot fit in a consumer invocation's budget would never be started.
     path: ['MAX_TIMEOUT'],
     message: 'must not exceed CONSUMER_BUDGET',
+  })
+  .refine((c) => c.DATABASES.includes('DB'), {
+    // Apps and keys live in DB, and every deployment starts with it.
+    path: ['DATABASES'],
+    message: 'must include DB',
+  })
+  .refine((c) => c.DRAIN_DATABASES.every((d) => c.DATABASES.includes(d)) && c.DATABASES.some((d) => !c.DRAIN_DATABASES.includes(d)), {
+    path: ['DRAIN_DATABASES'],
+    message: 'must name databases of DATABASES and leave at least one taking new tasks',
   })
   .refine((c) => c.MIN_RETRY_DELAY <= c.MAX_RETRY_DELAY, {
     path: ['MIN_RETRY_DELAY'],

@@ -1,15 +1,24 @@
-// Task ids: 10 chars of millisecond time + 16 random chars, Crockford base32 (the ULID layout).
-// Written here rather than pulled in because it is a dozen lines and needs only WebCrypto.
-// Lexicographic order is creation order, which gives newest-first listing and cursors for free.
+// Task ids: 10 chars of millisecond time + 15 random chars + 1 char naming the D1 database the
+// task lives in, Crockford base32 (the ULID layout). Written here rather than pulled in because it
+// is a dozen lines and needs only WebCrypto. Lexicographic order is creation order, which gives
+// newest-first listing and cursors (merged across databases) for free; the last char sends a
+// lookup by id straight to its database, whatever databases were added since.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const MAX_SHARDS = ALPHABET.length;
+const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-export function newId(now = Date.now()): string {
+export function newId(now = Date.now(), shard = 0): string {
   let time = '';
   for (let i = 0, t = now; i < 10; i++, t = Math.floor(t / 32)) time = ALPHABET[t % 32] + time;
-  const random = crypto.getRandomValues(new Uint8Array(16));
+  const random = crypto.getRandomValues(new Uint8Array(15));
   let rest = '';
   for (const b of random) rest += ALPHABET[b % 32];
-  return time + rest;
+  return time + rest + ALPHABET[shard];
+}
+
+/** The database number an id names, or undefined for a string that is not a task id. */
+export function shardOfId(id: string): number | undefined {
+  return ID.test(id) ? ALPHABET.indexOf(id[25]) : undefined;
 }
 
 /** A random URL-safe token with `bytes` bytes of entropy (for API keys). */

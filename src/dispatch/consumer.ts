@@ -1,5 +1,6 @@
 import { getConfig, type Config } from '../config';
-import { openDb, type DB } from '../store';
+import type { DB } from '../store';
+import { openShards, type Shard } from '../store/shards';
 import { recordOutcomes, type Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { claimTasks } from '../store/claim';
@@ -91,7 +92,7 @@ async function attempt(task: TaskRow, cfg: Config): Promise<Outcome> {
  */
 export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   const cfg = getConfig(env);
-  const db = openDb(env.DB);
+  const shards = openShards(env, cfg);
   const start = Date.now();
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
   const keys = new Map<string, TaskKey>();
@@ -104,14 +105,23 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     if (!Array.isArray(ids) || typeof app !== 'string') continue;
     for (const id of ids) {
       if (typeof id !== 'string' || keys.has(id) || handBack.has(id)) continue;
+      // An id naming no database of this deployment (one dropped from DATABASES without draining
+      // it first, see README) can never be run here.
+      if (!shards.of(id)) {
+        console.error(`task ${id} names a database that is not in DATABASES; its message is dropped`);
+        continue;
+      }
       (keys.size < MAX_IDS_PER_INVOCATION ? keys : handBack).set(id, { app, id });
     }
   }
-  const waiting = [...keys.values()];
+  // Grouped by database, so a claim (one statement per database it touches) usually touches one.
+  const shardOf = (k: TaskKey) => shards.of(k.id)!;
+  const waiting = [...keys.values()].sort((a, b) => shardOf(a).n - shardOf(b).n);
   const notClaimed: TaskKey[] = [];
   const claimFailed = new Set<string>();
   const budget = { used: 0 };
-  const log = outcomeLog(db, env, cfg.SWEEP_GRACE * 1000, budget);
+  const logs = new Map<Shard, ReturnType<typeof outcomeLog>>();
+  const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg.SWEEP_GRACE * 1000, budget)).get(s)!;
   const running = new Set<Promise<void>>();
   let lastStart = Date.now();
   let freeSince: number | undefined;
@@ -135,31 +145,40 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     }
     freeSince = undefined;
     // Keep enough budget to record every attempt running (one flush each at worst) and a last one.
-    if (budget.used + CLAIM_COST + FLUSH_COST * (HOOK_CONCURRENCY + 1) > D1_STATEMENTS) break;
-    budget.used += CLAIM_COST;
     const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
-    let claimed: TaskRow[];
-    try {
-      claimed = await claimTasks(db, take, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now());
-    } catch (err) {
-      // Nothing of these was claimed: let the queue redeliver them (the sweeper covers the rest).
-      console.error('claim failed', err);
-      for (const k of [...take, ...waiting]) claimFailed.add(k.id);
-      waiting.length = 0;
+    const groups = byShard(take, shardOf);
+    if (budget.used + CLAIM_COST * groups.size + FLUSH_COST * (HOOK_CONCURRENCY + groups.size) > D1_STATEMENTS) {
+      waiting.unshift(...take);
       break;
     }
-    const got = new Set(claimed.map((t) => t.id));
-    notClaimed.push(...take.filter((k) => !got.has(k.id)));
+    budget.used += CLAIM_COST * groups.size;
+    // A database that fails to claim fails alone: its tasks come back (queue retry), the others run.
+    const claims = await Promise.all([...groups].map(async ([shard, keys]) => {
+      try {
+        return { shard, keys, claimed: await claimTasks(shard.db, keys, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now()) };
+      } catch (err) {
+        console.error(`claim failed in ${shard.binding}`, err);
+        // The rest of this database's tasks are not tried again in this invocation either.
+        for (const k of [...keys, ...waiting.filter((w) => shardOf(w) === shard)]) claimFailed.add(k.id);
+        waiting.splice(0, waiting.length, ...waiting.filter((w) => !claimFailed.has(w.id)));
+        return { shard, keys, claimed: [] as TaskRow[] };
+      }
+    }));
     lastStart = Date.now();
-    for (const task of claimed) {
-      const p: Promise<void> = attempt(task, cfg).then((o) => log.add(o)).finally(() => running.delete(p));
-      running.add(p);
+    for (const { shard, keys, claimed } of claims) {
+      const got = new Set(claimed.map((t) => t.id));
+      notClaimed.push(...keys.filter((k) => !got.has(k.id) && !claimFailed.has(k.id)));
+      for (const task of claimed) {
+        const p: Promise<void> = attempt(task, cfg).then((o) => logOf(shard).add(o)).finally(() => running.delete(p));
+        running.add(p);
+      }
     }
   }
   for (const k of waiting) handBack.set(k.id, k);
-  const settled = settleUnclaimed(db, env, notClaimed, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err));
+  const settled = Promise.all([...byShard(notClaimed, shardOf)].map(([shard, keys]) =>
+    settleUnclaimed(shard.db, env, keys, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err))));
   await Promise.all(running);
-  await log.flush();
+  await Promise.all([...logs.values()].map((log) => log.flush()));
   await settled;
   await nudge(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
   if (claimFailed.size === 0) return batch.ackAll();
@@ -167,6 +186,12 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const failed = (m: Message<TaskMessage>) => Array.isArray(m.body?.ids) && m.body.ids.some((id) => claimFailed.has(id));
   if (batch.messages.every(failed)) return batch.retryAll({ delaySeconds: 5 });
   for (const m of batch.messages) (failed(m) ? m.retry({ delaySeconds: 5 }) : m.ack());
+}
+
+function byShard(keys: TaskKey[], shardOf: (k: TaskKey) => Shard): Map<Shard, TaskKey[]> {
+  const groups = new Map<Shard, TaskKey[]>();
+  for (const k of keys) groups.get(shardOf(k))?.push(k) ?? groups.set(shardOf(k), [k]);
+  return groups;
 }
 
 /**

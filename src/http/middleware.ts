@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
 import { getConfig } from '../config';
-import { openDb } from '../store';
+import { openShards } from '../store/shards';
 import { DEFAULT_APP, findLiveKey } from '../store/apps';
 import { apiError } from './errors';
 import { DELIVERY_HEADERS } from '../hook/headers';
@@ -10,8 +10,11 @@ import type { AppEnv } from './types';
 
 /** Parses config and opens the database once per request, for every route. */
 export const context = createMiddleware<AppEnv>(async (c, next) => {
-  c.set('config', getConfig(c.env));
-  c.set('db', openDb(c.env.DB));
+  const cfg = getConfig(c.env);
+  const shards = openShards(c.env, cfg);
+  c.set('config', cfg);
+  c.set('shards', shards);
+  c.set('db', shards.home.db);
   await next();
 });
 

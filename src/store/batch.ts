@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { D1_MAX_PARAMS } from '../platform';
 import type { DB } from '.';
+import type { Shard } from './shards';
 import { tasks, type NewTaskRow, type TaskRow } from './schema';
 import { inJson } from './tasks';
 
@@ -66,24 +67,36 @@ function statements(db: DB, rows: NewTaskRow[]): D1PreparedStatement[] {
   return out;
 }
 
+// Apps whose counter row each database is known to hold, in this isolate (see insertTasks).
+const known = new Set<string>();
+
 /**
  * Inserts tasks in as few statements as their size allows (one for a typical batch), all in one
  * transaction. Rows whose idempotency key is taken are not inserted; the existing task stands in.
+ * The first insert of an app into a database in an isolate also makes sure the app has its counter
+ * row there (the sweeper's walks go through it): a database added later gets it on first use.
  */
-export async function insertTasks(db: DB, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
-  const results = await db.$client.batch<{ id: string }>(statements(db, rows));
+export async function insertTasks(shard: Shard, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
+  const { db } = shard;
+  const appId = rows[0].appId; // every row of one call belongs to the caller's app
+  const mark = `${shard.n}\n${appId}`;
+  const ensure = known.has(mark) ? [] : [db.$client.prepare('INSERT OR IGNORE INTO app_stats (app_id) VALUES (?1)').bind(appId)];
+  const results = (await db.$client.batch<{ id: string }>([...ensure, ...statements(db, rows)])).slice(ensure.length);
+  known.add(mark);
   const created = new Set(results.flatMap((r) => r.results.map((x) => x.id)));
 
   const taken = rows.filter((r) => !created.has(r.id!) && r.idempotencyKey).map((r) => r.idempotencyKey!);
-  // Every row of one call belongs to the caller's app.
-  const existing = taken.length
-    ? await db.select().from(tasks).where(and(eq(tasks.appId, rows[0].appId), inJson(tasks.idempotencyKey, taken)))
-    : [];
-  const byKey = new Map(existing.map((t) => [t.idempotencyKey, t]));
+  const byKey = new Map((await findByKeys(db, appId, taken)).map((t) => [t.idempotencyKey, t]));
   return rows.map((r) => {
     if (created.has(r.id!)) return { task: asStored(r), created: true };
     const other = byKey.get(r.idempotencyKey ?? '');
     if (!other) throw new Error(`task ${r.id} was neither inserted nor found by its idempotency key`);
     return { task: other, created: false };
   });
+}
+
+/** An app's tasks holding these idempotency keys (through the unique index). */
+export async function findByKeys(db: DB, appId: string, keys: string[]): Promise<TaskRow[]> {
+  if (keys.length === 0) return [];
+  return db.select().from(tasks).where(and(eq(tasks.appId, appId), inJson(tasks.idempotencyKey, keys)));
 }

@@ -86,10 +86,11 @@ export async function replayTask(db: DB, appId: string, id: string, now: number,
 
 export const REPLAY_CHUNK = 500;
 
-/** Replays up to REPLAY_CHUNK of an app's tasks with one status (waiting ones only if not yet due), from `before` on. */
-export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string) {
+/** Replays up to REPLAY_CHUNK of an app's tasks with one status (waiting ones only if not yet due), from `before` on (`share` of that, see deleteTasks). */
+export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string, share = 1) {
   const replayed: (TaskKey & { dueAt: number })[] = [];
-  const { next } = await walkAll(db, appId, { status, before, max: REPLAY_CHUNK, steps: 20 }, async (ids) => {
+  const steps = Math.max(1, Math.floor(20 * share));
+  const { next } = await walkAll(db, appId, { status, before, max: Math.max(1, Math.floor(REPLAY_CHUNK * share)), steps }, async (ids) => {
     const done = await replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);
     replayed.push(...done);
     return ids.length;

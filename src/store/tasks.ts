@@ -97,10 +97,14 @@ export async function walkAll(db: DB, appId: string, opts: { status?: TaskStatus
   return { total, next: before ?? null };
 }
 
-/** Deletes up to DELETE_MAX of an app's tasks (optionally one status), from `before` on. */
-export function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string }) {
+/**
+ * Deletes up to DELETE_MAX of an app's tasks (optionally one status), from `before` on; `share` of
+ * that when the request's D1 budget is shared with other databases.
+ */
+export function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string }, share = 1) {
   // 100 steps of a walk and a 4-statement delete: 500 queries, half a request's 1,000.
-  return walkAll(db, appId, { ...opts, max: DELETE_MAX, steps: 100 }, (ids) => deleteByKeys(db, ids.map((id) => ({ app: appId, id }))));
+  const steps = Math.max(1, Math.floor(100 * share));
+  return walkAll(db, appId, { ...opts, max: steps * WALK, steps }, (ids) => deleteByKeys(db, ids.map((id) => ({ app: appId, id }))));
 }
 
 /** A page of an app's tasks, newest first (see walkTasks for `next`). */

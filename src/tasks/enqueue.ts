@@ -1,13 +1,13 @@
 import type { Config } from '../config';
 import type { NewTaskRow, TaskRow } from '../store/schema';
-import { insertTasks } from '../store/batch';
+import { findByKeys, insertTasks } from '../store/batch';
 import { replayTask } from '../store/claim';
+import type { Shards } from '../store/shards';
 import { waitingWake } from '../store/watch';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
 import { newId } from '../ids';
 import { nudge } from './nudge';
-import type { DB } from '../store';
 
 /** A task that cannot be accepted as given: the edge answers it as a 4xx naming the field. */
 export class TaskInputError extends Error {
@@ -38,8 +38,8 @@ function trackDelayed(due: number, now: number, graceMs: number, lagMs: number):
   return due - now > lagMs ? waitingWake(due, now, graceMs) : null;
 }
 
-/** Builds the row for a validated task, applying config defaults and limits. */
-export function buildTask(cfg: Config, appId: string, input: TaskInput, now: number, field = ''): NewTaskRow {
+/** Builds the row for a validated task, applying config defaults and limits (its id comes with its database). */
+export function buildTask(cfg: Config, appId: string, input: TaskInput, now: number, field = ''): Omit<NewTaskRow, 'id'> {
   const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
   if (timeout > cfg.MAX_TIMEOUT) throw new TaskInputError(`${field}timeout`, `must be at most ${cfg.MAX_TIMEOUT}`);
   const refusal = hostRefusal(input.url, cfg);
@@ -55,7 +55,6 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   if (typeProblem) throw new TaskInputError(`${field}content-type`, typeProblem);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
   return {
-    id: newId(now),
     appId,
     url: input.url,
     method: input.method ?? 'POST',
@@ -76,20 +75,38 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
 }
 
 /**
- * Stores tasks (one statement), then nudges the queue about the ones created. D1 is the truth: if
- * the send fails the tasks are still accepted, and the sweeper sends them once overdue by
- * SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`.
+ * Stores tasks (one statement, in one database), then nudges the queue about the ones created. D1
+ * is the truth: if the send fails the tasks are still accepted, and the sweeper sends them once
+ * overdue by SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`.
+ *
+ * An idempotency key is looked for in every other database first (a key may have been routed
+ * elsewhere before a database was added), and a keyed task goes to its key's database, where
+ * concurrent requests with the same key meet the unique index.
  */
-export async function enqueue(db: DB, env: Env, rows: NewTaskRow[]): Promise<{ task: TaskRow; created: boolean }[]> {
-  const results = await insertTasks(db, rows);
-  const created = results.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
+export async function enqueue(shards: Shards, env: Env, built: Omit<NewTaskRow, 'id'>[]): Promise<{ task: TaskRow; created: boolean }[]> {
+  const app = built[0].appId;
+  const keys = built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : []));
+  const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
+  const elsewhere = new Map<string, TaskRow>();
+  if (keys.length && shards.all.length > 1) {
+    const found = await Promise.all(shards.all.filter((s) => s !== shard).map((s) => findByKeys(s.db, app, keys)));
+    for (const t of found.flat()) elsewhere.set(t.idempotencyKey!, t);
+  }
+  const rows = built.filter((r) => !elsewhere.has(r.idempotencyKey ?? '')).map((r) => ({ ...r, id: newId(r.createdAt, shard.n) }));
+  const stored = rows.length ? await insertTasks(shard, rows) : [];
+  const created = stored.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
   await nudge(env, created);
-  return results;
+  let next = 0;
+  return built.map((r) => {
+    const other = elsewhere.get(r.idempotencyKey ?? '');
+    return other ? { task: other, created: false } : stored[next++];
+  });
 }
 
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
-export async function replay(db: DB, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
-  const task = await replayTask(db, appId, id, now, cfg.SWEEP_GRACE * 1000);
+export async function replay(shards: Shards, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
+  const shard = shards.of(id);
+  const task = shard && (await replayTask(shard.db, appId, id, now, cfg.SWEEP_GRACE * 1000));
   if (task && task !== 'busy') await nudge(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }

@@ -7,8 +7,7 @@ import { ThroughputChart } from './chart';
 import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
-import { appStats, minuteSeries } from '../../store/stats';
-import { deleteTask, getTask, listAttempts, listTasks } from '../../store/tasks';
+import { appStats, deleteTask, getTask, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
 import { appForKey, rateLimit } from '../middleware';
 import { attemptsJson, taskJson } from '../schemas';
 import { replay } from '../../tasks/enqueue';
@@ -66,9 +65,9 @@ dashboardApp.get('/dashboard', async (c) => {
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
   const [stats, series, page] = await Promise.all([
-    appStats(c.var.db, c.var.app, now),
-    minuteSeries(c.var.db, c.var.app, minute - 59),
-    listTasks(c.var.db, c.var.app, { status, before: cursor, limit: 50 }),
+    appStats(c.var.shards, c.var.app, now),
+    minuteSeries(c.var.shards, c.var.app, minute - 59),
+    listTasks(c.var.shards, c.var.app, { status, before: cursor, limit: 50 }),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
@@ -83,12 +82,12 @@ dashboardApp.get('/dashboard', async (c) => {
 });
 
 dashboardApp.get('/dashboard/tasks/:id', async (c) => {
-  const task = await getTask(c.var.db, c.var.app, c.req.param('id'));
+  const task = await getTask(c.var.shards, c.var.app, c.req.param('id'));
   if (!task) {
     c.status(404);
     return c.html(<Layout title="Not found" authed={c.var.config.AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
   }
-  const archived = task.attempts > 1 ? await listAttempts(c.var.db, task.id) : [];
+  const archived = task.attempts > 1 ? await listAttempts(c.var.shards, task.id) : [];
   return c.html(
     <Layout title={task.id} authed={c.var.config.AUTHENTICATE}>
       <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} />
@@ -97,11 +96,11 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
 });
 
 dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
-  await replay(c.var.db, c.env, c.var.config, c.var.app, c.req.param('id'));
+  await replay(c.var.shards, c.env, c.var.config, c.var.app, c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 
 dashboardApp.post('/dashboard/tasks/:id/delete', async (c) => {
-  await deleteTask(c.var.db, c.var.app, c.req.param('id'));
+  await deleteTask(c.var.shards, c.var.app, c.req.param('id'));
   return c.redirect('/dashboard', 303);
 });

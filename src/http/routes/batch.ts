@@ -43,6 +43,6 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
     return buildTask(c.var.config, c.var.app, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key }, now, field);
   });
-  const results = await enqueue(c.var.db, c.env, rows);
+  const results = await enqueue(c.var.shards, c.env, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
 });

@@ -72,7 +72,7 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
     },
     now,
   );
-  const [{ task, created }] = await enqueue(c.var.db, c.env, [row]);
+  const [{ task, created }] = await enqueue(c.var.shards, c.env, [row]);
   c.header('Location', `/tasks/${task.id}`);
   return c.json(taskJson(task), created ? 201 : 200);
 });

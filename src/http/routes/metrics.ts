@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { tokensEqual } from '../../keys';
-import { allAppMetrics, type AppMetrics } from '../../store/metrics';
+import type { AppMetrics } from '../../store/metrics';
+import { metrics } from '../../tasks/across';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
 
@@ -32,7 +33,7 @@ metricsApp.get('/metrics', async (c) => {
   if (!(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
   }
-  return c.text(render(await allAppMetrics(c.var.db, Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  return c.text(render(await metrics(c.var.shards, Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 metricsApp.openAPIRegistry.registerPath({
   method: 'get',

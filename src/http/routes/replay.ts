@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { REPLAY_CHUNK, replayTasks } from '../../store/claim';
+import { REPLAY_CHUNK } from '../../store/claim';
+import { replayTasks } from '../../tasks/across';
 import { apiError, notFound } from '../errors';
 import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { nudge } from '../../tasks/nudge';
@@ -41,12 +42,12 @@ export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
     const { status, cursor } = c.req.valid('query');
-    const { replayed, next } = await replayTasks(c.var.db, c.var.app, status, now, c.var.config.SWEEP_GRACE * 1000, cursor);
+    const { replayed, next } = await replayTasks(c.var.shards, c.var.app, status, now, c.var.config.SWEEP_GRACE * 1000, cursor);
     await nudge(c.env, replayed, now);
     return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })
   .openapi(retryOne, async (c) => {
-    const task = await replay(c.var.db, c.env, c.var.config, c.var.app, c.req.valid('param').id);
+    const task = await replay(c.var.shards, c.env, c.var.config, c.var.app, c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
     if (!task) throw notFound();
     return c.json(taskJson(task), 202);

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { appStats } from '../../store/stats';
+import { appStats } from '../../tasks/across';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 
@@ -25,4 +25,4 @@ const route = createRoute({
   responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } }, ...errorResponses },
 });
 
-export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => c.json(await appStats(c.var.db, c.var.app, Date.now()), 200));
+export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => c.json(await appStats(c.var.shards, c.var.app, Date.now()), 200));

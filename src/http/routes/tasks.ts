@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { DELETE_MAX, deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../../store/tasks';
+import { DELETE_MAX } from '../../store/tasks';
+import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../../tasks/across';
 import { notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
@@ -62,26 +63,26 @@ const listRoute = createRoute({
 export const tasksApp = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, async (c) => {
     const { status, limit = 50, cursor } = c.req.valid('query');
-    const { tasks, next } = await listTasks(c.var.db, c.var.app, { status, before: cursor, limit });
+    const { tasks, next } = await listTasks(c.var.shards, c.var.app, { status, before: cursor, limit });
     return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {
-    const task = await getTask(c.var.db, c.var.app, c.req.valid('param').id);
+    const task = await getTask(c.var.shards, c.var.app, c.req.valid('param').id);
     if (!task) throw notFound();
     return c.json(taskJson(task), 200);
   })
   .openapi(attemptsRoute, async (c) => {
-    const task = await getTask(c.var.db, c.var.app, c.req.valid('param').id);
+    const task = await getTask(c.var.shards, c.var.app, c.req.valid('param').id);
     if (!task) throw notFound();
-    const archived = task.attempts > 1 ? await listAttempts(c.var.db, task.id) : [];
+    const archived = task.attempts > 1 ? await listAttempts(c.var.shards, task.id) : [];
     return c.json({ attempts: attemptsJson(task, archived) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteTask(c.var.db, c.var.app, c.req.valid('param').id))) throw notFound();
+    if (!(await deleteTask(c.var.shards, c.var.app, c.req.valid('param').id))) throw notFound();
     return c.body(null, 204);
   })
   .openapi(deleteAllRoute, async (c) => {
     const { status, cursor } = c.req.valid('query');
-    const { total, next } = await deleteTasks(c.var.db, c.var.app, { status, before: cursor });
+    const { total, next } = await deleteTasks(c.var.shards, c.var.app, { status, before: cursor });
     return c.json({ deleted: total, next_cursor: next }, 200);
   });
