@@ -8,6 +8,9 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
+          // Two more D1 databases for the scale-out tests (test/shards.test.ts), which turn them on
+          // with DATABASES; every other test runs on DB alone, the default deployment.
+          d1Databases: { DB: 'torque-tests', DB_1: 'torque-tests-1', DB_2: 'torque-tests-2' },
           // Lets tests call the worker's queue() and scheduled() through `exports.default`.
           compatibilityFlags: ['service_binding_extra_handlers'],
           // Tests drive the consumer themselves (createMessageBatch), so the producer points at a
