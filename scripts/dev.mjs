@@ -5,8 +5,7 @@
 // itself (--port, --persist-to) work as `--port 9000` and as `--port=9000`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { databases, migrateAll, wranglerJs } from './migrate.mjs';
 
 // Normalise `--name=value` to `--name value`, so every option is read (and passed on) one way.
 const args = process.argv.slice(2).flatMap((a) => (/^--[\w-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
@@ -20,14 +19,14 @@ const port = take('--port', process.env.PORT ?? '8787');
 const persist = take('--persist-to');
 const state = persist ? ['--persist-to', persist] : [];
 
-// wrangler itself on this Node (not through npx, which does not pass signals on).
-// (Its package exports no bin path, so the file is found beside its package.json.)
-const wranglerJs = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
-const migrate = spawnSync(process.execPath, [wranglerJs, 'd1', 'migrations', 'apply', 'DB', '--local', ...state], { encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
-if (migrate.status !== 0) {
-  process.stderr.write(migrate.stdout + migrate.stderr);
-  process.exit(migrate.status ?? 1);
+// Every database the config declares is migrated, in the very state wrangler will serve.
+const config = args.includes('--config') ? args[args.indexOf('--config') + 1] : args.includes('-c') ? args[args.indexOf('-c') + 1] : undefined;
+const failed = await migrateAll({ config, persistTo: persist });
+if (failed) {
+  process.stderr.write(failed.output);
+  process.exit(failed.status);
 }
+const dbs = await databases(config);
 
 // Local dev is open unless .dev.vars says otherwise, and says so.
 const devVars = existsSync('.dev.vars') ? readFileSync('.dev.vars', 'utf8') : '';
@@ -40,7 +39,7 @@ const tickMs = Number(process.env.TORQUE_SWEEP_EVERY_MS ?? 60_000);
 console.log(`
   Torque dev   http://localhost:${port}
   auth         ${set('AUTHENTICATE') ? 'as .dev.vars says' : 'off (no API keys needed; set AUTHENTICATE=true in .dev.vars to change that)'}
-  state        ${persist ?? '.wrangler/state'} (migrated)
+  state        ${persist ?? '.wrangler/state'} (migrated: ${dbs.join(', ')})
   sweeper      every ${tickMs / 1000} s (local cron ticker)
 `);
 

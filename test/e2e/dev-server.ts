@@ -2,9 +2,30 @@
 // its own local state, for end-to-end tests. Detached into its own process group so that a
 // SIGKILL reaches wrangler and workerd too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+
+/**
+ * wrangler.toml with `n` D1 databases (DB, DB_1, ...) and DATABASES naming them all, written into
+ * `dir` (paths made absolute): the config a user with several databases would have.
+ */
+export function configWithDatabases(dir: string, n: number): string {
+  const base = readFileSync('wrangler.toml', 'utf8')
+    .replace(/^main = "(.*)"$/m, (_, m) => `main = ${JSON.stringify(resolve(m))}`)
+    .replace(/^migrations_dir = "(.*)"$/m, (_, m) => `migrations_dir = ${JSON.stringify(resolve(m))}`);
+  const extra = Array.from({ length: n - 1 }, (_, i) => `
+[[d1_databases]]
+binding = "DB_${i + 1}"
+database_name = "torque-${i + 1}"
+database_id = "00000000-0000-0000-0000-00000000000${i + 1}"
+migrations_dir = ${JSON.stringify(resolve('migrations'))}
+`).join('');
+  const names = ['DB', ...Array.from({ length: n - 1 }, (_, i) => `DB_${i + 1}`)].join(',');
+  const file = join(dir, 'wrangler.toml');
+  writeFileSync(file, base.replace('[vars]\n', `[vars]\nDATABASES = "${names}"\n`) + extra);
+  return file;
+}
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -27,15 +48,18 @@ export class DevServer {
 
   private vars: Record<string, string>;
   private sweepEveryMs: number;
+  private config: string[];
 
-  constructor(vars: Record<string, string> = {}, sweepEveryMs = 1000) {
+  /** `databases` > 1 serves Torque with that many local D1 databases (see configWithDatabases). */
+  constructor(vars: Record<string, string> = {}, sweepEveryMs = 1000, databases = 1) {
     this.vars = vars;
     this.sweepEveryMs = sweepEveryMs;
+    this.config = databases > 1 ? ['--config', configWithDatabases(mkdtempSync(join(tmpdir(), 'torque-e2e-config-')), databases)] : [];
   }
 
   async start(): Promise<void> {
     const vars = Object.entries(this.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-    this.child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...vars], {
+    this.child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...this.config, ...vars], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TORQUE_SWEEP_EVERY_MS: String(this.sweepEveryMs) },
