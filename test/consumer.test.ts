@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/dispatch/consumer';
 import type { TaskMessage } from '../src/tasks/nudge';
-import { call, callWith, consume, enqueue, getTask, hook, makeDue, received, recordingQueue } from './helpers';
+import { call, callWith, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received, recordingQueue } from './helpers';
 
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
@@ -25,6 +25,28 @@ async function drive(id: string, max: number) {
 }
 
 describe('outcomes', () => {
+  it('with COMPLETED_TTL=0 deletes a task as it completes (retried ones with their attempt log); counts stay exact', async () => {
+    const ttl0 = { COMPLETED_TTL: '0' };
+    const before = ((await (await call('/stats')).json()) as any).throughput.last_hour;
+    const ok = (await enqueue(hook('ok').url)).task.id;
+    const flaky = (await enqueue(hook('seq', 'codes=500,200').url)).task.id;
+    const failing = (await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '0' })).task.id;
+    await consume([ok, flaky, failing], ttl0);
+    expect((await call(`/tasks/${ok}`)).status).toBe(404);
+    expect((await getTask(flaky)).status).toBe('retry');
+    expect((await getTask(failing)).status).toBe('failed'); // failures are kept (FAILED_TTL)
+    await makeDue(flaky);
+    await consume([flaky], ttl0);
+    expect((await call(`/tasks/${flaky}`)).status).toBe(404);
+    const left = await env.DB.prepare('SELECT count(*) AS n FROM attempts WHERE task_id = ?').bind(flaky).first<{ n: number }>();
+    expect(left!.n).toBe(0);
+    await expectCountsExact();
+    const after = ((await (await call('/stats')).json()) as any).throughput.last_hour;
+    expect(after.completed - before.completed).toBe(2);
+    expect(after.attempts - before.attempts).toBe(4);
+    expect(after.enqueued - before.enqueued).toBe(3); // the deleted ones still count as enqueued
+  });
+
   it.each([200, 201, 204, 299])('completes on %i', async (code) => {
     const { task } = await enqueue(hook('status', `code=${code}`).url);
     const result = await consume([task.id]);

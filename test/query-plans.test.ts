@@ -40,6 +40,10 @@ describe('query plans', () => {
     await send(`/tasks/${made[1]}/retry`, { method: 'POST' });
     await send('/tasks/retry?status=completed', { method: 'POST' });
     await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm9', timestamp: new Date(), attempts: 1, body: { ids: [made[1]], app: 'default' } }]), { ...env, DB } as Env);
+    // COMPLETED_TTL=0: completed tasks are deleted by their outcome.
+    const brief = ((await (await send(`/?url=${encodeURIComponent(ok)}`, { method: 'POST', body: 'x' })).json()) as { id: string }).id;
+    await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm10', timestamp: new Date(), attempts: 1, body: { ids: [brief], app: 'default' } }]), { ...env, DB, COMPLETED_TTL: '0' } as Env);
+    expect((await send(`/tasks/${brief}`)).status).toBe(404);
     for (const later of [0, 400_000, 3_600_000, 90_000_000, 700_000_000, 3_000_000_000]) await sweep({ ...env, DB } as Env, Date.now() + later);
     await send(`/tasks/${made[0]}`, { method: 'DELETE' });
     await send('/?status=failed', { method: 'DELETE' });

@@ -26,7 +26,7 @@ export const FLUSH_EVERY_MS = 1000;
 // (at most 4); when it runs low, no more tasks are claimed and the rest go back to the queue.
 export const D1_STATEMENTS = 900;
 const CLAIM_COST = 3;
-const FLUSH_COST = 4;
+const FLUSH_COST = 8; // at most: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0)
 // Ids one invocation takes on at all: the queues deliver about 100 (see wrangler.toml); more would
 // only wait for this invocation's 5 slots, so the rest are sent again for other invocations.
 export const MAX_IDS_PER_INVOCATION = 100;
@@ -35,7 +35,8 @@ export const MAX_IDS_PER_INVOCATION = 100;
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,
  * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
  */
-function outcomeLog(db: DB, env: Env, graceMs: number, budget: { used: number }) {
+function outcomeLog(db: DB, env: Env, cfg: Config, budget: { used: number }) {
+  const graceMs = cfg.SWEEP_GRACE * 1000;
   let buffer: Outcome[] = [];
   let last = Date.now();
   let chain = Promise.resolve();
@@ -43,7 +44,7 @@ function outcomeLog(db: DB, env: Env, graceMs: number, budget: { used: number })
     if (outcomes.length === 0) return;
     budget.used += FLUSH_COST;
     try {
-      await recordOutcomes(db, outcomes, graceMs);
+      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0);
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
@@ -121,7 +122,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const claimFailed = new Set<string>();
   const budget = { used: 0 };
   const logs = new Map<Shard, ReturnType<typeof outcomeLog>>();
-  const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg.SWEEP_GRACE * 1000, budget)).get(s)!;
+  const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg, budget)).get(s)!;
   const running = new Set<Promise<void>>();
   let lastStart = Date.now();
   let freeSince: number | undefined;

@@ -1,5 +1,6 @@
 import { attemptsByMinute, countDelta } from './counts';
 import { waitingWake } from './watch';
+import { deletion } from './tasks';
 import type { DB } from '.';
 import type { TaskRow } from './schema';
 
@@ -69,8 +70,16 @@ function wakeAfter(o: Outcome, graceMs: number): number | null {
   return o.task.wakeAt == null ? null : o.next.expiresAt;
 }
 
-/** Records a consumer batch's outcomes (and their counters and throughput) in one transaction. */
-export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number): Promise<void> {
+// With COMPLETED_TTL=0 a task that completes is deleted by its outcome instead of being updated
+// (one row written, not two), with its archived attempts; its attempt still counts in throughput.
+const COMPLETED_NOW = deletion(`FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
+    WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`);
+
+/**
+ * Records a consumer batch's outcomes (and their counters and throughput) in one transaction;
+ * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed.
+ */
+export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false): Promise<void> {
   if (outcomes.length === 0) return;
   const encode = (list: Outcome[]) =>
     JSON.stringify(
@@ -88,13 +97,16 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: numbe
         response: o.response,
       })),
     );
-  const all = encode(outcomes);
-  const again = outcomes.filter((o) => o.task.attempts > 1);
+  const gone = deleteCompleted ? outcomes.filter((o) => o.next.status === 'completed') : [];
+  const kept = gone.length ? outcomes.filter((o) => o.next.status !== 'completed') : outcomes;
+  const again = kept.filter((o) => o.task.attempts > 1);
   const d1 = db.$client;
+  const done = gone.length ? encode(gone) : '';
   await d1.batch([
-    d1.prepare(OUTCOME_SQL.minutes).bind(all),
-    d1.prepare(OUTCOME_SQL.counts).bind(all),
+    d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
+    ...(kept.length ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),
-    d1.prepare(OUTCOME_SQL.record).bind(all),
+    ...(kept.length ? [d1.prepare(OUTCOME_SQL.record).bind(encode(kept))] : []),
+    ...(gone.length ? [COMPLETED_NOW.enqueued, COMPLETED_NOW.counts, COMPLETED_NOW.attempts, COMPLETED_NOW.tasks].map((sql) => d1.prepare(sql).bind(done)) : []),
   ]);
 }
