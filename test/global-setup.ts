@@ -9,7 +9,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const loud = [quietRuntime(process.stderr), quietRuntime(process.stdout)];
+  // TORQUE_TEST_LOUD=1 shows the runtime's own reports too.
+  const loud = process.env.TORQUE_TEST_LOUD ? [] : [quietRuntime(process.stderr), quietRuntime(process.stdout)];
   const hooks = await startHookServer();
   project.provide('hookUrl', hooks.url);
   return async () => {

@@ -24,6 +24,10 @@ export async function startHookServer(port = 0): Promise<{ url: string; server: 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks), log));
   });
+  // Every answer closes its connection. A server that keeps idle connections open for a while and
+  // then closes them races the runtime's connection pool: a call sent on a connection the server
+  // is closing fails with "Network connection lost" before reaching the hook, which a test with
+  // max_retries=0 took for the hook failing (a flake once in many runs under load).
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as AddressInfo;
@@ -55,6 +59,7 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
   log.set(key, seen);
   const q = url.searchParams;
   const call = seen.length; // 1 on the first call for this key
+  res.setHeader('connection', 'close');
 
   switch (behaviour) {
     case 'ok':
