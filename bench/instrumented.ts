@@ -1,6 +1,8 @@
 // Bench-only entry: Torque's own handlers with the D1 and Queue bindings wrapped to count what
 // they cost, from D1's own result metadata (rows_read, rows_written) and the messages sent.
 // GET /__bench/counters reads the totals; POST resets them. Never deployed.
+// With BENCH_D1_SERVICE_MS set, each D1 database is modelled as what it is in production: one
+// single-threaded server, running one statement at a time, each taking that long.
 import torque from '../src';
 import type { TaskMessage } from '../src/tasks/nudge';
 
@@ -12,51 +14,57 @@ const tally = (r: Meta) => {
   counters.rowsWritten += r.meta?.rows_written ?? 0;
 };
 
+/** One database's turn-taking: work runs one call at a time, `statements` × the service time each. */
+function server(serviceMs: number) {
+  let line = Promise.resolve();
+  return <T>(statements: number, work: () => Promise<T>): Promise<T> => {
+    if (!serviceMs) return work();
+    const turn = line.then(async () => {
+      await new Promise((r) => setTimeout(r, serviceMs * statements));
+      return work();
+    });
+    line = turn.then(() => undefined, () => undefined);
+    return turn;
+  };
+}
+type Serve = ReturnType<typeof server>;
+
 const real = new WeakMap<object, D1PreparedStatement>();
-function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, serve: Serve): D1PreparedStatement {
+  const all = () => serve(1, async () => {
+    counters.d1Calls++;
+    const r = await stmt.all();
+    tally(r);
+    return r;
+  });
   const wrapped = {
-    bind: (...values: unknown[]) => wrapStatement(stmt.bind(...values)),
-    async all() {
-      counters.d1Calls++;
-      const r = await stmt.all();
-      tally(r);
-      return r;
-    },
-    async run() {
-      counters.d1Calls++;
-      const r = await stmt.run();
-      tally(r);
-      return r;
-    },
+    bind: (...values: unknown[]) => wrapStatement(stmt.bind(...values), serve),
+    all,
+    run: all,
     async first(col?: string) {
-      counters.d1Calls++;
-      const r = await stmt.all();
-      tally(r);
+      const r = await all();
       const row = (r.results[0] ?? null) as Record<string, unknown> | null;
       return col ? (row?.[col] ?? null) : row;
     },
     // raw() carries no metadata; read through all() (drizzle selects one table, so column
     // names are unique and Object.values keeps their order).
     async raw() {
-      counters.d1Calls++;
-      const r = await stmt.all();
-      tally(r);
-      return r.results.map((row) => Object.values(row as object));
+      return (await all()).results.map((row) => Object.values(row as object));
     },
   } as unknown as D1PreparedStatement;
   real.set(wrapped, stmt);
   return wrapped;
 }
 
-function wrapD1(db: D1Database): D1Database {
+function wrapD1(db: D1Database, serve: Serve): D1Database {
   return {
-    prepare: (sql: string) => wrapStatement(db.prepare(sql)),
-    async batch(statements: D1PreparedStatement[]) {
+    prepare: (sql: string) => wrapStatement(db.prepare(sql), serve),
+    batch: (statements: D1PreparedStatement[]) => serve(statements.length, async () => {
       counters.d1Calls++;
       const results = await db.batch(statements.map((s) => real.get(s) ?? s));
       results.forEach(tally);
       return results;
-    },
+    }),
     exec: (sql: string) => db.exec(sql),
     dump: () => db.dump(),
     withSession: () => {
@@ -65,25 +73,43 @@ function wrapD1(db: D1Database): D1Database {
   } as unknown as D1Database;
 }
 
-function wrapQueue(q: Queue): Queue {
+/**
+ * Counts messages. With several queues given (the capacity model), spreads sends over them in
+ * turn: Miniflare runs one consumer invocation at a time per queue, where Cloudflare scales a
+ * queue's consumers out with its backlog, so K queues stand for a consumer concurrency of K.
+ */
+function wrapQueue(queues: Queue[]): Queue {
+  let next = 0;
+  const q = () => queues[next++ % queues.length];
   return {
     async send(body: unknown, opts?: QueueSendOptions) {
       counters.messagesSent++;
-      return q.send(body, opts);
+      return q().send(body, opts);
     },
     async sendBatch(messages: Iterable<MessageSendRequest>, opts?: QueueSendBatchOptions) {
       const list = [...messages];
       counters.messagesSent += list.length;
-      return q.sendBatch(list, opts);
+      return q().sendBatch(list, opts);
     },
   } as Queue;
 }
 
-// One wrapped env per real env, so Torque's per-env config cache keeps working.
+// One wrapped env per real env, so Torque's per-env config cache keeps working; one server per
+// database, shared by every invocation of this isolate (all of them, under Miniflare).
 const envs = new WeakMap<object, Env>();
+const servers = new Map<string, Serve>();
 const wrap = (env: Env) => {
   let w = envs.get(env);
-  if (!w) envs.set(env, (w = { ...env, DB: wrapD1(env.DB), TASKS: wrapQueue(env.TASKS), TASKS_BULK: wrapQueue(env.TASKS_BULK) }));
+  if (!w) {
+    const serviceMs = Number((env as unknown as Record<string, string>).BENCH_D1_SERVICE_MS ?? 0);
+    const dbs = Object.entries(env).filter(([name]) => /^DB(_\d+)?$/.test(name)).map(([name, db]) => {
+      if (!servers.has(name)) servers.set(name, server(serviceMs));
+      return [name, wrapD1(db as D1Database, servers.get(name)!)];
+    });
+    const lanes = (name: string, first: Queue) => [first, ...Object.entries(env).filter(([k]) => k.startsWith(`${name}_LANE_`)).map(([, v]) => v as Queue)];
+    w = { ...env, ...Object.fromEntries(dbs), TASKS: wrapQueue(lanes('TASKS', env.TASKS)), TASKS_BULK: wrapQueue(lanes('TASKS_BULK', env.TASKS_BULK)) } as Env;
+    envs.set(env, w);
+  }
   return w;
 };
 

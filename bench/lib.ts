@@ -54,12 +54,58 @@ export async function load(count: number, conc: number, job: (i: number) => Prom
   return performance.now() - start;
 }
 
-export async function migrate(mf: Miniflare) {
-  const db = await mf.getD1Database('DB');
+export async function migrate(mf: Miniflare, binding = 'DB') {
+  const db = await mf.getD1Database(binding);
   for (const file of readdirSync('migrations').filter((f) => f.endsWith('.sql')).sort()) {
     for (const stmt of readFileSync(`migrations/${file}`, 'utf8').split('--> statement-breakpoint')) {
       if (stmt.trim()) await db.prepare(stmt).run();
     }
   }
+}
+
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]) : null;
+};
+export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+// Clients (curl, requests, browsers) send a Content-Length with a body they hold; Miniflare's
+// dispatchFetch would stream it chunked unless told, which is a different (rarer) request.
+const sized = (body: string) => ({ 'content-length': String(Buffer.byteLength(body)) });
+
+export type Hook = Awaited<ReturnType<typeof startHook>>;
+
+const BATCH = 100;
+
+/** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
+export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw', N: number, CONC: number) {
+  hook.reset();
+  const sent = new Map<string, number>();
+  const requests = mode === 'batch' ? Math.ceil(N / BATCH) : N;
+  const first = performance.now();
+  const ms = await load(requests, mode === 'batch' ? 4 : CONC, async (i) => {
+    const t0 = performance.now();
+    let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
+    if (mode === 'batch') {
+      const items = Array.from({ length: Math.min(BATCH, N - i * BATCH) }, (_, k) => ({ url: hook.url, body: `n=${i * BATCH + k}` }));
+      const body = JSON.stringify(items);
+      res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body, headers: { 'content-type': 'application/json', ...sized(body) } });
+      for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
+    } else {
+      const body = `n=${i}`;
+      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body, headers: sized(body) });
+      sent.set(((await res.json()) as { id: string }).id, t0);
+    }
+    if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);
+  });
+  await hook.until(N);
+  const last = Math.max(...hook.arrived.values());
+  const latencies = [...sent].map(([id, t0]) => (hook.arrived.get(id) ?? NaN) - t0).filter((x) => !Number.isNaN(x));
+  return {
+    enqueue_per_s: round((mode === 'batch' ? N : requests) / (ms / 1000), 1),
+    end_to_end_tasks_per_s: round(N / ((last - first) / 1000), 1),
+    latency_ms: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+  };
 }
 

@@ -1,66 +1,28 @@
 // `npm run bench`: Torque's throughput, latency and cost against the raw platform, all on workerd
 // through Miniflare's API (no wrangler dev proxy), with a real hook server on loopback.
 // BENCH_TASKS (default 5000), BENCH_CONCURRENCY (default 32) and BENCH_ROUNDS (default 3) tune it. Prints a table, then
-// one JSON line with every figure.
+// one JSON line with every figure. `npm run bench -- capacity` runs the scale-out model instead.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { Miniflare } from 'miniflare';
-import { bundle, COMPAT, load, migrate, startHook } from './lib.ts';
+import { bundle, COMPAT, deliver, load, migrate, round, startHook, type Hook } from './lib.ts';
+
+// `npm run bench -- capacity`: the scale-out model (bench/capacity.ts) instead.
+if (process.argv[2] === 'capacity') {
+  await import('./capacity.ts');
+  process.exit(0);
+}
 
 const N = Number(process.env.BENCH_TASKS ?? 5000);
 // Two cores shared by the runtime, the client and the hook make single runs noisy: the raw
 // baseline and Torque's single-enqueue run alternate this many times and medians are reported.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONC = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const BATCH = 100;
 // Local D1 is SQLite on this machine's disk, where every commit waits for fsync: that measures
 // the disk, not Torque (production D1 is a remote, replicated service). By default the bench
 // keeps D1 on tmpfs; BENCH_D1_DIR=<dir on disk> measures with the disk in the loop.
 const D1_DIR = process.env.BENCH_D1_DIR ?? (existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-bench-') : undefined);
 const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6 };
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]) : null;
-};
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-// Clients (curl, requests, browsers) send a Content-Length with a body they hold; Miniflare's
-// dispatchFetch would stream it chunked unless told, which is a different (rarer) request.
-const sized = (body: string) => ({ 'content-length': String(Buffer.byteLength(body)) });
-
-type Hook = Awaited<ReturnType<typeof startHook>>;
-
-/** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
-async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw') {
-  hook.reset();
-  const sent = new Map<string, number>();
-  const requests = mode === 'batch' ? Math.ceil(N / BATCH) : N;
-  const first = performance.now();
-  const ms = await load(requests, mode === 'batch' ? 4 : CONC, async (i) => {
-    const t0 = performance.now();
-    let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
-    if (mode === 'batch') {
-      const items = Array.from({ length: Math.min(BATCH, N - i * BATCH) }, (_, k) => ({ url: hook.url, body: `n=${i * BATCH + k}` }));
-      const body = JSON.stringify(items);
-      res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body, headers: { 'content-type': 'application/json', ...sized(body) } });
-      for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
-    } else {
-      const body = `n=${i}`;
-      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body, headers: sized(body) });
-      sent.set(((await res.json()) as { id: string }).id, t0);
-    }
-    if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);
-  });
-  await hook.until(N);
-  const last = Math.max(...hook.arrived.values());
-  const latencies = [...sent].map(([id, t0]) => (hook.arrived.get(id) ?? NaN) - t0).filter((x) => !Number.isNaN(x));
-  return {
-    enqueue_per_s: round((mode === 'batch' ? N : requests) / (ms / 1000), 1),
-    end_to_end_tasks_per_s: round(N / ((last - first) / 1000), 1),
-    latency_ms: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
-  };
-}
 
 async function counters(mf: Miniflare, reset = false) {
   return (await (await mf.dispatchFetch('http://torque/__bench/counters', { method: reset ? 'POST' : 'GET' })).json()) as Record<string, number>;
@@ -78,7 +40,7 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
   try {
     await migrate(mf);
     await counters(mf, true);
-    const speed = await deliver(mf, hook, mode);
+    const speed = await deliver(mf, hook, mode, N, CONC);
     // Let the consumer finish recording, then count the eventual deletion too: one sweep as if
     // COMPLETED_TTL had passed.
     await new Promise((r) => setTimeout(r, 1500));
@@ -119,7 +81,7 @@ async function raw(hook: Hook, script: string) {
     queueProducers: { Q: { queueName: 'raw' } }, queueConsumers: { raw: { maxBatchSize: 100, maxBatchTimeout: 1 } },
   });
   try {
-    return await deliver(mf, hook, 'raw');
+    return await deliver(mf, hook, 'raw', N, CONC);
   } finally {
     await mf.dispose();
   }
