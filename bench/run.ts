@@ -39,16 +39,20 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
   });
   try {
     await migrate(mf);
+    const db = await mf.getD1Database('DB');
+    // The database's size (D1's own meta) before, and with every task completed and kept.
+    const size = async () => (await db.prepare('SELECT 1').run()).meta.size_after ?? NaN;
+    const empty = await size();
     await counters(mf, true);
     const speed = await deliver(mf, hook, mode, N, CONC);
     // Let the consumer finish recording, then count the eventual deletion too: one sweep as if
     // COMPLETED_TTL had passed.
     await new Promise((r) => setTimeout(r, 1500));
+    const storedBytes = round((await size()) - empty) / N;
     const worker = await mf.getWorker();
     // (ids carry their creation time: the expiry walk takes a task COMPLETED_TTL + SWEEP_WALK_LAG after it.)
     await worker.scheduled({ scheduledTime: new Date(Date.now() + 604_800_000 + 120_000 + 60_000), cron: '* * * * *' });
     const c = await counters(mf);
-    const db = await mf.getD1Database('DB');
     const left = (await db.prepare('SELECT count(*) AS n FROM tasks').first<{ n: number }>())!.n;
     if (left !== 0) throw new Error(`${left} tasks were not deleted by the sweeper`);
     const per = (k: string) => round(c[k] / N, 3);
@@ -56,6 +60,8 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
     const cost = {
       d1_queries: per('d1Statements'), d1_round_trips: per('d1Calls'), rows_read: per('rowsRead'), rows_written: per('rowsWritten'),
       queue_operations: round(queueOps / N, 3), worker_invocations: per('invocations'),
+      // What a completed task occupies until COMPLETED_TTL (its row, index entries, page slack).
+      stored_bytes_completed: Math.round(storedBytes),
     };
     const usdPerMillion = round(1e6 * (cost.rows_written * PRICES.rowWritten + cost.rows_read * PRICES.rowRead +
       cost.queue_operations * PRICES.queueOp + cost.worker_invocations * PRICES.request), 2);
