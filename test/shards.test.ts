@@ -65,6 +65,23 @@ describe('several D1 databases', () => {
     for (const id of ids) expect((await json(callWith(THREE, `/tasks/${id}`))).status).toBe('completed');
   });
 
+  it('serves attempts, single retries and the dashboard for tasks in any database', async () => {
+    const h = hook('seq', 'codes=500,500,200');
+    const ids = await enqueueIn(THREE, h.url, 6);
+    const far = ids.filter((id) => !id.endsWith('0'));
+    expect(far.length).toBeGreaterThan(0);
+    const id = far[0];
+    await consume([id], THREE);
+    expect((await json(callWith(THREE, `/tasks/${id}`))).status).toBe('retry');
+    const retried = await callWith(THREE, `/tasks/${id}/retry`, { method: 'POST' });
+    expect(retried.status).toBe(202);
+    await consume([id], THREE);
+    expect((await json<{ attempts: unknown[] }>(callWith(THREE, `/tasks/${id}/attempts`))).attempts).toHaveLength(2);
+    const page = await (await callWith(THREE, '/dashboard')).text();
+    for (const t of ids) expect(page).toContain(t);
+    expect((await callWith(THREE, `/dashboard/tasks/${id}`)).status).toBe(200);
+  });
+
   it('lists newest first across databases, each task exactly once, with and without a status', async () => {
     const h = hook('ok');
     const ids = await enqueueIn(THREE, h.url, 25);

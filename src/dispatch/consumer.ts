@@ -1,12 +1,13 @@
 import { getConfig, type Config } from '../config';
 import type { DB } from '../store';
 import { openShards, type Shard } from '../store/shards';
-import { recordOutcomes, type Outcome } from '../store/outcomes';
+import type { Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { claimTasks } from '../store/claim';
 import { peekTasks, type TaskKey } from '../store/tasks';
 import { callHook, internalFailure, type AttemptResult } from './call';
 import { decideNext } from './outcome';
+import { FLUSH_COST, outcomeLog } from './outcome-log';
 import { nudge, type TaskMessage } from '../tasks/nudge';
 
 export type { TaskMessage };
@@ -20,58 +21,15 @@ export const REFILL_WAIT_MS = 20;
 // A task that cannot start within this long (every slot held by slower hooks) is handed back to
 // the queue, so another invocation runs it instead of it waiting behind somebody else's hook.
 export const HAND_BACK_AFTER_MS = 1000;
-export const FLUSH_EVERY_MS = 1000;
 // D1 statements one invocation may send (the platform allows 1,000 queries per invocation; the rest
-// is room for the peek and slack). Counted as claims (at most 3 statements) and outcome flushes
-// (at most 4); when it runs low, no more tasks are claimed and the rest go back to the queue.
+// is room for the peek and slack). Counted as claims (at most 3 statements per database a claim
+// touches) and outcome flushes (FLUSH_COST per database); when it runs low, no more tasks are
+// claimed and the rest go back to the queue.
 export const D1_STATEMENTS = 900;
 const CLAIM_COST = 3;
-const FLUSH_COST = 8; // at most: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0)
 // Ids one invocation takes on at all: the queues deliver about 100 (see wrangler.toml); more would
 // only wait for this invocation's 5 slots, so the rest are sent again for other invocations.
 export const MAX_IDS_PER_INVOCATION = 100;
-
-/**
- * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,
- * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
- */
-function outcomeLog(db: DB, env: Env, cfg: Config, budget: { used: number }) {
-  const graceMs = cfg.SWEEP_GRACE * 1000;
-  let buffer: Outcome[] = [];
-  let last = Date.now();
-  let chain = Promise.resolve();
-  const write = async (outcomes: Outcome[]) => {
-    if (outcomes.length === 0) return;
-    budget.used += FLUSH_COST;
-    try {
-      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0);
-    } catch (err) {
-      // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
-      console.error('recording outcomes failed', err);
-      return;
-    }
-    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
-    await nudge(env, again);
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    const outcomes = buffer;
-    buffer = [];
-    last = Date.now();
-    return (chain = chain.then(() => write(outcomes)));
-  };
-  return {
-    flush,
-    /** Buffers an outcome; it is written within FLUSH_EVERY_MS, without holding up attempts. */
-    add(o: Outcome): void {
-      buffer.push(o);
-      // Near the end of the budget, what is left is written once, when the batch ends.
-      if (!timer && budget.used + 2 * FLUSH_COST < D1_STATEMENTS) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
-    },
-  };
-}
 
 /** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
 async function attempt(task: TaskRow, cfg: Config): Promise<Outcome> {
@@ -120,7 +78,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const waiting = [...keys.values()].sort((a, b) => shardOf(a).n - shardOf(b).n);
   const notClaimed: TaskKey[] = [];
   const claimFailed = new Set<string>();
-  const budget = { used: 0 };
+  const budget = { used: 0, limit: D1_STATEMENTS };
   const logs = new Map<Shard, ReturnType<typeof outcomeLog>>();
   const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg, budget)).get(s)!;
   const running = new Set<Promise<void>>();
@@ -145,9 +103,9 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       }
     }
     freeSince = undefined;
-    // Keep enough budget to record every attempt running (one flush each at worst) and a last one.
     const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
     const groups = byShard(take, shardOf);
+    // Keep enough budget to record every attempt running (one flush each at worst) and a last one.
     if (budget.used + CLAIM_COST * groups.size + FLUSH_COST * (HOOK_CONCURRENCY + groups.size) > D1_STATEMENTS) {
       waiting.unshift(...take);
       break;
