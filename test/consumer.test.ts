@@ -10,6 +10,15 @@ import { call, callWith, consume, enqueue, expectCountsExact, getTask, hook, mak
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
 const backoffOf = (t: Record<string, any>) => Math.round((ms(t.due_at) - ms(t.updated_at)) / 1000);
+/** Backoffs are the base delay spread by ±20 % (JITTER), within MIN_RETRY_DELAY=1 and MAX_RETRY_DELAY=60 in tests. */
+const expectJittered = (tasks: Record<string, any>[], bases: number[]) => {
+  const got = tasks.map((t) => (ms(t.due_at) - ms(t.updated_at)) / 1000);
+  bases.forEach((b, i) => {
+    // At the cap the spread goes down from it, so capped retries do not meet either.
+    expect(got[i], `backoff ${i + 1}`).toBeGreaterThanOrEqual(Math.max(1, Math.min(b, 60) * 0.8) - 0.001);
+    expect(got[i], `backoff ${i + 1}`).toBeLessThanOrEqual(Math.min(60, b * 1.2) + 0.001);
+  });
+};
 
 /** Runs attempts until the task leaves retry or `max` attempts were made. */
 async function drive(id: string, max: number) {
@@ -62,7 +71,7 @@ describe('outcomes', () => {
     const { task } = await enqueue(h.url, 'x', { max_retries: '5' });
     const seen = await drive(task.id, 6);
     expect(seen.map((t) => t.status)).toEqual(['retry', 'retry', 'retry', 'completed']);
-    expect(seen.slice(0, 3).map(backoffOf)).toEqual([1, 2, 4]); // MIN_RETRY_DELAY=1 in tests
+    expectJittered(seen.slice(0, 3), [1, 2, 4]);
     expect(seen.slice(0, 3).map((t) => t.last_status_code)).toEqual([500, 502, 404]);
     expect(await received(h.key)).toHaveLength(4);
   });
@@ -71,7 +80,7 @@ describe('outcomes', () => {
     const h = hook('hangup');
     const { task } = await enqueue(h.url, 'x', { max_retries: '3' });
     const seen = await drive(task.id, 4);
-    expect(seen.slice(0, 3).map(backoffOf)).toEqual([1, 2, 3]);
+    expectJittered(seen.slice(0, 3), [1, 2, 3]);
     expect(seen[0].last_status_code).toBeNull();
     expect(seen[0].last_error).toMatch(/^connection:/);
   });
@@ -79,7 +88,7 @@ describe('outcomes', () => {
   it('caps backoff at MAX_RETRY_DELAY', async () => {
     const { task } = await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '9' });
     const seen = await drive(task.id, 8);
-    expect(seen.map(backoffOf).slice(5, 8)).toEqual([32, 60, 60]); // MAX_RETRY_DELAY=60 in tests
+    expectJittered(seen.slice(5, 8), [32, 64, 128]); // MAX_RETRY_DELAY=60 in tests
   });
 
   it('fails a task after max_retries failed retries', async () => {

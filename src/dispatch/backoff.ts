@@ -2,21 +2,28 @@ import type { Config } from '../config';
 
 export type FailureKind = 'network' | 'http';
 
+// Retries are spread by up to this fraction either way, so a thousand tasks failing in the same
+// second (a destination going down) do not all come back in the same second.
+export const JITTER = 0.2;
+
 /**
- * Seconds to wait before the next attempt after `failures` failed attempts (1 for the first).
- * Network errors and timeouts back off linearly, HTTP errors exponentially; both are capped.
- * A hook's own Retry-After (honoured on 429/503 by the caller) can only lengthen the wait.
+ * Seconds (to the millisecond) to wait before the next attempt after `failures` failed attempts
+ * (1 for the first). Network errors and timeouts back off linearly, HTTP errors exponentially,
+ * each spread by ±JITTER, always within [MIN_RETRY_DELAY, MAX_RETRY_DELAY]. A hook's own
+ * Retry-After (honoured on 429/503 by the caller) can only lengthen the wait.
  */
 export function retryDelay(
   kind: FailureKind,
   failures: number,
   cfg: Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY'>,
   retryAfter?: number | null,
+  random: () => number = Math.random,
 ): number {
   const n = Math.max(1, failures);
   const base = kind === 'network' ? cfg.MIN_RETRY_DELAY * n : cfg.MIN_RETRY_DELAY * 2 ** Math.min(n - 1, 60);
-  const wanted = retryAfter != null && retryAfter > base ? retryAfter : base;
-  return Math.min(wanted, cfg.MAX_RETRY_DELAY);
+  const spread = Math.min(base, cfg.MAX_RETRY_DELAY) * (1 + JITTER * (2 * random() - 1));
+  const wanted = retryAfter != null && retryAfter > spread ? retryAfter : spread;
+  return Math.round(1000 * Math.max(cfg.MIN_RETRY_DELAY, Math.min(wanted, cfg.MAX_RETRY_DELAY))) / 1000;
 }
 
 /** Parses a Retry-After header (delta-seconds or HTTP date) into seconds from `now`. */
