@@ -39,6 +39,17 @@ CREATE TABLE `attempts` (
 	PRIMARY KEY(`task_id`, `number`)
 );
 --> statement-breakpoint
+CREATE TABLE `flows` (
+	`app_id` text NOT NULL,
+	`key` text NOT NULL,
+	`rate` integer,
+	`period` integer DEFAULT 1 NOT NULL,
+	`parallelism` integer,
+	`paused` integer DEFAULT false NOT NULL,
+	`updated_at` integer NOT NULL,
+	PRIMARY KEY(`app_id`, `key`)
+);
+--> statement-breakpoint
 CREATE TABLE `stats_minutes` (
 	`app_id` text NOT NULL,
 	`minute` integer NOT NULL,
@@ -73,6 +84,7 @@ CREATE TABLE `tasks` (
 	`last_error` text,
 	`last_response` text,
 	`idempotency_key` text,
+	`flow_key` text,
 	PRIMARY KEY(`app_id`, `id`)
 );
 --> statement-breakpoint

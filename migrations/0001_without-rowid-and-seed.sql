@@ -29,6 +29,7 @@ CREATE TABLE `tasks_clustered` (
 	`last_error` text,
 	`last_response` text,
 	`idempotency_key` text,
+	`flow_key` text,
 	PRIMARY KEY(`app_id`, `id`)
 ) WITHOUT ROWID;
 --> statement-breakpoint

@@ -80,6 +80,20 @@ const databaseList = (def: string) =>
       return [...new Set(names)];
     });
 
+// A rate: "<starts>/<seconds>" (e.g. "10/1", "600/60"), or unset for none.
+const rateSpec = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return null;
+    const m = v.trim().match(/^(\d{1,6})\/(\d{1,5})$/);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[2]) > 86_400) {
+      ctx.addIssue({ code: 'custom', message: `must be <starts>/<seconds>, e.g. 10/1, got "${v}"` });
+      return z.NEVER;
+    }
+    return { rate: Number(m[1]), periodMs: Number(m[2]) * 1000 };
+  });
+
 const secret = z
   .string()
   .optional()
@@ -110,6 +124,16 @@ const ConfigSchema = z
     // Torque would otherwise loop); true allows deliberate chaining between deployments.
     ALLOW_CHAINING: bool(false),
     // Every D1 database tasks live in (see README, Scaling out); new tasks go to those not draining.
+    // Limits for every destination host, for tasks that name no flow (unset: none, and no cost).
+    DEFAULT_HOST_RATE: rateSpec,
+    DEFAULT_HOST_PARALLELISM: z.string().optional().transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return null;
+      if (!/^\d{1,4}$/.test(v.trim()) || Number(v) < 1) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number of at least 1, got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(v);
+    }),
     DATABASES: databaseList('DB'),
     DRAIN_DATABASES: databaseList(''),
     ADMIN_TOKEN: secret,

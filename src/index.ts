@@ -2,6 +2,8 @@ import app from './http/app';
 import { handleQueue, type TaskMessage } from './dispatch/consumer';
 import { sweep } from './sweep/sweep';
 
+export { FlowGate } from './flow/gate';
+
 export default {
   fetch: app.fetch,
   queue: handleQueue,

@@ -21,6 +21,12 @@ const ROUTES: [string, string][] = [
   ['delete', '/admin/keys/{key_id}'],
   ['get', '/openapi.json'],
   ['get', '/metrics'],
+  ['get', '/flows'],
+  ['put', '/flows/{key}'],
+  ['get', '/flows/{key}'],
+  ['delete', '/flows/{key}'],
+  ['post', '/flows/{key}/pause'],
+  ['post', '/flows/{key}/resume'],
 ];
 
 describe('GET /openapi.json', () => {

@@ -3,7 +3,8 @@ import type { DB } from '../store';
 import { openShards, type Shard } from '../store/shards';
 import type { Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
-import { claimTasks } from '../store/claim';
+import { claimTasks, unclaimTasks } from '../store/claim';
+import { flowControl } from '../flow/admit';
 import { peekTasks, type TaskKey } from '../store/tasks';
 import { callHook, internalFailure, type AttemptResult } from './call';
 import { decideNext } from './outcome';
@@ -82,6 +83,18 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const logs = new Map<Shard, ReturnType<typeof outcomeLog>>();
   const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg, budget)).get(s)!;
   const running = new Set<Promise<void>>();
+  const flows = flowControl(env, cfg, shards.home.db);
+  const leaseMs = (cfg.MAX_TIMEOUT + cfg.SWEEP_GRACE) * 1000;
+  // Tasks their flow holds back go back to waiting (attempt count unchanged) and to the queue,
+  // due when the flow should take them; in the background, so no slot waits for it.
+  const holding: Promise<unknown>[] = [];
+  const holdBack = (shard: Shard, held: { task: TaskRow; dueAt: number }[]) => {
+    budget.used += 2;
+    holding.push(unclaimTasks(shard.db, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt })), Date.now(), cfg.SWEEP_GRACE * 1000)
+      .then(() => nudge(env, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, dueAt }))))
+      // Left in_progress, they are put back by the sweeper once their lease runs out.
+      .catch((err) => console.error('holding back tasks failed', err)));
+  };
   let lastStart = Date.now();
   let freeSince: number | undefined;
   const until = (ms: number) => Promise.race([...running, new Promise((r) => setTimeout(r, ms))]);
@@ -127,8 +140,10 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     for (const { shard, keys, claimed } of claims) {
       const got = new Set(claimed.map((t) => t.id));
       notClaimed.push(...keys.filter((k) => !got.has(k.id) && !claimFailed.has(k.id)));
-      for (const task of claimed) {
-        const p: Promise<void> = attempt(task, cfg).then((o) => logOf(shard).add(o)).finally(() => running.delete(p));
+      const { go, held } = await flows.admit(claimed, leaseMs);
+      if (held.length) holdBack(shard, held);
+      for (const { task, release } of go) {
+        const p: Promise<void> = attempt(task, cfg).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
         running.add(p);
       }
     }
@@ -138,6 +153,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     settleUnclaimed(shard.db, env, keys, start, handBack).catch((err) => console.error('unclaimed follow-up failed', err))));
   await Promise.all(running);
   await Promise.all([...logs.values()].map((log) => log.flush()));
+  await Promise.all(holding);
   await settled;
   await nudge(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
   if (claimFailed.size === 0) return batch.ackAll();

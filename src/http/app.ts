@@ -12,6 +12,7 @@ import { metaApp } from './routes/meta';
 import { metricsApp } from './routes/metrics';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
+import { flowsApp } from './routes/flows';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
@@ -64,7 +65,7 @@ app.route('/', metaApp);
 app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
-for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats']) app.use(path, authenticate);
+for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*']) app.use(path, authenticate);
 // Replays count too: they start deliveries just as enqueues do.
 app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry'], rateLimit);
 app.route('/', enqueueApp);
@@ -72,9 +73,10 @@ app.route('/', batchApp);
 app.route('/', replayApp);
 app.route('/', tasksApp);
 app.route('/', statsApp);
+app.route('/', flowsApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

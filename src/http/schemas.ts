@@ -23,6 +23,7 @@ export const TaskSchema = z
     expires_at: z.string().nullable().openapi({ description: 'when a completed or failed task is deleted' }),
     last_status_code: z.number().int().nullable(),
     last_error: z.string().nullable(),
+    flow_key: z.string().nullable().openapi({ description: 'the flow the task goes through, if any' }),
   })
   .openapi('Task');
 
@@ -60,6 +61,7 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
     expires_at: finished ? iso(t.dueAt) : null,
     last_status_code: t.lastStatusCode,
     last_error: t.lastError,
+    flow_key: t.flowKey,
   };
 }
 

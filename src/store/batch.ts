@@ -22,12 +22,13 @@ function buildInsertSql(bodies: number): string {
   const body = bodies ? `CASE json_extract(value, '$.b') ${Array.from({ length: bodies }, (_, k) => `WHEN ${k} THEN ?${k + 2}`).join(' ')} END` : 'NULL';
   return `
   INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries,
-                     retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key)
+                     retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key)
   SELECT json_extract(value, '$.appId'), json_extract(value, '$.id'), json_extract(value, '$.url'),
          json_extract(value, '$.method'), json_extract(value, '$.headers'), ${body},
          json_extract(value, '$.contentType'), 'pending', 0, json_extract(value, '$.maxRetries'), 0,
          json_extract(value, '$.timeout'), json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'),
-         json_extract(value, '$.dueAt'), json_extract(value, '$.wakeAt'), json_extract(value, '$.idempotencyKey')
+         json_extract(value, '$.dueAt'), json_extract(value, '$.wakeAt'), json_extract(value, '$.idempotencyKey'),
+         json_extract(value, '$.flowKey')
   FROM json_each(?1) WHERE true
   ON CONFLICT DO NOTHING
   RETURNING id`;
@@ -37,7 +38,7 @@ function buildInsertSql(bodies: number): string {
 function asStored(row: NewTaskRow): TaskRow {
   return {
     headers: null, body: null, contentType: null, completedAt: null, lastStartedAt: null, lastDurationMs: null,
-    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, attempts: 0, retryBase: 0, wakeAt: null,
+    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, attempts: 0, retryBase: 0, wakeAt: null,
     ...row,
   } as TaskRow;
 }

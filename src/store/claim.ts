@@ -48,6 +48,28 @@ export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: 
   return claimed;
 }
 
+// ?1 [{a, i, n: attempts as claimed, d: due again}], ?2 now, ?3 grace. A claimed task that flow
+// control holds back goes back to waiting as it was: its attempt count and status unchanged, due
+// when its flow lets it go. Counters move back for tasks they cover.
+const HELD = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i, json_extract(value, '$.n') AS n,
+    json_extract(value, '$.d') AS d FROM json_each(?1))`;
+const HELD_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status = 'in_progress' AND tasks.attempts = k.n`;
+const WAITING_AGAIN = `CASE WHEN tasks.attempts - 1 = 0 THEN 'pending' ELSE 'retry' END`;
+export const UNCLAIM_SQL = {
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD} AS k JOIN tasks ON ${HELD_WHERE}`),
+  unclaim: `UPDATE tasks SET status = ${WAITING_AGAIN}, attempts = attempts - 1, due_at = k.d, updated_at = ?2,
+      wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE max(k.d, ?2) + ?3 END
+    FROM ${HELD} AS k WHERE ${HELD_WHERE}`,
+};
+
+/** Puts claimed tasks that may not start yet back to waiting, due at `dueAt` each (one transaction). */
+export async function unclaimTasks(db: DB, held: { app: string; id: string; attempts: number; dueAt: number }[], now: number, graceMs: number) {
+  if (held.length === 0) return;
+  const d1 = db.$client;
+  const json = JSON.stringify(held.map((h) => ({ a: h.app, i: h.id, n: h.attempts, d: h.dueAt })));
+  await d1.batch([d1.prepare(UNCLAIM_SQL.counts).bind(json), d1.prepare(UNCLAIM_SQL.unclaim).bind(json, now, graceMs)]);
+}
+
 // ?1 keys, ?2 now, ?3 wake (now + grace: the message goes now; the sweeper checks after grace).
 // Bulk replays leave waiting tasks that are already due alone (they are on their way).
 const REPLAY_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND tasks.status <> 'in_progress'

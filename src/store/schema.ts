@@ -60,6 +60,8 @@ export const tasks = sqliteTable(
     lastError: text('last_error'),
     lastResponse: text('last_response'),
     idempotencyKey: text('idempotency_key'),
+    // The flow (rate / parallelism limit) the task's calls go through, if any (see flow/gate.ts).
+    flowKey: text('flow_key'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
@@ -119,6 +121,22 @@ export const statsMinutes = sqliteTable(
     failed: integer('failed').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.appId, t.minute] })],
+);
+
+// Flow limits per app and key (the home database only): what GET /flows lists and what the
+// consumer passes to the key's Durable Object with every request for permission to start.
+export const flows = sqliteTable(
+  'flows',
+  {
+    appId: text('app_id').notNull(),
+    key: text('key').notNull(),
+    rate: integer('rate'), // starts per period, null for no rate limit
+    period: integer('period').notNull().default(1), // seconds
+    parallelism: integer('parallelism'), // attempts at once, null for no limit
+    paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.key] })],
 );
 
 export type TaskRow = typeof tasks.$inferSelect;

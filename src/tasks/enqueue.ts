@@ -27,6 +27,7 @@ export interface TaskInput {
   body: Uint8Array | null;
   contentType: string | null;
   idempotencyKey?: string;
+  flowKey?: string;
 }
 
 /**
@@ -71,6 +72,7 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     dueAt: now + (input.delay ?? 0) * 1000,
     wakeAt: trackDelayed(now + (input.delay ?? 0) * 1000, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
     idempotencyKey: input.idempotencyKey ?? null,
+    flowKey: input.flowKey ?? null,
   };
 }
 

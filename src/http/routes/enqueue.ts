@@ -5,7 +5,7 @@ import { apiError } from '../errors';
 import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
-import { taskOptions } from './params';
+import { flowKey, taskOptions } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
 
@@ -40,6 +40,7 @@ const route = createRoute({
     query: z.object(taskOptions),
     headers: z.object({
       'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
+      'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
     }),
     body: {
       required: false,
@@ -56,6 +57,12 @@ const route = createRoute({
   },
 });
 
+/** A value given as a parameter or as a header: once is enough, twice must agree. */
+function pick(field: string, param: string | undefined, header: string | undefined): string | undefined {
+  if (param !== undefined && header !== undefined && param !== header) throw apiError(400, 'invalid_request', `${field}: given as a parameter and a header with different values`);
+  return param ?? header;
+}
+
 export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const q = c.req.valid('query');
   const raw = new Uint8Array(await c.req.arrayBuffer());
@@ -69,6 +76,7 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
       body: raw.length ? raw : null,
       contentType: c.req.header('content-type') ?? 'application/x-www-form-urlencoded',
       idempotencyKey: c.req.valid('header')['idempotency-key'],
+      flowKey: pick('flow_key', q.flow_key, c.req.valid('header')['torque-flow-key']),
     },
     now,
   );

@@ -28,6 +28,11 @@ export const hookMethod = z
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }));
 
+/** A flow key: names the rate / parallelism limit a task's calls go through (see /flows). */
+export const flowKey = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'may hold letters, digits and . _ : @ - only')
+  .openapi({ description: 'the flow (rate / parallelism limit, see /flows) the task goes through', example: 'customer-42' });
+
 /** Task options shared by `POST /` (query string) and `POST /batch` (JSON). */
 export const taskOptions = {
   url: hookUrl.openapi({ example: 'https://example.com/hooks/send_welcome_email' }),
@@ -35,6 +40,7 @@ export const taskOptions = {
   timeout: wholeNumber(1, 86_400).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
   delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
   max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
+  flow_key: flowKey.optional(),
 };
 
 const jsonInt = (min: number, max: number) =>
@@ -64,6 +70,7 @@ export const BatchItem = z
     delay: jsonInt(0, MAX_DELAY).optional(),
     max_retries: jsonInt(0, 100).optional(),
     idempotency_key: z.string().min(1).max(256).optional(),
+    flow_key: flowKey.optional(),
   })
   .strict()
   .refine((i) => i.body === undefined || i.body_base64 === undefined, { message: 'give body or body_base64, not both', path: ['body'] })

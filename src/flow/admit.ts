@@ -1,0 +1,86 @@
+import type { Config } from '../config';
+import { normalizeHost } from '../hook/hosts';
+import type { DB } from '../store';
+import { flowsOf } from '../store/flows';
+import type { TaskRow } from '../store/schema';
+import { PAUSED_RECHECK_MS, type Limits } from './gate';
+
+// Which claimed tasks may start now. A task that names a flow with limits (or, when the deployment
+// sets DEFAULT_HOST_RATE / DEFAULT_HOST_PARALLELISM, any task without a flow, per destination host)
+// asks the flow's Durable Object; everything else starts without asking anyone. A task held back
+// is not a failure: it goes back to waiting with its attempt count unchanged (see unclaimTasks),
+// due when its flow should let it go.
+
+export interface Admitted {
+  task: TaskRow;
+  /** Frees the task's parallelism slot once its attempt ended (nothing to free without a limit). */
+  release: () => Promise<void>;
+}
+
+const nothing = async () => {};
+
+/** The per-invocation view of flows: limits read once per key, gates reached through env. */
+export function flowControl(env: Env, cfg: Config, home: DB) {
+  const known = new Map<string, Limits | null>();
+  const hostLimits: Limits | null = cfg.DEFAULT_HOST_RATE || cfg.DEFAULT_HOST_PARALLELISM
+    ? { rate: cfg.DEFAULT_HOST_RATE?.rate ?? null, periodMs: cfg.DEFAULT_HOST_RATE?.periodMs ?? 1000, parallelism: cfg.DEFAULT_HOST_PARALLELISM, paused: false }
+    : null;
+  const gateOf = (t: TaskRow) => (t.flowKey ? `flow\n${t.appId}\n${t.flowKey}` : hostLimits ? `host\n${normalizeHost(new URL(t.url).hostname)}` : null);
+
+  async function limitsOf(tasks: TaskRow[]) {
+    const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { app: t.appId, key: t.flowKey! }])).values()];
+    for (const m of missing) known.set(`flow\n${m.app}\n${m.key}`, null);
+    for (const f of await flowsOf(home, missing)) {
+      const limited = f.rate != null || f.parallelism != null || f.paused;
+      known.set(`flow\n${f.appId}\n${f.key}`, limited ? { rate: f.rate, periodMs: f.period * 1000, parallelism: f.parallelism, paused: f.paused } : null);
+    }
+  }
+
+  return {
+    /** Splits claimed tasks into those that start now and those held back (with when to look again). */
+    async admit(claimed: TaskRow[], leaseMs: number, now = Date.now()): Promise<{ go: Admitted[]; held: { task: TaskRow; dueAt: number }[] }> {
+      const go: Admitted[] = [];
+      const held: { task: TaskRow; dueAt: number }[] = [];
+      const gated = new Map<string, TaskRow[]>();
+      for (const t of claimed) {
+        const gate = gateOf(t);
+        if (gate) gated.get(gate)?.push(t) ?? gated.set(gate, [t]);
+        else go.push({ task: t, release: nothing });
+      }
+      if (gated.size === 0) return { go, held };
+      await limitsOf(claimed);
+      await Promise.all([...gated].map(async ([gate, tasks]) => {
+        const limits = gate.startsWith('flow\n') ? known.get(gate) : hostLimits;
+        if (!limits) return go.push(...tasks.map((task) => ({ task, release: nothing })));
+        const stub = env.FLOW_GATES.get(env.FLOW_GATES.idFromName(gate));
+        let granted: string[] = [];
+        let retryAfterMs = PAUSED_RECHECK_MS;
+        try {
+          ({ leases: granted, retryAfterMs } = await stub.admit(limits, tasks.length, leaseMs));
+        } catch (err) {
+          // The gate cannot be asked: nothing of this flow starts (its limits would not hold).
+          console.error(`flow gate ${gate.replace(/\n/g, ' ')} unavailable`, err);
+        }
+        tasks.forEach((task, i) => {
+          if (i < granted.length) {
+            const lease = granted[i];
+            const release = async () => {
+              try {
+                await stub.release([lease]);
+              } catch {
+                // The slot lapses with the lease (the attempt's timeout) instead.
+              }
+            };
+            go.push({ task, release: limits.parallelism == null ? nothing : release });
+            return;
+          }
+          // Spread those held back over when the flow can take them, so they come back in turn.
+          const j = i - granted.length;
+          const turn = limits.paused ? 0 : limits.rate != null ? Math.floor(j / limits.rate) * limits.periodMs : Math.floor(j / (limits.parallelism ?? 1)) * 1000;
+          held.push({ task, dueAt: now + Math.max(1000, retryAfterMs + turn) });
+        });
+      }));
+      return { go, held };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
+import { notFound } from '../errors';
+import { errorResponses, jsonResponse } from '../schemas';
+import type { AppEnv } from '../types';
+import { flowKey } from './params';
+
+// Flow control per app and key: a rate (starts per period) and/or a parallelism (attempts at
+// once), and a pause. Tasks name their flow with flow_key / Torque-Flow-Key. The limits live in
+// the home database; each key's Durable Object enforces them (src/flow/gate.ts).
+
+const FlowSchema = z
+  .object({
+    key: z.string(),
+    rate: z.number().int().nullable().openapi({ description: 'starts per period; null: no rate limit' }),
+    period: z.number().int().openapi({ description: 'seconds' }),
+    parallelism: z.number().int().nullable().openapi({ description: 'attempts at once; null: no limit' }),
+    paused: z.boolean(),
+    updated_at: z.string(),
+  })
+  .openapi('Flow');
+
+const LimitsSchema = z
+  .object({
+    rate: z.number().int().min(1).max(100_000).nullable().optional().openapi({ description: 'starts per period' }),
+    period: z.number().int().min(1).max(86_400).optional().openapi({ description: 'seconds (default 1)' }),
+    parallelism: z.number().int().min(1).max(10_000).nullable().optional().openapi({ description: 'attempts at once' }),
+  })
+  .strict()
+  .refine((l) => l.rate != null || l.parallelism != null, { message: 'give rate, parallelism or both', path: ['rate'] })
+  .openapi('FlowLimits');
+
+const flowJson = (f: FlowRow) => ({ key: f.key, rate: f.rate, period: f.period, parallelism: f.parallelism, paused: f.paused, updated_at: new Date(f.updatedAt).toISOString() });
+const keyParam = z.object({ key: flowKey.openapi({ param: { name: 'key', in: 'path' } }) });
+const MAX_LIST = 1000;
+
+const putRoute = createRoute({
+  method: 'put', path: '/flows/{key}', summary: 'Set the limits of a flow (creating it); a pause stays as it was',
+  request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: LimitsSchema } } } },
+  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses },
+});
+const listRoute = createRoute({
+  method: 'get', path: '/flows', summary: `The app's flows in key order, ${MAX_LIST} at most per page`,
+  request: { query: z.object({ after: flowKey.optional().openapi({ description: 'the last key of the previous page' }) }) },
+  responses: { 200: jsonResponse(z.object({ flows: z.array(FlowSchema), next_after: z.string().nullable() }), 'a page of flows'), ...errorResponses },
+});
+const getRoute = createRoute({
+  method: 'get', path: '/flows/{key}', summary: 'A flow, and what it is doing now (attempts running, starts in the current period)',
+  request: { params: keyParam },
+  responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int() }), 'the flow'), ...errorResponses },
+});
+const deleteRoute = createRoute({
+  method: 'delete', path: '/flows/{key}', summary: "Remove a flow's limits and pause: its tasks run unlimited",
+  request: { params: keyParam },
+  responses: { 204: { description: 'removed' }, ...errorResponses },
+});
+const pauseRoute = (action: 'pause' | 'resume') => createRoute({
+  method: 'post', path: `/flows/{key}/${action}`,
+  summary: action === 'pause' ? 'Hold every task of the flow (none is lost; they wait, their retries untouched)' : 'Let a paused flow go again',
+  request: { params: keyParam },
+  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses },
+});
+
+export const flowsApp = new OpenAPIHono<AppEnv>()
+  .openapi(putRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const l = c.req.valid('json');
+    const row = await putFlow(c.var.db, c.var.app, key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null }, Date.now());
+    return c.json(flowJson(row), 200);
+  })
+  .openapi(listRoute, async (c) => {
+    const rows = await listFlows(c.var.db, c.var.app, MAX_LIST + 1, c.req.valid('query').after);
+    const page = rows.slice(0, MAX_LIST);
+    return c.json({ flows: page.map(flowJson), next_after: rows.length > MAX_LIST ? page.at(-1)!.key : null }, 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const row = await getFlow(c.var.db, c.var.app, key);
+    if (!row) throw notFound('flow');
+    const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.var.app}\n${key}`));
+    const now = await gate.state({ rate: row.rate, periodMs: row.period * 1000, parallelism: row.parallelism, paused: row.paused });
+    return c.json({ ...flowJson(row), ...now }, 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    if (!(await deleteFlow(c.var.db, c.var.app, c.req.valid('param').key))) throw notFound('flow');
+    return c.body(null, 204);
+  })
+  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await setPaused(c.var.db, c.var.app, c.req.valid('param').key, true, Date.now())), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await setPaused(c.var.db, c.var.app, c.req.valid('param').key, false, Date.now())), 200));
