@@ -142,8 +142,11 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       notClaimed.push(...keys.filter((k) => !got.has(k.id) && !claimFailed.has(k.id)));
       const { go, held } = await flows.admit(claimed, leaseMs);
       if (held.length) holdBack(shard, held);
-      for (const { task, release } of go) {
-        const p: Promise<void> = attempt(task, cfg).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
+      for (const { task, startAt, release } of go) {
+        // A task its flow lets start on a slot up to SOON_MS away keeps its hook slot until then.
+        const wait = startAt - Date.now();
+        const p: Promise<void> = (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve())
+          .then(() => attempt(task, cfg)).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
         running.add(p);
       }
     }

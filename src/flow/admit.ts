@@ -3,7 +3,7 @@ import { normalizeHost } from '../hook/hosts';
 import type { DB } from '../store';
 import { flowsOf } from '../store/flows';
 import type { TaskRow } from '../store/schema';
-import { PAUSED_RECHECK_MS, type Limits } from './gate';
+import { BUSY_RECHECK_MS, PAUSED_RECHECK_MS, type Admission, type Limits } from './gate';
 
 // Which claimed tasks may start now. A task that names a flow with limits (or, when the deployment
 // sets DEFAULT_HOST_RATE / DEFAULT_HOST_PARALLELISM, any task without a flow, per destination host)
@@ -13,6 +13,8 @@ import { PAUSED_RECHECK_MS, type Limits } from './gate';
 
 export interface Admitted {
   task: TaskRow;
+  /** When the attempt may start: now, or its rate slot (at most SOON_MS away). */
+  startAt: number;
   /** Frees the task's parallelism slot once its attempt ended (nothing to free without a limit). */
   release: () => Promise<void>;
 }
@@ -45,39 +47,38 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
       for (const t of claimed) {
         const gate = gateOf(t);
         if (gate) gated.get(gate)?.push(t) ?? gated.set(gate, [t]);
-        else go.push({ task: t, release: nothing });
+        else go.push({ task: t, startAt: now, release: nothing });
       }
       if (gated.size === 0) return { go, held };
       await limitsOf(claimed);
       await Promise.all([...gated].map(async ([gate, tasks]) => {
         const limits = gate.startsWith('flow\n') ? known.get(gate) : hostLimits;
-        if (!limits) return go.push(...tasks.map((task) => ({ task, release: nothing })));
+        if (!limits) return go.push(...tasks.map((task) => ({ task, startAt: now, release: nothing })));
         const stub = env.FLOW_GATES.get(env.FLOW_GATES.idFromName(gate));
-        let granted: string[] = [];
-        let retryAfterMs = PAUSED_RECHECK_MS;
+        let answer: Admission;
         try {
-          ({ leases: granted, retryAfterMs } = await stub.admit(limits, tasks.length, leaseMs));
+          answer = await stub.admit(limits, tasks.map((t) => t.id), leaseMs);
         } catch (err) {
           // The gate cannot be asked: nothing of this flow starts (its limits would not hold).
           console.error(`flow gate ${gate.replace(/\n/g, ' ')} unavailable`, err);
+          answer = { granted: [], later: tasks.map((t) => ({ id: t.id, at: now + PAUSED_RECHECK_MS, promised: false })) };
         }
-        tasks.forEach((task, i) => {
-          if (i < granted.length) {
-            const lease = granted[i];
-            const release = async () => {
-              try {
-                await stub.release([lease]);
-              } catch {
-                // The slot lapses with the lease (the attempt's timeout) instead.
-              }
-            };
-            go.push({ task, release: limits.parallelism == null ? nothing : release });
-            return;
-          }
-          // Spread those held back over when the flow can take them, so they come back in turn.
-          const j = i - granted.length;
-          const turn = limits.paused ? 0 : limits.rate != null ? Math.floor(j / limits.rate) * limits.periodMs : Math.floor(j / (limits.parallelism ?? 1)) * 1000;
-          held.push({ task, dueAt: now + Math.max(1000, retryAfterMs + turn) });
+        const byId = new Map(tasks.map((t) => [t.id, t]));
+        for (const { id, lease, at } of answer.granted) {
+          const release = async () => {
+            try {
+              await stub.release([lease]);
+            } catch {
+              // The slot lapses with the lease (the attempt's timeout) instead.
+            }
+          };
+          go.push({ task: byId.get(id)!, startAt: at, release: limits.parallelism == null ? nothing : release });
+        }
+        answer.later.forEach(({ id, at, promised }, j) => {
+          // A task promised a rate slot comes back in the second before it (Queues delays by whole
+          // seconds) and then starts on time; tasks waiting for a busy flow come back in turn.
+          const turn = promised || limits.paused ? 0 : Math.floor(j / (limits.parallelism ?? 1)) * BUSY_RECHECK_MS;
+          held.push({ task: byId.get(id)!, dueAt: promised ? at - 1000 : at + turn });
         });
       }));
       return { go, held };
