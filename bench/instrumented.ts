@@ -6,7 +6,24 @@
 import torque from '../src';
 import type { TaskMessage } from '../src/tasks/nudge';
 
-const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0 };
+export { FlowGate } from '../src';
+
+const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0, gateRequests: 0 };
+
+/** Counts requests to the flows' Durable Objects (each admit or release is one). */
+function wrapGates(ns: Env['FLOW_GATES']): Env['FLOW_GATES'] {
+  return {
+    idFromName: (name: string) => ns.idFromName(name),
+    get(id: DurableObjectId) {
+      const stub = ns.get(id);
+      return {
+        admit: (...a: Parameters<typeof stub.admit>) => (counters.gateRequests++, stub.admit(...a)),
+        release: (...a: Parameters<typeof stub.release>) => (counters.gateRequests++, stub.release(...a)),
+        state: (...a: Parameters<typeof stub.state>) => stub.state(...a),
+      };
+    },
+  } as unknown as Env['FLOW_GATES'];
+}
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
 const tally = (r: Meta) => {
   counters.d1Statements++;
@@ -107,7 +124,7 @@ const wrap = (env: Env) => {
       return [name, wrapD1(db as D1Database, servers.get(name)!)];
     });
     const lanes = (name: string, first: Queue) => [first, ...Object.entries(env).filter(([k]) => k.startsWith(`${name}_LANE_`)).map(([, v]) => v as Queue)];
-    w = { ...env, ...Object.fromEntries(dbs), TASKS: wrapQueue(lanes('TASKS', env.TASKS)), TASKS_BULK: wrapQueue(lanes('TASKS_BULK', env.TASKS_BULK)) } as Env;
+    w = { ...env, ...Object.fromEntries(dbs), FLOW_GATES: wrapGates(env.FLOW_GATES), TASKS: wrapQueue(lanes('TASKS', env.TASKS)), TASKS_BULK: wrapQueue(lanes('TASKS_BULK', env.TASKS_BULK)) } as Env;
     envs.set(env, w);
   }
   return w;

@@ -79,7 +79,7 @@ export type Hook = Awaited<ReturnType<typeof startHook>>;
 const BATCH = 100;
 
 /** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
-export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw', N: number, CONC: number) {
+export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw' | 'keyed', N: number, CONC: number) {
   hook.reset();
   const sent = new Map<string, number>();
   const requests = mode === 'batch' ? Math.ceil(N / BATCH) : N;
@@ -94,7 +94,8 @@ export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch
       for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
     } else {
       const body = `n=${i}`;
-      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}`, { method: 'POST', body, headers: sized(body) });
+      const flow = mode === 'keyed' ? '&flow_key=bench' : '';
+      res = await mf.dispatchFetch(`http://torque/?url=${encodeURIComponent(hook.url)}${flow}`, { method: 'POST', body, headers: sized(body) });
       sent.set(((await res.json()) as { id: string }).id, t0);
     }
     if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);

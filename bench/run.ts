@@ -22,7 +22,7 @@ const CONC = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // the disk, not Torque (production D1 is a remote, replicated service). By default the bench
 // keeps D1 on tmpfs; BENCH_D1_DIR=<dir on disk> measures with the disk in the loop.
 const D1_DIR = process.env.BENCH_D1_DIR ?? (existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-bench-') : undefined);
-const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6 };
+const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6, doRequest: 0.15 / 1e6 };
 
 async function counters(mf: Miniflare, reset = false) {
   return (await (await mf.dispatchFetch('http://torque/__bench/counters', { method: reset ? 'POST' : 'GET' })).json()) as Record<string, number>;
@@ -30,11 +30,12 @@ async function counters(mf: Miniflare, reset = false) {
 
 let runs = 0; // each Torque run gets fresh local state
 
-async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
+async function torque(hook: Hook, script: string, mode: 'single' | 'batch' | 'keyed') {
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${++runs}` : false,
     queueProducers: { TASKS: { queueName: 'torque-tasks' }, TASKS_BULK: { queueName: 'torque-bulk' } },
     queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }, 'torque-bulk': { maxBatchSize: 1, maxRetries: 10 } },
+    durableObjects: { FLOW_GATES: 'FlowGate' },
     bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false' }, // the bench hook is on loopback
   });
   try {
@@ -43,6 +44,12 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
     // The database's size (D1's own meta) before, and with every task completed and kept.
     const size = async () => (await db.prepare('SELECT 1').run()).meta.size_after ?? NaN;
     const empty = await size();
+    // Keyed: every task names a flow with limits it never reaches, so each asks its flow's Durable
+    // Object and none is held back: the cost flow control adds to a task that goes at once.
+    if (mode === 'keyed') {
+      const res = await mf.dispatchFetch('http://torque/flows/bench', { method: 'PUT', body: JSON.stringify({ rate: 100_000 }), headers: { 'content-type': 'application/json' } });
+      if (res.status !== 200) throw new Error(`PUT /flows/bench answered ${res.status}: ${await res.text()}`);
+    }
     await counters(mf, true);
     const speed = await deliver(mf, hook, mode, N, CONC);
     // Let the consumer finish recording, then count the eventual deletion too: one sweep as if
@@ -59,12 +66,12 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch') {
     const queueOps = 3 * c.messagesSent; // write + read + delete per message
     const cost = {
       d1_queries: per('d1Statements'), d1_round_trips: per('d1Calls'), rows_read: per('rowsRead'), rows_written: per('rowsWritten'),
-      queue_operations: round(queueOps / N, 3), worker_invocations: per('invocations'),
+      queue_operations: round(queueOps / N, 3), worker_invocations: per('invocations'), durable_object_requests: per('gateRequests'),
       // What a completed task occupies until COMPLETED_TTL (its row, index entries, page slack).
       stored_bytes_completed: Math.round(storedBytes),
     };
     const usdPerMillion = round(1e6 * (cost.rows_written * PRICES.rowWritten + cost.rows_read * PRICES.rowRead +
-      cost.queue_operations * PRICES.queueOp + cost.worker_invocations * PRICES.request), 2);
+      cost.queue_operations * PRICES.queueOp + cost.worker_invocations * PRICES.request + cost.durable_object_requests * PRICES.doRequest), 2);
     return { ...speed, per_task: cost, usd_per_million_tasks: usdPerMillion };
   } finally {
     await mf.dispose();
@@ -123,6 +130,9 @@ console.log('torque POST / (median)', JSON.stringify(result.torque_single));
 const batch = await torque(hook, torqueJs, 'batch');
 result.torque_batch = batch;
 console.log('torque /batch   ', JSON.stringify(batch));
+const keyed = await torque(hook, torqueJs, 'keyed');
+result.torque_keyed = keyed;
+console.log('torque POST / with a flow key', JSON.stringify(keyed));
 const helloRate = (result.hello_world as { requests_per_s: number }).requests_per_s;
 result.ratios = {
   enqueue_vs_hello_world: round(single.enqueue_per_s / helloRate),
