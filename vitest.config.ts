@@ -30,6 +30,9 @@ export default defineConfig(async () => {
             AUTHENTICATE: 'false',
             // The hook server is on loopback (tests that check the private-address guard turn it on).
             BLOCK_PRIVATE_ADDRESSES: 'false',
+            // Every test hook lives on 127.0.0.1, so circuit breakers (one per host) would couple
+            // unrelated tests: they are off unless a test turns them on (test/flows.test.ts).
+            BREAKER_THRESHOLD: '0',
             MIN_RETRY_DELAY: '1',
             MAX_RETRY_DELAY: '60',
             SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',

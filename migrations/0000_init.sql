@@ -39,6 +39,17 @@ CREATE TABLE `attempts` (
 	PRIMARY KEY(`task_id`, `number`)
 );
 --> statement-breakpoint
+CREATE TABLE `circuits` (
+	`app_id` text NOT NULL,
+	`destination` text NOT NULL,
+	`state` text NOT NULL,
+	`failures` integer NOT NULL,
+	`since` integer NOT NULL,
+	`probe_at` integer NOT NULL,
+	`interval_ms` integer NOT NULL,
+	PRIMARY KEY(`app_id`, `destination`)
+);
+--> statement-breakpoint
 CREATE TABLE `flows` (
 	`app_id` text NOT NULL,
 	`key` text NOT NULL,

@@ -134,6 +134,10 @@ const ConfigSchema = z
       }
       return Number(v);
     }),
+    // Circuit breakers: this many failures in a row at a destination open its circuit (0: off);
+    // an open circuit lets one probe through per interval (doubling while probes fail, to 10×).
+    BREAKER_THRESHOLD: int(10, 0, 10_000),
+    BREAKER_INTERVAL: int(30, 1, 3600),
     DATABASES: databaseList('DB'),
     DRAIN_DATABASES: databaseList(''),
     ADMIN_TOKEN: secret,

@@ -129,3 +129,53 @@ describe('flow control', () => {
     expect(batch.tasks.map((t) => t.flow_key)).toEqual(['b1', null]);
   });
 });
+
+describe('circuit breaker', () => {
+  it('a destination down for a while gets one probe per interval; once back, every waiting task is delivered with its retries intact', { timeout: 60_000 }, async () => {
+    const vars = { BREAKER_THRESHOLD: '3', BREAKER_INTERVAL: '2' };
+    const upAt = Date.now() + 7_000;
+    const down = hook('down-until', `t=${upAt}`);
+    const ok = hook('ok'); // another destination, unaffected
+    // Two retries each: without the breaker every task would spend them (and fail) while it is down.
+    // (Every test hook is on 127.0.0.1, so the two destinations are told apart by flow.)
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await enqueue(down.url, 'x', { max_retries: '2', flow_key: 'down-a-while' })).task.id);
+    const others: string[] = [];
+    for (let i = 0; i < 3; i++) others.push((await enqueue(ok.url, 'x', { flow_key: 'healthy' })).task.id);
+    let sawOpen = false;
+    await playQueue([...ids, ...others], async () => {
+      const { destinations } = await json<{ destinations: { destination: string; state: string }[] }>(call('/destinations'));
+      sawOpen ||= destinations.some((d) => d.destination === 'flow:down-a-while' && d.state !== 'closed');
+      return allCompleted([...ids, ...others])();
+    }, 45_000, vars);
+    expect(sawOpen).toBe(true);
+    for (const id of ids) expect((await getTask(id)).status).toBe('completed');
+    const calls = arrivals(await received(down.key));
+    const whileDown = calls.filter((t) => t < upAt);
+    // The first attempts (before the circuit opened), then at most one probe per interval.
+    expect(whileDown.length).toBeLessThanOrEqual(8 + Math.ceil(7_000 / 2_000) + 1);
+    const probes = whileDown.slice(8);
+    for (let i = 1; i < probes.length; i++) expect(probes[i] - probes[i - 1]).toBeGreaterThanOrEqual(1_500);
+    // Closed again: no circuit left for it.
+    const { destinations } = await json<{ destinations: { destination: string }[] }>(call('/destinations'));
+    expect(destinations.map((d) => d.destination)).not.toContain('flow:down-a-while');
+  });
+
+  it('counts only the destination\'s faults: 4xx answers never open a circuit, and a reset closes one', async () => {
+    const vars = { BREAKER_THRESHOLD: '2', BREAKER_INTERVAL: '60' };
+    const h = hook('status', 'code=404');
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await enqueue(h.url, 'x', { flow_key: 'four-oh-four', max_retries: '0' })).task.id);
+    await consume(ids, vars);
+    const list = await json<{ destinations: { destination: string }[] }>(call('/destinations'));
+    expect(list.destinations.map((d) => d.destination)).not.toContain('flow:four-oh-four');
+    const bad = hook('status', 'code=500');
+    const failing: string[] = [];
+    for (let i = 0; i < 3; i++) failing.push((await enqueue(bad.url, 'x', { flow_key: 'five-hundred' })).task.id);
+    await consume(failing, vars);
+    const open = await json<{ destinations: { destination: string; state: string; failures: number }[] }>(call('/destinations'));
+    expect(open.destinations.find((d) => d.destination === 'flow:five-hundred')).toMatchObject({ state: 'open', failures: 3 });
+    expect((await call('/destinations/flow:five-hundred/reset', { method: 'POST' })).status).toBe(204);
+    expect((await call('/destinations/flow:five-hundred/reset', { method: 'POST' })).status).toBe(404);
+  });
+});

@@ -81,6 +81,12 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
       res.end(`call ${call}`);
       return;
     }
+    case 'down-until': {
+      // 503 until the time t (epoch ms), then 200: a destination that is down for a while.
+      res.statusCode = Date.now() < Number(q.get('t')) ? 503 : 200;
+      res.end(res.statusCode === 200 ? 'up' : 'down');
+      return;
+    }
     case 'sleep':
       setTimeout(() => res.end('slept'), Number(q.get('ms') ?? 1000));
       return;

@@ -27,6 +27,8 @@ const ROUTES: [string, string][] = [
   ['delete', '/flows/{key}'],
   ['post', '/flows/{key}/pause'],
   ['post', '/flows/{key}/resume'],
+  ['get', '/destinations'],
+  ['post', '/destinations/{destination}/reset'],
 ];
 
 describe('GET /openapi.json', () => {

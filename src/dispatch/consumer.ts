@@ -5,6 +5,7 @@ import type { Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { claimTasks, unclaimTasks } from '../store/claim';
 import { flowControl } from '../flow/admit';
+import { breakers } from '../flow/breaker';
 import { peekTasks, type TaskKey } from '../store/tasks';
 import { callHook, internalFailure, type AttemptResult } from './call';
 import { decideNext } from './outcome';
@@ -33,7 +34,7 @@ const CLAIM_COST = 3;
 export const MAX_IDS_PER_INVOCATION = 100;
 
 /** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
-async function attempt(task: TaskRow, cfg: Config): Promise<Outcome> {
+async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void): Promise<Outcome> {
   const startedAt = Date.now();
   let result: AttemptResult;
   try {
@@ -41,6 +42,7 @@ async function attempt(task: TaskRow, cfg: Config): Promise<Outcome> {
   } catch (err) {
     result = internalFailure(err, startedAt);
   }
+  note(task, result);
   return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
 }
 
@@ -84,6 +86,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg, budget)).get(s)!;
   const running = new Set<Promise<void>>();
   const flows = flowControl(env, cfg, shards.home.db);
+  const circuits = breakers(cfg, shards.home.db);
   const leaseMs = (cfg.MAX_TIMEOUT + cfg.SWEEP_GRACE) * 1000;
   // Tasks their flow holds back go back to waiting (attempt count unchanged) and to the queue,
   // due when the flow should take them; in the background, so no slot waits for it.
@@ -140,13 +143,16 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     for (const { shard, keys, claimed } of claims) {
       const got = new Set(claimed.map((t) => t.id));
       notClaimed.push(...keys.filter((k) => !got.has(k.id) && !claimFailed.has(k.id)));
-      const { go, held } = await flows.admit(claimed, leaseMs);
+      // A destination whose circuit is open holds its tasks back first; flows then pace the rest.
+      const open = await circuits.check(claimed);
+      if (open.held.length) holdBack(shard, open.held);
+      const { go, held } = await flows.admit(open.go, leaseMs);
       if (held.length) holdBack(shard, held);
       for (const { task, startAt, release } of go) {
         // A task its flow lets start on a slot up to SOON_MS away keeps its hook slot until then.
         const wait = startAt - Date.now();
         const p: Promise<void> = (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve())
-          .then(() => attempt(task, cfg)).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
+          .then(() => attempt(task, cfg, circuits.note)).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
         running.add(p);
       }
     }
@@ -157,6 +163,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   await Promise.all(running);
   await Promise.all([...logs.values()].map((log) => log.flush()));
   await Promise.all(holding);
+  await circuits.flush();
   await settled;
   await nudge(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
   if (claimFailed.size === 0) return batch.ackAll();

@@ -13,6 +13,7 @@ import { metricsApp } from './routes/metrics';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { flowsApp } from './routes/flows';
+import { destinationsApp } from './routes/destinations';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
@@ -65,7 +66,7 @@ app.route('/', metaApp);
 app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
-for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*']) app.use(path, authenticate);
+for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*']) app.use(path, authenticate);
 // Replays count too: they start deliveries just as enqueues do.
 app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry'], rateLimit);
 app.route('/', enqueueApp);
@@ -74,9 +75,10 @@ app.route('/', replayApp);
 app.route('/', tasksApp);
 app.route('/', statsApp);
 app.route('/', flowsApp);
+app.route('/', destinationsApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

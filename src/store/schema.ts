@@ -139,6 +139,24 @@ export const flows = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.key] })],
 );
 
+// Circuit breakers per app and destination ("host:<name>", or "flow:<key>" for tasks of a flow),
+// in the home database. Only destinations that failed lately have a row: a closed circuit
+// counting consecutive failures, an open one (its tasks wait, without spending retries, for one
+// probe per interval), or half-open (a probe is out). A success deletes the row.
+export const circuits = sqliteTable(
+  'circuits',
+  {
+    appId: text('app_id').notNull(),
+    destination: text('destination').notNull(),
+    state: text('state', { enum: ['closed', 'open', 'half_open'] }).notNull(),
+    failures: integer('failures').notNull(), // consecutive
+    since: integer('since').notNull(), // when it entered this state
+    probeAt: integer('probe_at').notNull(), // open: when the next probe may go
+    intervalMs: integer('interval_ms').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.destination] })],
+);
+
 export type TaskRow = typeof tasks.$inferSelect;
 export type NewTaskRow = typeof tasks.$inferInsert;
 export type AttemptRow = typeof attempts.$inferSelect;
