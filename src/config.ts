@@ -138,6 +138,16 @@ const ConfigSchema = z
     // an open circuit lets one probe through per interval (doubling while probes fail, to 10×).
     BREAKER_THRESHOLD: int(10, 0, 10_000),
     BREAKER_INTERVAL: int(30, 1, 3600),
+    // Where the operator hears of circuits opening and closing (a signed JSON POST), if anywhere.
+    ALERT_URL: z.string().optional().transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        const u = new URL(v.trim());
+        if (u.protocol === 'http:' || u.protocol === 'https:') return u.href;
+      } catch {}
+      ctx.addIssue({ code: 'custom', message: `must be an http: or https: URL, got "${v}"` });
+      return z.NEVER;
+    }),
     DATABASES: databaseList('DB'),
     DRAIN_DATABASES: databaseList(''),
     ADMIN_TOKEN: secret,

@@ -1,4 +1,6 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { verifyTorqueSignature } from '../client/verify';
 import { call, callWith, consume, enqueue, getTask, hook, received, recordingQueue } from './helpers';
 import type { Received } from './hook-server';
 
@@ -132,7 +134,8 @@ describe('flow control', () => {
 
 describe('circuit breaker', () => {
   it('a destination down for a while gets one probe per interval; once back, every waiting task is delivered with its retries intact', { timeout: 60_000 }, async () => {
-    const vars = { BREAKER_THRESHOLD: '3', BREAKER_INTERVAL: '2' };
+    const alerts = hook('ok');
+    const vars = { BREAKER_THRESHOLD: '3', BREAKER_INTERVAL: '2', ALERT_URL: alerts.url };
     const upAt = Date.now() + 7_000;
     const down = hook('down-until', `t=${upAt}`);
     const ok = hook('ok'); // another destination, unaffected
@@ -156,6 +159,11 @@ describe('circuit breaker', () => {
     expect(whileDown.length).toBeLessThanOrEqual(8 + Math.ceil(7_000 / 2_000) + 1);
     const probes = whileDown.slice(8);
     for (let i = 1; i < probes.length; i++) expect(probes[i] - probes[i - 1]).toBeGreaterThanOrEqual(1_500);
+    // The operator heard of it opening and closing, in signed calls.
+    const told = (await received(alerts.key)).map((r) => ({ r, body: JSON.parse(Buffer.from(r.body, 'base64').toString()) }));
+    expect(told.map((t) => t.body.type)).toEqual(['circuit.opened', 'circuit.closed']);
+    expect(told[0].body).toMatchObject({ app: 'default', destination: 'flow:down-a-while' });
+    for (const { r } of told) expect(await verifyTorqueSignature(env.SIGNING_SECRET!, r.headers, Buffer.from(r.body, 'base64'))).toBe(true);
     // Closed again: no circuit left for it.
     const { destinations } = await json<{ destinations: { destination: string }[] }>(call('/destinations'));
     expect(destinations.map((d) => d.destination)).not.toContain('flow:down-a-while');

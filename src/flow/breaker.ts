@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
+import { signatureHeaders } from '../hook/sign';
 import type { DB } from '../store';
 import { readCircuits, recordCircuits, takeProbe, type CircuitNews, type CircuitRow } from '../store/circuits';
 import type { TaskRow } from '../store/schema';
@@ -25,6 +26,30 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
   return null;
 }
 
+/**
+ * Tells the operator (ALERT_URL) that circuits opened or closed: one signed JSON call per change,
+ * Standard Webhooks signing as for hooks. Best effort: one try, 10 s at most, failures logged.
+ */
+async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], now: number): Promise<void> {
+  if (!cfg.ALERT_URL || changes.length === 0) return;
+  await Promise.all(changes.map(async ({ type, c }) => {
+    const body = new TextEncoder().encode(JSON.stringify({
+      type, app: c.appId, destination: c.destination, failures: c.failures, at: new Date(now).toISOString(),
+      next_probe_at: type === 'circuit.opened' ? new Date(c.probeAt).toISOString() : null,
+    }));
+    const id = `alert_${c.appId}_${c.destination}_${now}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Torque' };
+    if (cfg.SIGNING_SECRET) Object.assign(headers, await signatureHeaders(cfg.SIGNING_SECRET, id, Math.floor(now / 1000), body));
+    try {
+      const res = await fetch(cfg.ALERT_URL!, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
+      await res.body?.cancel();
+      if (!res.ok) console.error(`ALERT_URL answered ${res.status} to ${type}`);
+    } catch (err) {
+      console.error(`ALERT_URL could not be called for ${type}`, err);
+    }
+  }));
+}
+
 export function breakers(cfg: Config, home: DB) {
   const on = cfg.BREAKER_THRESHOLD > 0;
   const intervalMs = cfg.BREAKER_INTERVAL * 1000;
@@ -40,7 +65,9 @@ export function breakers(cfg: Config, home: DB) {
       if (batch.length === 0) return;
       try {
         const now = Date.now();
-        for (const c of await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10)) view?.set(key(c.appId, c.destination), c);
+        const { left, opened, closed } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10);
+        for (const c of left) view?.set(key(c.appId, c.destination), c);
+        await alert(cfg, [...opened.map((c) => ({ type: 'circuit.opened', c })), ...closed.map((c) => ({ type: 'circuit.closed', c }))], now);
         for (const n of batch) if (n.closed && n.failures === 0) view?.delete(key(n.app, n.destination));
       } catch (err) {
         console.error('recording circuit state failed', err);

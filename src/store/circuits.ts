@@ -44,12 +44,20 @@ export async function recordCircuits(db: DB, news: CircuitNews[], now: number, t
   const closed = news.filter((n) => n.closed).map((n) => ({ a: n.app, d: n.destination }));
   const failed = news.filter((n) => n.failures > 0).map((n) => ({ a: n.app, d: n.destination, f: n.failures }));
   const statements = [
-    ...(closed.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN (SELECT json_extract(value, '$.a'), json_extract(value, '$.d') FROM json_each(?1))`).bind(JSON.stringify(closed))] : []),
+    ...(closed.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN (SELECT json_extract(value, '$.a'), json_extract(value, '$.d') FROM json_each(?1))
+      RETURNING ${ROW}`).bind(JSON.stringify(closed))] : []),
     ...(failed.length ? [d1.prepare(FAILED).bind(JSON.stringify(failed), now, threshold, intervalMs, maxIntervalMs)] : []),
   ];
-  if (statements.length === 0) return [];
+  if (statements.length === 0) return { left: [], opened: [], closed: [] };
   const results = await d1.batch<CircuitRow>(statements);
-  return failed.length ? results.at(-1)!.results : [];
+  const left = failed.length ? results.at(-1)!.results : [];
+  return {
+    left,
+    // Circuits this flush opened (from closed: a half-open one failing its probe stays open).
+    opened: left.filter((c) => c.state === 'open' && c.since === now && c.failures >= threshold && c.intervalMs === intervalMs),
+    // Circuits a success closed (deleting a closed one that merely counted failures is no news).
+    closed: closed.length ? results[0].results.filter((c) => c.state !== 'closed') : [],
+  };
 }
 
 /** Takes the one probe an open circuit allows per interval; undefined if another took it. */
