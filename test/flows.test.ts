@@ -183,6 +183,9 @@ describe('circuit breaker', () => {
     await consume(failing, vars);
     const open = await json<{ destinations: { destination: string; state: string; failures: number }[] }>(call('/destinations'));
     expect(open.destinations.find((d) => d.destination === 'flow:five-hundred')).toMatchObject({ state: 'open', failures: 3 });
+    // Shown on /stats and the dashboard too.
+    expect((await json(call('/stats'))).circuits.open).toBeGreaterThanOrEqual(1);
+    expect(await (await call('/dashboard')).text()).toMatch(/data-destination="flow:five-hundred" data-state="open"/);
     expect((await call('/destinations/flow:five-hundred/reset', { method: 'POST' })).status).toBe(204);
     expect((await call('/destinations/flow:five-hundred/reset', { method: 'POST' })).status).toBe(404);
   });

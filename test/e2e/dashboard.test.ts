@@ -43,8 +43,11 @@ describe('dashboard in headless chromium', { timeout: 240_000, skip: !existsSync
     const flaky = (await enqueue(`${hooks.url}/h/dash-flaky/seq?codes=500,200`, { max_retries: '0' })).id;
     await waitFor('tasks to settle', async () => ((await status(flaky)) === 'failed' && (await status(ok[4])) === 'completed' ? true : undefined));
 
+    const flow = await fetch(`${server.base}/flows/dash-flow`, { method: 'PUT', body: JSON.stringify({ rate: 5, parallelism: 2 }), headers: { 'content-type': 'application/json' } });
+    assert.equal(flow.status, 200);
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(`${server.base}/dashboard`);
+    assert.equal(await page.locator('tr[data-flow="dash-flow"] td').nth(1).textContent(), '5 per 1 s');
     assert.equal(await page.locator('.count.completed strong').textContent(), '5');
     assert.equal(await page.locator('.count.failed strong').textContent(), '1');
     assert.equal(await page.locator('tr[data-task]').count(), 6);

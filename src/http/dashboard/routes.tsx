@@ -4,6 +4,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
 import { ThroughputChart } from './chart';
+import { Destinations } from './destinations';
+import { appCircuits } from '../../store/circuits';
+import { listFlows } from '../../store/flows';
 import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
@@ -64,10 +67,12 @@ dashboardApp.get('/dashboard', async (c) => {
   const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
-  const [stats, series, page] = await Promise.all([
+  const [stats, series, page, circuits, flows] = await Promise.all([
     appStats(c.var.shards, c.var.app, now),
     minuteSeries(c.var.shards, c.var.app, minute - 59),
     listTasks(c.var.shards, c.var.app, { status, before: cursor, limit: 50 }),
+    appCircuits(c.var.db, c.var.app),
+    listFlows(c.var.db, c.var.app, 50),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
@@ -76,6 +81,7 @@ dashboardApp.get('/dashboard', async (c) => {
     <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />
       <ThroughputChart series={series} nowMinute={minute} />
+      <Destinations circuits={circuits} flows={flows} />
       <TaskList tasks={tasks.map(taskJson)} status={status} next={next} />
     </Layout>,
   );

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { appCircuits } from '../../store/circuits';
 import { appStats } from '../../tasks/across';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
@@ -15,6 +16,8 @@ const StatsSchema = z
     }),
     throughput: z.object({ last_minute: Throughput, last_hour: Throughput, last_day: Throughput }),
     oldest_overdue_seconds: z.number().nullable().openapi({ description: 'how long the most overdue waiting task has been due; null when none is' }),
+    circuits: z.object({ open: z.number(), half_open: z.number(), failing: z.number() })
+      .openapi({ description: "the app's destinations whose circuit is open, half-open, or closed but counting failures (see /destinations)" }),
   })
   .openapi('Stats');
 
@@ -25,4 +28,8 @@ const route = createRoute({
   responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } }, ...errorResponses },
 });
 
-export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => c.json(await appStats(c.var.shards, c.var.app, Date.now()), 200));
+export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const [stats, circuits] = await Promise.all([appStats(c.var.shards, c.var.app, Date.now()), appCircuits(c.var.db, c.var.app)]);
+  const count = (state: string) => circuits.filter((x) => x.state === state).length;
+  return c.json({ ...stats, circuits: { open: count('open'), half_open: count('half_open'), failing: count('closed') } }, 200);
+});

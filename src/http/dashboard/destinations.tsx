@@ -1,0 +1,42 @@
+/** @jsxImportSource hono/jsx */
+import type { CircuitRow } from '../../store/circuits';
+import type { FlowRow } from '../../store/flows';
+
+const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+/** Destinations in trouble and flows with limits or a pause: nothing is shown when all is well. */
+export function Destinations({ circuits, flows }: { circuits: CircuitRow[]; flows: FlowRow[] }) {
+  if (circuits.length === 0 && flows.length === 0) return null;
+  return (
+    <section class="destinations">
+      {circuits.length > 0 && (
+        <table class="circuits">
+          <caption>Destinations failing lately (circuit breakers)</caption>
+          <thead><tr><th>destination</th><th>circuit</th><th>failures in a row</th><th>since</th><th>next probe</th></tr></thead>
+          <tbody>
+            {circuits.map((c) => (
+              <tr data-destination={c.destination} data-state={c.state}>
+                <td>{c.destination}</td><td class={`circuit ${c.state}`}>{c.state.replace('_', '-')}</td><td>{c.failures}</td>
+                <td>{when(c.since)}</td><td>{c.state === 'closed' ? '—' : when(c.probeAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {flows.length > 0 && (
+        <table class="flows">
+          <caption>Flows</caption>
+          <thead><tr><th>flow</th><th>rate</th><th>parallelism</th><th>state</th></tr></thead>
+          <tbody>
+            {flows.map((f) => (
+              <tr data-flow={f.key}>
+                <td>{f.key}</td><td>{f.rate == null ? '—' : `${f.rate} per ${f.period} s`}</td><td>{f.parallelism ?? '—'}</td>
+                <td>{f.paused ? 'paused' : 'running'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
