@@ -160,6 +160,18 @@ print(response.status_code, response.headers['Location'])`;
     assert.ok(stats.tasks.completed >= 2);
   });
 
+  it("paces a flow with its Durable Object under wrangler dev: parallelism 1, never two calls at once", async () => {
+    const put = await fetch(`${BASE}/flows/e2e-one`, { method: 'PUT', body: JSON.stringify({ parallelism: 1 }), headers: { 'content-type': 'application/json' } });
+    assert.equal(put.status, 200);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue(`${hooks.url}/h/e2e-flow/sleep?ms=400`, { flow_key: 'e2e-one' })).id);
+    for (const id of ids) await waitFor(`flow task ${id}`, async () => ((await task(id)).status === 'completed' ? true : undefined), 60_000);
+    const calls = log('e2e-flow');
+    assert.equal(calls.length, 3);
+    assert.equal(Math.max(...calls.map((c) => c.inflight)), 1);
+    for (const id of ids) assert.equal((await task(id)).attempts, 1);
+  });
+
   it('calls a hook, retries it after an error, and completes it', async () => {
     const { id } = await enqueue(`${hooks.url}/h/flaky/seq?codes=503,200`, { max_retries: '3' });
     const done = await waitFor('completion', async () => {
