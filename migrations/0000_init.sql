@@ -96,9 +96,20 @@ CREATE TABLE `tasks` (
 	`last_response` text,
 	`idempotency_key` text,
 	`flow_key` text,
+	`callback_url` text,
+	`failure_callback_url` text,
+	`callback_of` text,
 	PRIMARY KEY(`app_id`, `id`)
 );
 --> statement-breakpoint
 CREATE INDEX `tasks_wake` ON `tasks` (`wake_at`) WHERE wake_at IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `tasks_waiting` ON `tasks` (`app_id`,`due_at`) WHERE wake_at IS NOT NULL AND status IN ('pending', 'retry');--> statement-breakpoint
 CREATE UNIQUE INDEX `tasks_app_idempotency` ON `tasks` (`app_id`,`idempotency_key`) WHERE idempotency_key IS NOT NULL;
+--> statement-breakpoint
+CREATE TABLE `topics` (
+	`app_id` text NOT NULL,
+	`name` text NOT NULL,
+	`endpoints` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	PRIMARY KEY(`app_id`, `name`)
+);

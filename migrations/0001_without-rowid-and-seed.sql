@@ -30,6 +30,9 @@ CREATE TABLE `tasks_clustered` (
 	`last_response` text,
 	`idempotency_key` text,
 	`flow_key` text,
+	`callback_url` text,
+	`failure_callback_url` text,
+	`callback_of` text,
 	PRIMARY KEY(`app_id`, `id`)
 ) WITHOUT ROWID;
 --> statement-breakpoint

@@ -45,6 +45,7 @@ describe('GET /openapi.json', () => {
 
   it('is generated from the validating schemas (limits and enums match what is enforced)', async () => {
     const doc = (await (await call('/openapi.json')).json()) as any;
+    expect(doc.components.schemas.CallbackBody.properties.task.properties.response_base64).toBeDefined();
     const enqueue = doc.paths['/'].post;
     const url = enqueue.parameters.find((p: any) => p.name === 'url');
     expect(url.required).toBe(true);

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { DB } from '../store';
 import { recordOutcomes, type Outcome } from '../store/outcomes';
 import { nudge } from '../tasks/nudge';
+import { callbackRows } from '../tasks/callbacks';
 
 export const FLUSH_EVERY_MS = 1000;
 // Statements one flush may send: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0).
@@ -22,15 +23,16 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
     budget.used += FLUSH_COST;
+    const reports = callbackRows(outcomes, cfg, Date.now());
     try {
-      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0);
+      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports);
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
       return;
     }
     const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
-    await nudge(env, again);
+    await nudge(env, [...again, ...reports.map((r) => ({ app: r.appId, id: r.id!, dueAt: r.dueAt }))]);
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {

@@ -24,8 +24,29 @@ export const TaskSchema = z
     last_status_code: z.number().int().nullable(),
     last_error: z.string().nullable(),
     flow_key: z.string().nullable().openapi({ description: 'the flow the task goes through, if any' }),
+    callback: z.string().nullable().openapi({ description: 'told of the outcome when the task completes' }),
+    failure_callback: z.string().nullable().openapi({ description: 'told of the outcome when the task fails for good' }),
+    callback_of: z.string().nullable().openapi({ description: 'on a callback task: the task whose outcome it reports' }),
   })
   .openapi('Task');
+
+/** What a callback task carries (see tasks/callbacks.ts), as its JSON body. */
+export const CallbackBodySchema = z
+  .object({
+    type: z.enum(['task.completed', 'task.failed']),
+    at: z.string().openapi({ description: 'when the outcome was recorded' }),
+    task: z.object({
+      id: z.string(),
+      url: z.string(),
+      method: z.string(),
+      status: z.enum(['completed', 'failed']),
+      attempts: z.number().int(),
+      last_status_code: z.number().int().nullable(),
+      last_error: z.string().nullable(),
+      response_base64: z.string().nullable().openapi({ description: 'the first KiB of the last answer, base64' }),
+    }),
+  })
+  .openapi('CallbackBody', { description: 'The JSON body POSTed to a callback URL when the task it reports on completes or fails for good' });
 
 export const AttemptSchema = z
   .object({
@@ -62,6 +83,9 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
     last_status_code: t.lastStatusCode,
     last_error: t.lastError,
     flow_key: t.flowKey,
+    callback: t.callbackUrl,
+    failure_callback: t.failureCallbackUrl,
+    callback_of: t.callbackOf,
   };
 }
 

@@ -15,21 +15,27 @@ const MAX_META_JSON = 1_800_000;
 // bound BLOB parameter of its own, picked by position: no hex or base64 in SQL, so a body may use
 // its value's whole 2,000,000 bytes.
 const insertSqls: string[] = [];
-function insertSql(bodies: number): string {
-  return (insertSqls[bodies] ??= buildInsertSql(bodies));
+// A report of an outcome (tasks/callbacks.ts) is inserted only if that outcome is recorded: its
+// task is still the claimed attempt, as the record statement checks (same batch, same transaction).
+const IF_REPORTED = `EXISTS (SELECT 1 FROM tasks AS o WHERE o.app_id = json_extract(value, '$.appId')
+    AND o.id = json_extract(value, '$.callbackOf') AND +o.status = 'in_progress' AND o.attempts = json_extract(value, '$.ofAttempts'))`;
+function insertSql(bodies: number, guarded = false): string {
+  return guarded ? buildInsertSql(bodies, IF_REPORTED) : (insertSqls[bodies] ??= buildInsertSql(bodies));
 }
-function buildInsertSql(bodies: number): string {
+function buildInsertSql(bodies: number, where = 'true'): string {
   const body = bodies ? `CASE json_extract(value, '$.b') ${Array.from({ length: bodies }, (_, k) => `WHEN ${k} THEN ?${k + 2}`).join(' ')} END` : 'NULL';
   return `
   INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries,
-                     retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key)
+                     retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key,
+                     callback_url, failure_callback_url, callback_of)
   SELECT json_extract(value, '$.appId'), json_extract(value, '$.id'), json_extract(value, '$.url'),
          json_extract(value, '$.method'), json_extract(value, '$.headers'), ${body},
          json_extract(value, '$.contentType'), 'pending', 0, json_extract(value, '$.maxRetries'), 0,
          json_extract(value, '$.timeout'), json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'),
          json_extract(value, '$.dueAt'), json_extract(value, '$.wakeAt'), json_extract(value, '$.idempotencyKey'),
-         json_extract(value, '$.flowKey')
-  FROM json_each(?1) WHERE true
+         json_extract(value, '$.flowKey'), json_extract(value, '$.callbackUrl'), json_extract(value, '$.failureCallbackUrl'),
+         json_extract(value, '$.callbackOf')
+  FROM json_each(?1) WHERE ${where}
   ON CONFLICT DO NOTHING
   RETURNING id`;
 }
@@ -38,19 +44,19 @@ function buildInsertSql(bodies: number): string {
 function asStored(row: NewTaskRow): TaskRow {
   return {
     headers: null, body: null, contentType: null, completedAt: null, lastStartedAt: null, lastDurationMs: null,
-    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, attempts: 0, retryBase: 0, wakeAt: null,
+    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, callbackUrl: null, failureCallbackUrl: null, callbackOf: null, attempts: 0, retryBase: 0, wakeAt: null,
     ...row,
   } as TaskRow;
 }
 
 /** Splits rows into statements that each stay inside D1's limits on parameters and value size. */
-function statements(db: DB, rows: NewTaskRow[]): D1PreparedStatement[] {
+export function statements(db: DB, rows: (NewTaskRow & { ofAttempts?: number })[], guarded = false): D1PreparedStatement[] {
   const out: D1PreparedStatement[] = [];
   let meta: string[] = [];
   let bodies: Uint8Array[] = [];
   let size = 0;
   const flush = () => {
-    if (meta.length) out.push(db.$client.prepare(insertSql(bodies.length)).bind(`[${meta.join(',')}]`, ...bodies));
+    if (meta.length) out.push(db.$client.prepare(insertSql(bodies.length, guarded)).bind(`[${meta.join(',')}]`, ...bodies));
     meta = [];
     bodies = [];
     size = 0;

@@ -2,7 +2,8 @@ import { attemptsByMinute, countDelta } from './counts';
 import { waitingWake } from './watch';
 import { deletion } from './tasks';
 import type { DB } from '.';
-import type { TaskRow } from './schema';
+import type { NewTaskRow, TaskRow } from './schema';
+import { statements } from './batch';
 
 export type Next =
   | { status: 'completed'; expiresAt: number }
@@ -79,7 +80,7 @@ const COMPLETED_NOW = deletion(`FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app
  * Records a consumer batch's outcomes (and their counters and throughput) in one transaction;
  * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed.
  */
-export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false): Promise<void> {
+export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false, reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<void> {
   if (outcomes.length === 0) return;
   const encode = (list: Outcome[]) =>
     JSON.stringify(
@@ -103,6 +104,8 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: numbe
   const d1 = db.$client;
   const done = gone.length ? encode(gone) : '';
   await d1.batch([
+    // Reports (callbacks) first: each is inserted only while its task is still the claimed attempt.
+    ...(reports.length ? statements(db, reports, true) : []),
     d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
     ...(kept.length ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),

@@ -62,6 +62,11 @@ export const tasks = sqliteTable(
     idempotencyKey: text('idempotency_key'),
     // The flow (rate / parallelism limit) the task's calls go through, if any (see flow/gate.ts).
     flowKey: text('flow_key'),
+    // Where to report the outcome (a new task to that URL) when the task completes / fails for
+    // good; and, on such a report, the task it reports on (reports never report on themselves).
+    callbackUrl: text('callback_url'),
+    failureCallbackUrl: text('failure_callback_url'),
+    callbackOf: text('callback_of'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
@@ -155,6 +160,18 @@ export const circuits = sqliteTable(
     intervalMs: integer('interval_ms').notNull(),
   },
   (t) => [primaryKey({ columns: [t.appId, t.destination] })],
+);
+
+// Fan-out: a topic's endpoints, per app (home database). Publishing makes one task per endpoint.
+export const topics = sqliteTable(
+  'topics',
+  {
+    appId: text('app_id').notNull(),
+    name: text('name').notNull(),
+    endpoints: text('endpoints').notNull(), // JSON array of URLs
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.name] })],
 );
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -28,6 +28,9 @@ export interface TaskInput {
   contentType: string | null;
   idempotencyKey?: string;
   flowKey?: string;
+  /** URLs told of the outcome (see tasks/callbacks.ts). */
+  callback?: string;
+  failureCallback?: string;
 }
 
 /**
@@ -43,8 +46,10 @@ function trackDelayed(due: number, now: number, graceMs: number, lagMs: number):
 export function buildTask(cfg: Config, appId: string, input: TaskInput, now: number, field = ''): Omit<NewTaskRow, 'id'> {
   const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
   if (timeout > cfg.MAX_TIMEOUT) throw new TaskInputError(`${field}timeout`, `must be at most ${cfg.MAX_TIMEOUT}`);
-  const refusal = hostRefusal(input.url, cfg);
-  if (refusal) throw new TaskInputError(`${field}url`, refusal);
+  for (const [name, url] of [['url', input.url], ['callback', input.callback], ['failure_callback', input.failureCallback]] as const) {
+    const refusal = url === undefined ? null : hostRefusal(url, cfg);
+    if (refusal) throw new TaskInputError(`${field}${name}`, refusal);
+  }
   if (input.body && input.body.length > cfg.MAX_BODY_BYTES) {
     throw new TaskInputError(`${field}body`, `larger than ${cfg.MAX_BODY_BYTES} bytes`, true);
   }
@@ -73,6 +78,8 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     wakeAt: trackDelayed(now + (input.delay ?? 0) * 1000, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
     idempotencyKey: input.idempotencyKey ?? null,
     flowKey: input.flowKey ?? null,
+    callbackUrl: input.callback ?? null,
+    failureCallbackUrl: input.failureCallback ?? null,
   };
 }
 

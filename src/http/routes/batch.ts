@@ -41,7 +41,8 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     }
     const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
     if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
-    return buildTask(c.var.config, c.var.app, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key, flowKey: item.flow_key }, now, field);
+    return buildTask(c.var.config, c.var.app, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key, flowKey: item.flow_key,
+      callback: item.callback, failureCallback: item.failure_callback }, now, field);
   });
   const results = await enqueue(c.var.shards, c.env, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);

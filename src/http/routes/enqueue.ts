@@ -2,10 +2,10 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
-import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
-import { flowKey, taskOptions } from './params';
+import { flowKey, hookUrl, taskOptions } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
 
@@ -41,6 +41,8 @@ const route = createRoute({
     headers: z.object({
       'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
       'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
+      'torque-callback': hookUrl.optional().openapi({ description: 'the same as the callback parameter' }),
+      'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
     }),
     body: {
       required: false,
@@ -77,6 +79,8 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
       contentType: c.req.header('content-type') ?? 'application/x-www-form-urlencoded',
       idempotencyKey: c.req.valid('header')['idempotency-key'],
       flowKey: pick('flow_key', q.flow_key, c.req.valid('header')['torque-flow-key']),
+      callback: pick('callback', q.callback, c.req.valid('header')['torque-callback']),
+      failureCallback: pick('failure_callback', q.failure_callback, c.req.valid('header')['torque-failure-callback']),
     },
     now,
   );
@@ -84,3 +88,5 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
   c.header('Location', `/tasks/${task.id}`);
   return c.json(taskJson(task), created ? 201 : 200);
 });
+// Documents what callbacks receive (no route returns it: Torque sends it).
+enqueueApp.openAPIRegistry.register('CallbackBody', CallbackBodySchema);

@@ -41,6 +41,8 @@ export const taskOptions = {
   delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
   max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
   flow_key: flowKey.optional(),
+  callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task completes (a new task; also the header Torque-Callback)' }),
+  failure_callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task fails for good (also the header Torque-Failure-Callback)' }),
 };
 
 const jsonInt = (min: number, max: number) =>
@@ -71,6 +73,8 @@ export const BatchItem = z
     max_retries: jsonInt(0, 100).optional(),
     idempotency_key: z.string().min(1).max(256).optional(),
     flow_key: flowKey.optional(),
+    callback: hookUrl.optional(),
+    failure_callback: hookUrl.optional(),
   })
   .strict()
   .refine((i) => i.body === undefined || i.body_base64 === undefined, { message: 'give body or body_base64, not both', path: ['body'] })
