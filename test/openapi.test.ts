@@ -29,6 +29,11 @@ const ROUTES: [string, string][] = [
   ['post', '/flows/{key}/resume'],
   ['get', '/destinations'],
   ['post', '/destinations/{destination}/reset'],
+  ['get', '/topics'],
+  ['put', '/topics/{name}'],
+  ['get', '/topics/{name}'],
+  ['post', '/topics/{name}'],
+  ['delete', '/topics/{name}'],
 ];
 
 describe('GET /openapi.json', () => {

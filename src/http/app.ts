@@ -14,6 +14,7 @@ import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { flowsApp } from './routes/flows';
 import { destinationsApp } from './routes/destinations';
+import { topicsApp } from './routes/topics';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
@@ -66,9 +67,9 @@ app.route('/', metaApp);
 app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
-for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*']) app.use(path, authenticate);
+for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*', '/topics', '/topics/*']) app.use(path, authenticate);
 // Replays count too: they start deliveries just as enqueues do.
-app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry'], rateLimit);
+app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry', '/topics/:name'], rateLimit);
 app.route('/', enqueueApp);
 app.route('/', batchApp);
 app.route('/', replayApp);
@@ -76,9 +77,10 @@ app.route('/', tasksApp);
 app.route('/', statsApp);
 app.route('/', flowsApp);
 app.route('/', destinationsApp);
+app.route('/', topicsApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

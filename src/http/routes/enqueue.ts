@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
 import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
-import { buildTask, enqueue } from '../../tasks/enqueue';
+import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { flowKey, hookUrl, taskOptions } from './params';
 
@@ -31,6 +31,31 @@ const created = {
   headers: z.object({ Location: z.string() }),
 };
 
+/** Headers that carry task options (POST / and topic publishes). */
+export const taskHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
+  'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
+  'torque-callback': hookUrl.optional().openapi({ description: 'the same as the callback parameter' }),
+  'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
+});
+
+type Options = Partial<Record<'method' | 'flow_key' | 'callback' | 'failure_callback', string>> & Partial<Record<'timeout' | 'delay' | 'max_retries', number>>;
+
+/** What a request asks of its task(s), apart from the URL: options, passthrough headers, the body. */
+export async function requestedTask(req: Request, q: Options, h: z.infer<typeof taskHeaders>): Promise<Omit<TaskInput, 'url'>> {
+  const raw = new Uint8Array(await req.arrayBuffer());
+  return {
+    method: q.method, timeout: q.timeout, delay: q.delay, max_retries: q.max_retries,
+    headers: passthroughHeaders(req.headers),
+    body: raw.length ? raw : null,
+    contentType: req.headers.get('content-type') ?? 'application/x-www-form-urlencoded',
+    idempotencyKey: h['idempotency-key'],
+    flowKey: pick('flow_key', q.flow_key, h['torque-flow-key']),
+    callback: pick('callback', q.callback, h['torque-callback']),
+    failureCallback: pick('failure_callback', q.failure_callback, h['torque-failure-callback']),
+  };
+}
+
 const route = createRoute({
   method: 'post',
   path: '/',
@@ -38,12 +63,7 @@ const route = createRoute({
   middleware: [limitBody()] as const,
   request: {
     query: z.object(taskOptions),
-    headers: z.object({
-      'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
-      'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
-      'torque-callback': hookUrl.optional().openapi({ description: 'the same as the callback parameter' }),
-      'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
-    }),
+    headers: taskHeaders,
     body: {
       required: false,
       description: 'any bytes; its Content-Type (default application/x-www-form-urlencoded) is sent to the hook',
@@ -67,23 +87,8 @@ function pick(field: string, param: string | undefined, header: string | undefin
 
 export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const q = c.req.valid('query');
-  const raw = new Uint8Array(await c.req.arrayBuffer());
-  const now = Date.now();
-  const row = buildTask(
-    c.var.config,
-    c.var.app,
-    {
-      ...q,
-      headers: passthroughHeaders(c.req.raw.headers),
-      body: raw.length ? raw : null,
-      contentType: c.req.header('content-type') ?? 'application/x-www-form-urlencoded',
-      idempotencyKey: c.req.valid('header')['idempotency-key'],
-      flowKey: pick('flow_key', q.flow_key, c.req.valid('header')['torque-flow-key']),
-      callback: pick('callback', q.callback, c.req.valid('header')['torque-callback']),
-      failureCallback: pick('failure_callback', q.failure_callback, c.req.valid('header')['torque-failure-callback']),
-    },
-    now,
-  );
+  const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
+  const row = buildTask(c.var.config, c.var.app, { ...input, url: q.url }, Date.now());
   const [{ task, created }] = await enqueue(c.var.shards, c.env, [row]);
   c.header('Location', `/tasks/${task.id}`);
   return c.json(taskJson(task), created ? 201 : 200);

@@ -1,0 +1,74 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { hostRefusal } from '../../hook/hosts';
+import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
+import { buildTask, enqueue } from '../../tasks/enqueue';
+import { apiError, notFound } from '../errors';
+import { errorResponses, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
+import type { AppEnv } from '../types';
+import { limitBody, requestedTask, taskHeaders } from './enqueue';
+import { hookUrl, taskOptions } from './params';
+
+// Fan-out: a topic names endpoints; publishing to it makes one task per endpoint, stored in one
+// statement (one D1 batch), each with its own retries, so a dead endpoint holds up no other.
+
+const MAX_ENDPOINTS = 100;
+const TopicSchema = z.object({ name: z.string(), endpoints: z.array(z.string()), updated_at: z.string() }).openapi('Topic');
+const topicJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints, updated_at: new Date(t.updatedAt).toISOString() });
+const nameParam = z.object({
+  name: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'may hold letters, digits and . _ : @ - only').openapi({ param: { name: 'name', in: 'path' }, example: 'order-created' }),
+});
+const { url: _url, ...publishOptions } = taskOptions;
+
+export const topicsApp = new OpenAPIHono<AppEnv>()
+  .openapi(createRoute({
+    method: 'put', path: '/topics/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
+    request: { params: nameParam, body: { required: true, content: { 'application/json': { schema: z.object({ endpoints: z.array(hookUrl).min(1, `must hold 1 to ${MAX_ENDPOINTS} URLs`).max(MAX_ENDPOINTS, `must hold 1 to ${MAX_ENDPOINTS} URLs`) }).strict() } } } },
+    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
+  }), async (c) => {
+    const { endpoints } = c.req.valid('json');
+    endpoints.forEach((url, i) => {
+      const refusal = hostRefusal(url, c.var.config);
+      if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}]: ${refusal}`);
+    });
+    return c.json(topicJson(await putTopic(c.var.db, c.var.app, c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/topics', summary: "The app's topics in name order (1,000 at most)",
+    responses: { 200: jsonResponse(z.object({ topics: z.array(TopicSchema) }), 'the topics'), ...errorResponses },
+  }), async (c) => c.json({ topics: (await listTopics(c.var.db, c.var.app, 1000)).map(topicJson) }, 200))
+  .openapi(createRoute({
+    method: 'get', path: '/topics/{name}', summary: 'A topic and its endpoints',
+    request: { params: nameParam },
+    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
+  }), async (c) => {
+    const topic = await getTopic(c.var.db, c.var.app, c.req.valid('param').name);
+    if (!topic) throw notFound('topic');
+    return c.json(topicJson(topic), 200);
+  })
+  .openapi(createRoute({
+    method: 'delete', path: '/topics/{name}', summary: 'Delete a topic (tasks already published stay)',
+    request: { params: nameParam },
+    responses: { 204: { description: 'deleted' }, ...errorResponses },
+  }), async (c) => {
+    if (!(await deleteTopic(c.var.db, c.var.app, c.req.valid('param').name))) throw notFound('topic');
+    return c.body(null, 204);
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/topics/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
+    middleware: [limitBody()] as const,
+    request: {
+      params: nameParam, query: z.object(publishOptions), headers: taskHeaders,
+      body: { required: false, content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
+    },
+    responses: { 201: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), 'the tasks, in endpoint order'), ...errorResponses, ...rateLimited },
+  }), async (c) => {
+    const topic = await getTopic(c.var.db, c.var.app, c.req.valid('param').name);
+    if (!topic) throw notFound('topic');
+    const input = await requestedTask(c.req.raw, c.req.valid('query'), c.req.valid('header'));
+    const now = Date.now();
+    // An Idempotency-Key covers the whole publish: each endpoint's task gets the key and its index.
+    const rows = topic.endpoints.map((url, i) =>
+      buildTask(c.var.config, c.var.app, { ...input, url, idempotencyKey: input.idempotencyKey && `${input.idempotencyKey}#${i}` }, now, `endpoints[${i}].`));
+    const results = await enqueue(c.var.shards, c.env, rows);
+    return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
+  });
