@@ -99,6 +99,7 @@ CREATE TABLE `tasks` (
 	`callback_url` text,
 	`failure_callback_url` text,
 	`callback_of` text,
+	`schedule_id` text,
 	PRIMARY KEY(`app_id`, `id`)
 );
 --> statement-breakpoint
@@ -113,3 +114,28 @@ CREATE TABLE `topics` (
 	`updated_at` integer NOT NULL,
 	PRIMARY KEY(`app_id`, `name`)
 );
+--> statement-breakpoint
+CREATE TABLE `schedules` (
+	`app_id` text NOT NULL,
+	`id` text NOT NULL,
+	`name` text,
+	`cron` text NOT NULL,
+	`timezone` text NOT NULL,
+	`url` text NOT NULL,
+	`method` text NOT NULL,
+	`headers` text,
+	`body` blob,
+	`content_type` text,
+	`timeout` integer NOT NULL,
+	`max_retries` integer NOT NULL,
+	`flow_key` text,
+	`paused` integer DEFAULT false NOT NULL,
+	`next_run_at` integer NOT NULL,
+	`last_run_at` integer,
+	`last_task_id` text,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	PRIMARY KEY(`app_id`, `id`)
+);
+--> statement-breakpoint
+CREATE INDEX `schedules_due` ON `schedules` (`next_run_at`) WHERE paused = 0;

@@ -33,6 +33,7 @@ CREATE TABLE `tasks_clustered` (
 	`callback_url` text,
 	`failure_callback_url` text,
 	`callback_of` text,
+	`schedule_id` text,
 	PRIMARY KEY(`app_id`, `id`)
 ) WITHOUT ROWID;
 --> statement-breakpoint

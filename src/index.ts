@@ -10,6 +10,6 @@ export default {
   async scheduled(controller, env) {
     // The scheduled minute, not the wall clock: consecutive runs then tile time exactly.
     const report = await sweep(env, controller.scheduledTime);
-    if (report.recovered || report.resent || report.deleted || report.failed.length) console.log('sweep', JSON.stringify(report));
+    if (report.recovered || report.resent || report.deleted || report.scheduled || report.failed.length) console.log('sweep', JSON.stringify(report));
   },
 } satisfies ExportedHandler<Env, TaskMessage>;

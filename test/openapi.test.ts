@@ -34,6 +34,12 @@ const ROUTES: [string, string][] = [
   ['get', '/topics/{name}'],
   ['post', '/topics/{name}'],
   ['delete', '/topics/{name}'],
+  ['post', '/schedules'],
+  ['get', '/schedules'],
+  ['get', '/schedules/{id}'],
+  ['delete', '/schedules/{id}'],
+  ['post', '/schedules/{id}/pause'],
+  ['post', '/schedules/{id}/resume'],
 ];
 
 describe('GET /openapi.json', () => {

@@ -14,7 +14,7 @@ const seen = new Map<string, unknown[]>();
 const recording = (real: D1Database) =>
   watchedD1(real, { prepare: (sql) => void (seen.has(sql) || seen.set(sql, [])), bind: (sql, values) => void seen.set(sql, values) });
 
-const WALKS = /^SCAN (tasks|t|attempts|stats_minutes)\b/;
+const WALKS = /^SCAN (tasks|t|attempts|stats_minutes|schedules|sc)\b/;
 
 describe('query plans', () => {
   it('no statement Torque sends walks tasks, attempts or stats', async () => {
@@ -44,7 +44,10 @@ describe('query plans', () => {
     const brief = ((await (await send(`/?url=${encodeURIComponent(ok)}`, { method: 'POST', body: 'x' })).json()) as { id: string }).id;
     await handleQueue(createMessageBatch('torque-tasks', [{ id: 'm10', timestamp: new Date(), attempts: 1, body: { ids: [brief], app: 'default' } }]), { ...env, DB, COMPLETED_TTL: '0' } as Env);
     expect((await send(`/tasks/${brief}`)).status).toBe(404);
+    // A schedule, due at the sweeps below, and the listing of its tasks.
+    const sched = (await (await send('/schedules', { method: 'POST', body: JSON.stringify({ cron: '* * * * *', url: ok }), headers: { 'content-type': 'application/json' } })).json()) as { id: string };
     for (const later of [0, 400_000, 3_600_000, 90_000_000, 700_000_000, 3_000_000_000]) await sweep({ ...env, DB } as Env, Date.now() + later);
+    for (const path of [`/schedules/${sched.id}`, '/schedules', `/tasks?schedule_id=${sched.id}`]) expect((await send(path)).status, path).toBe(200);
     await send(`/tasks/${made[0]}`, { method: 'DELETE' });
     await send('/?status=failed', { method: 'DELETE' });
     await send('/', { method: 'DELETE' });

@@ -15,6 +15,7 @@ import { statsApp } from './routes/stats';
 import { flowsApp } from './routes/flows';
 import { destinationsApp } from './routes/destinations';
 import { topicsApp } from './routes/topics';
+import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
@@ -67,7 +68,7 @@ app.route('/', metaApp);
 app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
-for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*', '/topics', '/topics/*']) app.use(path, authenticate);
+for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*', '/topics', '/topics/*', '/schedules', '/schedules/*']) app.use(path, authenticate);
 // Replays count too: they start deliveries just as enqueues do.
 app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry', '/topics/:name'], rateLimit);
 app.route('/', enqueueApp);
@@ -78,9 +79,10 @@ app.route('/', statsApp);
 app.route('/', flowsApp);
 app.route('/', destinationsApp);
 app.route('/', topicsApp);
+app.route('/', schedulesApp);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/];
+const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/, /^\/schedules(\/[^/]+(\/(pause|resume))?)?$/];
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

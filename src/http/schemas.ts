@@ -27,6 +27,7 @@ export const TaskSchema = z
     callback: z.string().nullable().openapi({ description: 'told of the outcome when the task completes' }),
     failure_callback: z.string().nullable().openapi({ description: 'told of the outcome when the task fails for good' }),
     callback_of: z.string().nullable().openapi({ description: 'on a callback task: the task whose outcome it reports' }),
+    schedule_id: z.string().nullable().openapi({ description: 'the schedule that made the task, if one did' }),
   })
   .openapi('Task');
 
@@ -86,6 +87,7 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
     callback: t.callbackUrl,
     failure_callback: t.failureCallbackUrl,
     callback_of: t.callbackOf,
+    schedule_id: t.scheduleId,
   };
 }
 

@@ -44,7 +44,7 @@ function buildInsertSql(bodies: number, where = 'true'): string {
 function asStored(row: NewTaskRow): TaskRow {
   return {
     headers: null, body: null, contentType: null, completedAt: null, lastStartedAt: null, lastDurationMs: null,
-    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, callbackUrl: null, failureCallbackUrl: null, callbackOf: null, attempts: 0, retryBase: 0, wakeAt: null,
+    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, callbackUrl: null, failureCallbackUrl: null, callbackOf: null, scheduleId: null, attempts: 0, retryBase: 0, wakeAt: null,
     ...row,
   } as TaskRow;
 }

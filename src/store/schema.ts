@@ -67,6 +67,7 @@ export const tasks = sqliteTable(
     callbackUrl: text('callback_url'),
     failureCallbackUrl: text('failure_callback_url'),
     callbackOf: text('callback_of'),
+    scheduleId: text('schedule_id'), // the schedule that made the task, if one did
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
@@ -172,6 +173,38 @@ export const topics = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.appId, t.name] })],
+);
+
+// Recurring schedules (home database, where their tasks go too, so that making a run's task and
+// moving the schedule on are one transaction). The cron tick reads only those due, by next_run_at.
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    appId: text('app_id').notNull(),
+    id: text('id').notNull(),
+    name: text('name'),
+    cron: text('cron').notNull(),
+    timezone: text('timezone').notNull(),
+    // The task template.
+    url: text('url').notNull(),
+    method: text('method').notNull(),
+    headers: text('headers'),
+    body: blob('body', { mode: 'buffer' }),
+    contentType: text('content_type'),
+    timeout: integer('timeout').notNull(),
+    maxRetries: integer('max_retries').notNull(),
+    flowKey: text('flow_key'),
+    paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+    nextRunAt: integer('next_run_at').notNull(),
+    lastRunAt: integer('last_run_at'),
+    lastTaskId: text('last_task_id'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    index('schedules_due').on(t.nextRunAt).where(sql`paused = 0`),
+  ],
 );
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -62,15 +62,16 @@ export const DELETE_MAX = 100 * WALK;
  * a walk down the app's own range of the table (clustered on app_id, id), bounded by WALK rows.
  * `next` is where the walk stopped (null at the end), so a caller with few matches walks on.
  */
-export async function walkTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string; limit: number }) {
+export async function walkTasks(db: DB, appId: string, opts: { status?: TaskStatus; scheduleId?: string; before?: string; limit: number }) {
   const { results } = await db.$client
-    .prepare(`SELECT id, status FROM tasks WHERE app_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ${WALK}`)
+    .prepare(`SELECT id, status, schedule_id FROM tasks WHERE app_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ${WALK}`)
     .bind(appId, opts.before ?? '~')
-    .all<{ id: string; status: TaskStatus }>();
+    .all<{ id: string; status: TaskStatus; schedule_id: string | null }>();
   const ids: string[] = [];
   let next: string | null = null;
   for (const r of results) {
     if (opts.status && r.status !== opts.status) continue;
+    if (opts.scheduleId && r.schedule_id !== opts.scheduleId) continue;
     ids.push(r.id);
     if (ids.length === opts.limit) break;
   }
@@ -108,7 +109,7 @@ export function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; 
 }
 
 /** A page of an app's tasks, newest first (see walkTasks for `next`). */
-export async function listTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string; limit: number }) {
+export async function listTasks(db: DB, appId: string, opts: { status?: TaskStatus; scheduleId?: string; before?: string; limit: number }) {
   const { ids, next } = await walkTasks(db, appId, opts);
   if (ids.length === 0) return { tasks: [] as ListedTask[], next };
   const rows = await db.select(listed).from(tasks).where(and(eq(tasks.appId, appId), inJson(tasks.id, ids)));

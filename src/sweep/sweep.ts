@@ -1,6 +1,7 @@
 import { getConfig, type Config } from '../config';
 import type { DB } from '../store';
 import { openShards } from '../store/shards';
+import { fireDueSchedules } from '../schedules/tick';
 import { expireOld, foldNew } from '../store/fold';
 import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
 import { nudge } from '../tasks/nudge';
@@ -14,6 +15,8 @@ export interface SweepReport {
   recovered: number;
   resent: number;
   deleted: number;
+  /** Tasks made by schedules this tick. */
+  scheduled: number;
   /** Databases whose sweep failed this time (their tasks are caught up on a later run). */
   failed: string[];
 }
@@ -23,8 +26,16 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const cfg = getConfig(env);
   const shards = openShards(env, cfg);
   const rounds = Math.max(1, Math.floor(ROUNDS / shards.all.length));
-  const each = await Promise.allSettled(shards.all.map((s) => sweepOne(env, cfg, s.db, now, rounds)));
-  const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, failed: [] };
+  const [scheduled, ...each] = await Promise.allSettled([
+    fireDueSchedules(env, shards.home.db, now, ROUNDS),
+    ...shards.all.map((s) => sweepOne(env, cfg, s.db, now, rounds)),
+  ]);
+  const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, scheduled: 0, failed: [] };
+  if (scheduled.status === 'fulfilled') report.scheduled = scheduled.value;
+  else {
+    console.error('firing schedules failed', scheduled.reason);
+    report.failed.push('schedules');
+  }
   each.forEach((r, i) => {
     if (r.status === 'rejected') {
       console.error(`sweep of ${shards.all[i].binding} failed`, r.reason);

@@ -39,7 +39,7 @@ export function mergePages<T extends { id: string }>(pages: { items: T[]; next: 
   return { items, next: floor };
 }
 
-export async function listTasks(shards: Shards, appId: string, opts: { status?: TaskStatus; before?: string; limit: number }) {
+export async function listTasks(shards: Shards, appId: string, opts: { status?: TaskStatus; scheduleId?: string; before?: string; limit: number }) {
   const pages = await Promise.all(shards.all.map(async (s) => {
     const { tasks, next } = await one.listTasks(s.db, appId, opts);
     return { items: tasks, next };

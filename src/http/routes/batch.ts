@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
-import { buildTask, enqueue } from '../../tasks/enqueue';
+import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { limitBody } from './enqueue';
-import { BatchItem } from './params';
+import { BatchItem, taskFields } from './params';
 
 export const MAX_BATCH = 100;
 
@@ -27,23 +27,27 @@ const route = createRoute({
 });
 
 
+/** A JSON-described task's request: its Content-Type header is the body's type, the rest pass through. */
+export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'> & { delay?: number }): TaskInput {
+  const headers: Record<string, string> = {};
+  let contentType: string | null = null;
+  for (const [name, value] of Object.entries(item.headers ?? {})) {
+    if (name.toLowerCase() === 'content-type') contentType = value;
+    else headers[name] = value;
+  }
+  const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
+  if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
+  return {
+    url: item.url, method: item.method, timeout: item.timeout, delay: item.delay, max_retries: item.max_retries, flowKey: item.flow_key,
+    headers, body: body?.length ? body : null, contentType,
+  };
+}
+
 export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const items = c.req.valid('json');
   const now = Date.now();
-  const rows = items.map((item, i) => {
-    const field = `[${i}].`;
-    const headers: Record<string, string> = {};
-    let contentType: string | null = null;
-    for (const [name, value] of Object.entries(item.headers ?? {})) {
-      const lower = name.toLowerCase();
-      if (lower === 'content-type') contentType = value;
-      else headers[name] = value;
-    }
-    const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
-    if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
-    return buildTask(c.var.config, c.var.app, { ...item, headers, body: body?.length ? body : null, contentType, idempotencyKey: item.idempotency_key, flowKey: item.flow_key,
-      callback: item.callback, failureCallback: item.failure_callback }, now, field);
-  });
+  const rows = items.map((item, i) => buildTask(c.var.config, c.var.app, { ...itemInput(item), idempotencyKey: item.idempotency_key,
+    callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
   const results = await enqueue(c.var.shards, c.env, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
 });

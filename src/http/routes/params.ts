@@ -48,8 +48,8 @@ export const taskOptions = {
 const jsonInt = (min: number, max: number) =>
   z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
-/** One item of `POST /batch`. */
-export const BatchItem = z
+/** A task described in JSON (a `POST /batch` item, a schedule's template). */
+export const taskFields = z
   .object({
     url: hookUrl,
     method: hookMethod.optional(),
@@ -75,10 +75,23 @@ export const BatchItem = z
     flow_key: flowKey.optional(),
     callback: hookUrl.optional(),
     failure_callback: hookUrl.optional(),
+  });
+const oneBody = { message: 'give body or body_base64, not both', path: ['body'] };
+
+/** One item of `POST /batch`. */
+export const BatchItem = taskFields.strict().refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody).openapi('BatchItem');
+
+/** `POST /schedules`: a cron expression, its zone, and the template of the tasks it makes. */
+export const ScheduleInput = taskFields
+  .omit({ delay: true, idempotency_key: true, callback: true, failure_callback: true })
+  .extend({
+    cron: z.string().min(1).max(200).openapi({ description: '5 fields: minute hour day-of-month month day-of-week', example: '0 9 * * MON-FRI' }),
+    timezone: z.string().min(1).max(64).optional().openapi({ description: 'IANA time zone (default UTC); DST is handled', example: 'Europe/Berlin' }),
+    name: z.string().min(1).max(200).optional(),
   })
   .strict()
-  .refine((i) => i.body === undefined || i.body_base64 === undefined, { message: 'give body or body_base64, not both', path: ['body'] })
-  .openapi('BatchItem');
+  .refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody)
+  .openapi('ScheduleInput');
 
 /** Where a paged walk goes on from: a next_cursor from an earlier answer. */
 export const cursorParam = z.string().max(64).regex(/^[0-9A-Z]+$/, 'must be a next_cursor from a previous answer').optional();

@@ -50,6 +50,7 @@ const listRoute = createRoute({
   request: {
     query: z.object({
       status: StatusSchema.optional(),
+      schedule_id: z.string().min(1).max(64).optional().openapi({ description: 'only tasks this schedule made' }),
       limit: wholeNumber(1, 100).optional().openapi({ description: '1..100, default 50' }),
       cursor: cursorParam,
     }),
@@ -62,8 +63,8 @@ const listRoute = createRoute({
 
 export const tasksApp = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, async (c) => {
-    const { status, limit = 50, cursor } = c.req.valid('query');
-    const { tasks, next } = await listTasks(c.var.shards, c.var.app, { status, before: cursor, limit });
+    const { status, schedule_id: scheduleId, limit = 50, cursor } = c.req.valid('query');
+    const { tasks, next } = await listTasks(c.var.shards, c.var.app, { status, scheduleId, before: cursor, limit });
     return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {

@@ -1,0 +1,74 @@
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { DB } from '.';
+import { schedules } from './schema';
+
+export type ScheduleRow = typeof schedules.$inferSelect;
+export type NewSchedule = typeof schedules.$inferInsert;
+
+export async function createSchedule(db: DB, row: NewSchedule): Promise<ScheduleRow> {
+  const [created] = await db.insert(schedules).values(row).returning();
+  return created;
+}
+
+export async function getSchedule(db: DB, appId: string, id: string): Promise<ScheduleRow | undefined> {
+  const [row] = await db.select().from(schedules).where(and(eq(schedules.appId, appId), eq(schedules.id, id)));
+  return row;
+}
+
+/** An app's schedules by id (creation order), `limit` at most, after `after`. */
+export async function listSchedules(db: DB, appId: string, limit: number, after?: string): Promise<ScheduleRow[]> {
+  return db.select().from(schedules)
+    .where(after ? and(eq(schedules.appId, appId), gt(schedules.id, after)) : eq(schedules.appId, appId))
+    .orderBy(asc(schedules.id)).limit(limit);
+}
+
+export async function deleteSchedule(db: DB, appId: string, id: string): Promise<boolean> {
+  return (await db.delete(schedules).where(and(eq(schedules.appId, appId), eq(schedules.id, id))).returning({ id: schedules.id })).length > 0;
+}
+
+/** Pauses or resumes; a resumed schedule runs next at `nextRunAt` (missed runs are not made up). */
+export async function setSchedulePaused(db: DB, appId: string, id: string, paused: boolean, nextRunAt: number | null, now: number) {
+  const [row] = await db.update(schedules)
+    .set({ paused, updatedAt: now, ...(nextRunAt !== null ? { nextRunAt } : {}) })
+    .where(and(eq(schedules.appId, appId), eq(schedules.id, id))).returning();
+  return row as ScheduleRow | undefined;
+}
+
+export const FIRE_CHUNK = 500;
+
+/** Schedules due by `now`, oldest first (the schedules_due index: no walk over all schedules). */
+export async function dueSchedules(db: DB, now: number) {
+  const { results } = await db.$client
+    .prepare(`SELECT app_id AS appId, id, cron, timezone, next_run_at AS nextRunAt FROM schedules
+      WHERE paused = 0 AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ${FIRE_CHUNK}`)
+    .bind(now)
+    .all<Pick<ScheduleRow, 'appId' | 'id' | 'cron' | 'timezone' | 'nextRunAt'>>();
+  return results;
+}
+
+// ?1 [{a: app, s: schedule id, t: task id, d: the due run, n: the next run, k: idempotency key}], ?2 now.
+// Both statements hold only while the schedule is still due at that run (not deleted, not
+// paused, not moved on by a tick that ran first), and the task's key (schedule and run) is
+// unique per app: a late, doubled or half-failed tick makes each run's task exactly once.
+const FIRES = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.s') AS s, json_extract(value, '$.t') AS t,
+    json_extract(value, '$.d') AS d, json_extract(value, '$.n') AS n, json_extract(value, '$.k') AS k FROM json_each(?1))`;
+export const FIRE_SQL = {
+  task: `INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries, retry_base,
+      timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key, schedule_id)
+    SELECT sc.app_id, f.t, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
+      sc.timeout, ?2, ?2, ?2, NULL, f.k, sc.flow_key, sc.id
+    FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.a AND sc.id = f.s AND sc.next_run_at = f.d AND sc.paused = 0
+    WHERE true ON CONFLICT DO NOTHING RETURNING app_id AS app, id, due_at AS dueAt`,
+  move: `UPDATE schedules SET next_run_at = f.n, last_run_at = f.d, last_task_id = f.t, updated_at = ?2
+    FROM ${FIRES} AS f WHERE schedules.app_id = f.a AND schedules.id = f.s AND schedules.next_run_at = f.d AND schedules.paused = 0`,
+};
+
+export type Fire = { app: string; schedule: string; task: string; due: number; next: number };
+
+/** Makes each run's task and moves its schedule on, in one transaction; returns the tasks made. */
+export async function fire(db: DB, fires: Fire[], now: number) {
+  const d1 = db.$client;
+  const json = JSON.stringify(fires.map((f) => ({ a: f.app, s: f.schedule, t: f.task, d: f.due, n: f.next, k: `schedule:${f.schedule}:${f.due}` })));
+  const [made] = await d1.batch<{ app: string; id: string; dueAt: number }>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
+  return made.results;
+}
