@@ -79,15 +79,29 @@ export type Hook = Awaited<ReturnType<typeof startHook>>;
 const BATCH = 100;
 
 /** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
-export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch' | 'raw' | 'keyed', N: number, CONC: number) {
+export type Mode = 'single' | 'batch' | 'raw' | 'keyed' | 'topic' | 'scheduled';
+export const TOPIC_ENDPOINTS = 10;
+
+/** Enqueues N tasks the way `mode` says and waits until the hook saw them all. */
+export async function deliver(mf: Miniflare, hook: Hook, mode: Mode, N: number, CONC: number) {
   hook.reset();
   const sent = new Map<string, number>();
-  const requests = mode === 'batch' ? Math.ceil(N / BATCH) : N;
+  const perRequest = mode === 'batch' ? BATCH : mode === 'topic' ? TOPIC_ENDPOINTS : 1;
+  const requests = mode === 'scheduled' ? 1 : Math.ceil(N / perRequest);
   const first = performance.now();
-  const ms = await load(requests, mode === 'batch' ? 4 : CONC, async (i) => {
+  const ms = await load(requests, perRequest > 1 ? 4 : CONC, async (i) => {
     const t0 = performance.now();
     let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
-    if (mode === 'batch') {
+    if (mode === 'scheduled') {
+      // N schedules were made due: one tick of the cron handler turns them into tasks.
+      await (await mf.getWorker()).scheduled({ scheduledTime: new Date(), cron: '* * * * *' });
+      return;
+    }
+    if (mode === 'topic') {
+      const body = `n=${i}`;
+      res = await mf.dispatchFetch('http://torque/topics/bench', { method: 'POST', body, headers: sized(body) });
+      for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
+    } else if (mode === 'batch') {
       const items = Array.from({ length: Math.min(BATCH, N - i * BATCH) }, (_, k) => ({ url: hook.url, body: `n=${i * BATCH + k}` }));
       const body = JSON.stringify(items);
       res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body, headers: { 'content-type': 'application/json', ...sized(body) } });
@@ -100,11 +114,12 @@ export async function deliver(mf: Miniflare, hook: Hook, mode: 'single' | 'batch
     }
     if (res.status !== 201) throw new Error(`enqueue answered ${res.status}`);
   });
+  if (mode === 'scheduled') for (const id of hook.arrived.keys()) sent.set(id, first);
   await hook.until(N);
   const last = Math.max(...hook.arrived.values());
   const latencies = [...sent].map(([id, t0]) => (hook.arrived.get(id) ?? NaN) - t0).filter((x) => !Number.isNaN(x));
   return {
-    enqueue_per_s: round((mode === 'batch' ? N : requests) / (ms / 1000), 1),
+    enqueue_per_s: round((perRequest > 1 || mode === 'scheduled' ? N : requests) / (ms / 1000), 1),
     end_to_end_tasks_per_s: round(N / ((last - first) / 1000), 1),
     latency_ms: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
   };

@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { Miniflare } from 'miniflare';
-import { bundle, COMPAT, deliver, load, migrate, round, startHook, type Hook } from './lib.ts';
+import { bundle, COMPAT, deliver, load, migrate, round, startHook, TOPIC_ENDPOINTS, type Hook, type Mode } from './lib.ts';
 
 // `npm run bench -- capacity`: the scale-out model (bench/capacity.ts) instead.
 if (process.argv[2] === 'capacity') {
@@ -30,7 +30,7 @@ async function counters(mf: Miniflare, reset = false) {
 
 let runs = 0; // each Torque run gets fresh local state
 
-async function torque(hook: Hook, script: string, mode: 'single' | 'batch' | 'keyed') {
+async function torque(hook: Hook, script: string, mode: Mode) {
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${++runs}` : false,
     queueProducers: { TASKS: { queueName: 'torque-tasks' }, TASKS_BULK: { queueName: 'torque-bulk' } },
@@ -49,6 +49,16 @@ async function torque(hook: Hook, script: string, mode: 'single' | 'batch' | 'ke
     if (mode === 'keyed') {
       const res = await mf.dispatchFetch('http://torque/flows/bench', { method: 'PUT', body: JSON.stringify({ rate: 100_000 }), headers: { 'content-type': 'application/json' } });
       if (res.status !== 200) throw new Error(`PUT /flows/bench answered ${res.status}: ${await res.text()}`);
+    }
+    if (mode === 'topic') {
+      const endpoints = Array.from({ length: TOPIC_ENDPOINTS }, (_, i) => `${hook.url}?endpoint=${i}`);
+      await mf.dispatchFetch('http://torque/topics/bench', { method: 'PUT', body: JSON.stringify({ endpoints }), headers: { 'content-type': 'application/json' } });
+    }
+    // Scheduled: N schedules (made directly: making them is not a run's cost), all due now.
+    if (mode === 'scheduled') {
+      await db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+        INSERT INTO schedules (app_id, id, cron, timezone, url, method, body, content_type, timeout, max_retries, paused, next_run_at, created_at, updated_at)
+        SELECT 'default', printf('S%08d', i), '0 0 1 1 *', 'UTC', ?1, 'POST', 'n=1', 'application/x-www-form-urlencoded', 60, 3, 0, ?2, ?2, ?2 FROM n`).bind(hook.url, Date.now() - 1, N).run();
     }
     await counters(mf, true);
     const speed = await deliver(mf, hook, mode, N, CONC);
@@ -133,6 +143,12 @@ console.log('torque /batch   ', JSON.stringify(batch));
 const keyed = await torque(hook, torqueJs, 'keyed');
 result.torque_keyed = keyed;
 console.log('torque POST / with a flow key', JSON.stringify(keyed));
+const topic = await torque(hook, torqueJs, 'topic');
+result.torque_topic = topic;
+console.log(`torque topic of ${TOPIC_ENDPOINTS}`, JSON.stringify(topic));
+const scheduled = await torque(hook, torqueJs, 'scheduled');
+result.torque_scheduled = scheduled;
+console.log('torque scheduled', JSON.stringify(scheduled));
 const helloRate = (result.hello_world as { requests_per_s: number }).requests_per_s;
 result.ratios = {
   enqueue_vs_hello_world: round(single.enqueue_per_s / helloRate),

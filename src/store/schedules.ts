@@ -46,17 +46,18 @@ export async function dueSchedules(db: DB, now: number) {
   return results;
 }
 
-// ?1 [{a: app, s: schedule id, t: task id, d: the due run, n: the next run, k: idempotency key}], ?2 now.
+// ?1 [{a: app, s: schedule id, t: task id, d: the due run, n: the next run}], ?2 now.
 // Both statements hold only while the schedule is still due at that run (not deleted, not
-// paused, not moved on by a tick that ran first), and the task's key (schedule and run) is
-// unique per app: a late, doubled or half-failed tick makes each run's task exactly once.
+// paused, not moved on by a tick that ran first), and they commit together: a late, doubled or
+// half-failed tick makes each run's task exactly once. (No idempotency key on the task: its
+// index entry would be one more row written per run, for nothing the guard does not already do.)
 const FIRES = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.s') AS s, json_extract(value, '$.t') AS t,
-    json_extract(value, '$.d') AS d, json_extract(value, '$.n') AS n, json_extract(value, '$.k') AS k FROM json_each(?1))`;
+    json_extract(value, '$.d') AS d, json_extract(value, '$.n') AS n FROM json_each(?1))`;
 export const FIRE_SQL = {
   task: `INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries, retry_base,
       timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key, schedule_id)
     SELECT sc.app_id, f.t, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
-      sc.timeout, ?2, ?2, ?2, NULL, f.k, sc.flow_key, sc.id
+      sc.timeout, ?2, ?2, ?2, NULL, NULL, sc.flow_key, sc.id
     FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.a AND sc.id = f.s AND sc.next_run_at = f.d AND sc.paused = 0
     WHERE true ON CONFLICT DO NOTHING RETURNING app_id AS app, id, due_at AS dueAt`,
   move: `UPDATE schedules SET next_run_at = f.n, last_run_at = f.d, last_task_id = f.t, updated_at = ?2
@@ -68,7 +69,7 @@ export type Fire = { app: string; schedule: string; task: string; due: number; n
 /** Makes each run's task and moves its schedule on, in one transaction; returns the tasks made. */
 export async function fire(db: DB, fires: Fire[], now: number) {
   const d1 = db.$client;
-  const json = JSON.stringify(fires.map((f) => ({ a: f.app, s: f.schedule, t: f.task, d: f.due, n: f.next, k: `schedule:${f.schedule}:${f.due}` })));
+  const json = JSON.stringify(fires.map((f) => ({ a: f.app, s: f.schedule, t: f.task, d: f.due, n: f.next })));
   const [made] = await d1.batch<{ app: string; id: string; dueAt: number }>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
   return made.results;
 }
