@@ -7,6 +7,7 @@ import { ThroughputChart } from './chart';
 import { Destinations } from './destinations';
 import { appCircuits } from '../../store/circuits';
 import { listFlows } from '../../store/flows';
+import { listSchedules } from '../../store/schedules';
 import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
@@ -67,12 +68,13 @@ dashboardApp.get('/dashboard', async (c) => {
   const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
-  const [stats, series, page, circuits, flows] = await Promise.all([
+  const [stats, series, page, circuits, flows, schedules] = await Promise.all([
     appStats(c.var.shards, c.var.app, now),
     minuteSeries(c.var.shards, c.var.app, minute - 59),
     listTasks(c.var.shards, c.var.app, { status, before: cursor, limit: 50 }),
     appCircuits(c.var.db, c.var.app),
     listFlows(c.var.db, c.var.app, 50),
+    listSchedules(c.var.db, c.var.app, 50),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
@@ -81,7 +83,7 @@ dashboardApp.get('/dashboard', async (c) => {
     <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />
       <ThroughputChart series={series} nowMinute={minute} />
-      <Destinations circuits={circuits} flows={flows} />
+      <Destinations circuits={circuits} flows={flows} schedules={schedules} />
       <TaskList tasks={tasks.map(taskJson)} status={status} next={next} />
     </Layout>,
   );
