@@ -28,6 +28,10 @@ describe('callbacks', () => {
       task: { id: task.id, url: done.url, method: 'POST', status: 'completed', attempts: 1, last_status_code: 200, last_error: null, response_base64: btoa('ok') },
     });
     expect((await getTask(report!.id)).status).toBe('completed');
+    // The dashboard shows what the report is about.
+    const page = await (await call(`/dashboard/tasks/${report!.id}`)).text();
+    expect(page).toContain('reports on');
+    expect(page).toContain(task.id);
   });
 
   it('reports a failure for good to Torque-Failure-Callback only', async () => {

@@ -103,6 +103,9 @@ export function TaskDetail({ task, attempts }: { task: TaskJson; attempts: Attem
     ['created', when(task.created_at)], ['updated', when(task.updated_at)], ['due', when(task.due_at)],
     ['completed', when(task.completed_at)], ['expires', when(task.expires_at)],
     ['last status', task.last_status_code], ['last error', task.last_error],
+    // Only what applies: the flow it goes through, whom it reports to, what made it.
+    ...([['flow', task.flow_key], ['callback', task.callback], ['failure callback', task.failure_callback],
+      ['reports on', task.callback_of], ['made by schedule', task.schedule_id]] as [string, string | null][]).filter(([, v]) => v),
   ];
   return (
     <section class="detail">
