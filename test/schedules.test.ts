@@ -41,7 +41,7 @@ describe('schedules', () => {
     expect(Date.parse(s.next_run_at)).toBeGreaterThan(Date.now());
     expect((await json(call(`/schedules/${s.id}`))).id).toBe(s.id);
     expect((await json<{ schedules: { id: string }[] }>(call('/schedules'))).schedules.map((x) => x.id)).toContain(s.id);
-    expect(await (await call('/dashboard')).text()).toContain(`data-schedule="${s.id}"`);
+    expect(await (await call('/dashboard/schedules')).text()).toContain(`data-schedule="${s.id}"`);
     expect(await json(call(`/schedules/${s.id}/pause`, { method: 'POST' }))).toMatchObject({ paused: true, next_run_at: null });
     expect((await json(call(`/schedules/${s.id}/resume`, { method: 'POST' }))).paused).toBe(false);
     expect((await call(`/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);

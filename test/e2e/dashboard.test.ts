@@ -54,6 +54,15 @@ describe('dashboard in headless chromium', { timeout: 240_000, skip: !existsSync
     assert.ok((await page.locator('.chart rect').count()) > 0, 'the throughput chart has bars');
     await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true });
 
+    // The schedules tab.
+    const sched = await fetch(`${server.base}/schedules`, { method: 'POST', body: JSON.stringify({ cron: '0 7 * * *', timezone: 'Europe/Berlin', url: `${hooks.url}/h/dash-sched/ok`, name: 'morning' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(sched.status, 201);
+    await page.click('nav.tabs >> text=Schedules');
+    await page.waitForURL(/\/dashboard\/schedules$/);
+    assert.equal(await page.locator('tr[data-schedule] td').first().textContent(), 'morning');
+    await page.screenshot({ path: 'test-output/dashboard-schedules.png', fullPage: true });
+    await page.goto(`${server.base}/dashboard`);
+
     await page.click('nav.filters >> text=failed');
     await page.waitForURL(/status=failed/);
     assert.equal(await page.locator('tr[data-task]').count(), 1);

@@ -5,9 +5,9 @@ import type { ScheduleRow } from '../../store/schedules';
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-/** Destinations in trouble, flows, schedules: each shown only when there is one. */
-export function Destinations({ circuits, flows, schedules }: { circuits: CircuitRow[]; flows: FlowRow[]; schedules: ScheduleRow[] }) {
-  if (circuits.length === 0 && flows.length === 0 && schedules.length === 0) return null;
+/** Destinations in trouble and flows: each shown only when there is one. */
+export function Destinations({ circuits, flows }: { circuits: CircuitRow[]; flows: FlowRow[] }) {
+  if (circuits.length === 0 && flows.length === 0) return null;
   return (
     <section class="destinations">
       {circuits.length > 0 && (
@@ -38,21 +38,26 @@ export function Destinations({ circuits, flows, schedules }: { circuits: Circuit
           </tbody>
         </table>
       )}
-      {schedules.length > 0 && (
-        <table class="schedules">
-          <caption>Schedules</caption>
-          <thead><tr><th>schedule</th><th>cron</th><th>hook</th><th>next run</th><th>last run</th><th>last task</th></tr></thead>
-          <tbody>
-            {schedules.map((s) => (
-              <tr data-schedule={s.id}>
-                <td>{s.name ?? s.id}</td><td class="mono">{`${s.cron} (${s.timezone})`}</td><td class="url">{s.url}</td>
-                <td>{s.paused ? 'paused' : s.nextRunAt > 8e15 ? '—' : when(s.nextRunAt)}</td><td>{s.lastRunAt ? when(s.lastRunAt) : '—'}</td>
-                <td>{s.lastTaskId ? <a href={`/dashboard/tasks/${s.lastTaskId}`} class="mono">{s.lastTaskId}</a> : '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
     </section>
+  );
+}
+
+/** The schedules tab: every schedule, its next and last run, and the task of its last run. */
+export function Schedules({ schedules }: { schedules: ScheduleRow[] }) {
+  if (schedules.length === 0) return <p class="empty">No schedules yet (POST /schedules makes one).</p>;
+  return (
+    <table class="schedules">
+      <caption>Schedules</caption>
+      <thead><tr><th>schedule</th><th>cron</th><th>hook</th><th>next run</th><th>last run</th><th>last task</th></tr></thead>
+      <tbody>
+        {schedules.map((s) => (
+          <tr data-schedule={s.id}>
+            <td>{s.name ?? s.id}</td><td class="mono">{`${s.cron} (${s.timezone})`}</td><td class="url">{s.url}</td>
+            <td>{s.paused ? 'paused' : s.nextRunAt > 8e15 ? '—' : when(s.nextRunAt)}</td><td>{s.lastRunAt ? when(s.lastRunAt) : '—'}</td>
+            <td>{s.lastTaskId ? <a href={`/dashboard/tasks/${s.lastTaskId}`} class="mono">{s.lastTaskId}</a> : '—'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

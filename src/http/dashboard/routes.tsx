@@ -4,7 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
 import { ThroughputChart } from './chart';
-import { Destinations } from './destinations';
+import { Destinations, Schedules } from './destinations';
 import { appCircuits } from '../../store/circuits';
 import { listFlows } from '../../store/flows';
 import { listSchedules } from '../../store/schedules';
@@ -61,6 +61,14 @@ dashboardApp.post('/dashboard/logout', (c) => {
 
 dashboardApp.use('/dashboard', signedIn);
 dashboardApp.use('/dashboard/tasks/*', signedIn);
+dashboardApp.use('/dashboard/schedules', signedIn);
+
+dashboardApp.get('/dashboard/schedules', async (c) =>
+  c.html(
+    <Layout title="Schedules" authed={c.var.config.AUTHENTICATE}>
+      <Schedules schedules={await listSchedules(c.var.db, c.var.app, 100)} />
+    </Layout>,
+  ));
 
 dashboardApp.get('/dashboard', async (c) => {
   const raw = c.req.query('status');
@@ -68,13 +76,12 @@ dashboardApp.get('/dashboard', async (c) => {
   const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
-  const [stats, series, page, circuits, flows, schedules] = await Promise.all([
+  const [stats, series, page, circuits, flows] = await Promise.all([
     appStats(c.var.shards, c.var.app, now),
     minuteSeries(c.var.shards, c.var.app, minute - 59),
     listTasks(c.var.shards, c.var.app, { status, before: cursor, limit: 50 }),
     appCircuits(c.var.db, c.var.app),
     listFlows(c.var.db, c.var.app, 50),
-    listSchedules(c.var.db, c.var.app, 50),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
@@ -83,7 +90,7 @@ dashboardApp.get('/dashboard', async (c) => {
     <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />
       <ThroughputChart series={series} nowMinute={minute} />
-      <Destinations circuits={circuits} flows={flows} schedules={schedules} />
+      <Destinations circuits={circuits} flows={flows} />
       <TaskList tasks={tasks.map(taskJson)} status={status} next={next} />
     </Layout>,
   );

@@ -28,6 +28,7 @@ table { width:100%; border-collapse:collapse; background:var(--card); border:1px
 th, td { text-align:left; padding:8px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-weight:600; color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.4px; }
 td.url { max-width:380px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+.tabs { display:flex; gap:14px; margin-right:auto; margin-left:18px; } .tabs a { color:#cfd6e4; text-decoration:none; font-weight:600; } .tabs a:hover { color:#fff; }
 .destinations { display:grid; gap:12px; margin:16px 0; } caption { text-align:left; font-weight:600; padding:8px 10px; }
 .circuit.open { color:var(--bad); font-weight:600; } .circuit.half_open { color:var(--wait); font-weight:600; }
 .method { font-weight:600; font-size:11px; color:var(--muted); } .empty { color:var(--muted); text-align:center; padding:24px; }

@@ -15,6 +15,7 @@ export function Layout({ title, children, authed }: { title: string; children: C
       <body>
         <header>
           <a href="/dashboard" class="brand">Torque</a>
+          <nav class="tabs"><a href="/dashboard">Tasks</a><a href="/dashboard/schedules">Schedules</a></nav>
           {authed && (
             <form method="post" action="/dashboard/logout">
               <button class="link">Sign out</button>
