@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, consume, getTask, hook, received } from './helpers';
+import { call, callWith, consume, getTask, hook, received } from './helpers';
 
 // Fan-out topics, in the runtime with local D1 and the hook server.
 const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
@@ -44,5 +44,14 @@ describe('topics', () => {
     expect(res.status).toBe(400);
     expect((await json(res)).error.message).toMatch(/endpoints/);
     expect((await putTopic('bad name', [hook('ok').url])).status).toBe(400);
+  });
+
+  it('holds a publish to what a batch may carry: the body times the endpoints (413, naming it)', async () => {
+    await putTopic('wide', Array.from({ length: 5 }, (_, i) => `${hook('ok').url}?e=${i}`));
+    const body = new Uint8Array(1000).fill(7);
+    const res = await callWith({ MAX_BODY_BYTES: '1000' }, '/topics/wide', { method: 'POST', body });
+    expect(res.status).toBe(413);
+    expect((await json(res)).error.message).toContain('5 × 1000 bytes');
+    expect((await callWith({ MAX_BODY_BYTES: '1000' }, '/topics/wide', { method: 'POST', body: body.slice(0, 800) })).status).toBe(201);
   });
 });

@@ -94,7 +94,10 @@ export function breakers(cfg: Config, home: DB) {
             go.push(task);
             continue;
           }
+          // Another invocation took this probe: the rest of the wave waits for the next one,
+          // without asking again.
           c = { ...c, probeAt: now + c.intervalMs };
+          view.set(k, c);
         }
         if (!c || c.state === 'closed') go.push(task);
         // Back right after the next probe (spread a little): if it succeeded, they go.
