@@ -169,6 +169,15 @@ describe('several D1 databases', () => {
       body: JSON.stringify([{ url: h.url, idempotency_key: keys[0] }, { url: h.url, idempotency_key: key() }]),
     }));
     expect(batch.tasks[0].id).toBe(before[0].id);
+    // A database that is down does not stop keyed enqueues that go to the others.
+    const broken = { ...THREE, DB_2: faultyD1(is.any, DB_2) };
+    let ok = 0;
+    for (let i = 0; i < 6; i++) {
+      const res = await post(broken, h.url, { 'idempotency-key': key() });
+      if (res.status === 201) ok++;
+      else expect(res.status).toBe(503); // the key's own database is the broken one
+    }
+    expect(ok).toBeGreaterThan(0);
   });
 
   it('bulk replay and DELETE / reach every database', async () => {

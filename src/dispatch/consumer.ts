@@ -87,7 +87,6 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const running = new Set<Promise<void>>();
   const flows = flowControl(env, cfg, shards.home.db);
   const circuits = breakers(cfg, shards.home.db);
-  const leaseMs = (cfg.MAX_TIMEOUT + cfg.SWEEP_GRACE) * 1000;
   // Tasks their flow holds back go back to waiting (attempt count unchanged) and to the queue,
   // due when the flow should take them; in the background, so no slot waits for it.
   const holding: Promise<unknown>[] = [];
@@ -146,7 +145,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       // A destination whose circuit is open holds its tasks back first; flows then pace the rest.
       const open = await circuits.check(claimed);
       if (open.held.length) holdBack(shard, open.held);
-      const { go, held } = await flows.admit(open.go, leaseMs);
+      const { go, held } = await flows.admit(open.go, cfg.SWEEP_GRACE * 1000);
       if (held.length) holdBack(shard, held);
       for (const { task, startAt, release } of go) {
         // A task its flow lets start on a slot up to SOON_MS away keeps its hook slot until then.

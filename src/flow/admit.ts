@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { normalizeHost } from '../hook/hosts';
+import { hostOf } from './breaker';
 import type { DB } from '../store';
 import { flowsOf } from '../store/flows';
 import type { TaskRow } from '../store/schema';
@@ -27,7 +27,8 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
   const hostLimits: Limits | null = cfg.DEFAULT_HOST_RATE || cfg.DEFAULT_HOST_PARALLELISM
     ? { rate: cfg.DEFAULT_HOST_RATE?.rate ?? null, periodMs: cfg.DEFAULT_HOST_RATE?.periodMs ?? 1000, parallelism: cfg.DEFAULT_HOST_PARALLELISM, paused: false }
     : null;
-  const gateOf = (t: TaskRow) => (t.flowKey ? `flow\n${t.appId}\n${t.flowKey}` : hostLimits ? `host\n${normalizeHost(new URL(t.url).hostname)}` : null);
+  // A flow's gate is per app; a host's (deployment defaults) is shared by every app calling it.
+  const gateOf = (t: TaskRow) => (t.flowKey ? `flow\n${t.appId}\n${t.flowKey}` : hostLimits ? `host\n${hostOf(t.url)}` : null);
 
   async function limitsOf(tasks: TaskRow[]) {
     const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { app: t.appId, key: t.flowKey! }])).values()];
@@ -40,7 +41,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
 
   return {
     /** Splits claimed tasks into those that start now and those held back (with when to look again). */
-    async admit(claimed: TaskRow[], leaseMs: number, now = Date.now()): Promise<{ go: Admitted[]; held: { task: TaskRow; dueAt: number }[] }> {
+    async admit(claimed: TaskRow[], graceMs: number, now = Date.now()): Promise<{ go: Admitted[]; held: { task: TaskRow; dueAt: number }[] }> {
       const go: Admitted[] = [];
       const held: { task: TaskRow; dueAt: number }[] = [];
       const gated = new Map<string, TaskRow[]>();
@@ -57,6 +58,9 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
         const stub = env.FLOW_GATES.get(env.FLOW_GATES.idFromName(gate));
         let answer: Admission;
         try {
+          // A slot is held as long as the claim's lease (the attempt's timeout plus the grace): a
+          // dead invocation frees it then, as the sweeper frees its tasks.
+          const leaseMs = Math.max(...tasks.map((t) => t.timeout)) * 1000 + graceMs;
           answer = await stub.admit(limits, tasks.map((t) => t.id), leaseMs);
         } catch (err) {
           // The gate cannot be asked: nothing of this flow starts (its limits would not hold).

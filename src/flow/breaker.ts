@@ -13,11 +13,13 @@ import type { TaskRow } from '../store/schema';
 // home database, written only when something failed (a task that succeeds at a healthy
 // destination writes nothing), and read once per consumer invocation.
 
-export const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => {
-  if (t.flowKey) return `flow:${t.flowKey}`;
-  const host = new URL(t.url).hostname;
-  return `host:${normalizeHost(host) ?? host}`;
+/** A URL's host as policies compare hosts (case, IDNA, IP forms), or as written if it has no such form. */
+export const hostOf = (url: string) => {
+  const host = new URL(url).hostname;
+  return normalizeHost(host) ?? host;
 };
+
+export const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => (t.flowKey ? `flow:${t.flowKey}` : `host:${hostOf(t.url)}`);
 
 /** The destination's fault, or not: only these open circuits (true), close them (false), or neither. */
 export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | null {

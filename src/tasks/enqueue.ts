@@ -98,8 +98,14 @@ export async function enqueue(shards: Shards, env: Env, built: Omit<NewTaskRow, 
   const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
   const elsewhere = new Map<string, TaskRow>();
   if (keys.length && shards.all.length > 1) {
-    const found = await Promise.all(shards.all.filter((s) => s !== shard).map((s) => findByKeys(s.db, app, keys)));
-    for (const t of found.flat()) elsewhere.set(t.idempotencyKey!, t);
+    // A database that cannot answer is skipped (logged): it can only hold keys made before the
+    // databases changed, and one database down must not stop keyed enqueues to the others.
+    const others = shards.all.filter((s) => s !== shard);
+    const found = await Promise.allSettled(others.map((s) => findByKeys(s.db, app, keys)));
+    found.forEach((r, i) => {
+      if (r.status === 'fulfilled') for (const t of r.value) elsewhere.set(t.idempotencyKey!, t);
+      else console.error(`idempotency lookup in ${others[i].binding} failed; going on without it`, r.reason);
+    });
   }
   const rows = built.filter((r) => !elsewhere.has(r.idempotencyKey ?? '')).map((r) => ({ ...r, id: newId(r.createdAt, shard.n) }));
   const stored = rows.length ? await insertTasks(shard, rows) : [];
