@@ -6,6 +6,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/dispatch/consumer';
 import type { TaskMessage } from '../src/tasks/nudge';
 import { call, callWith, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received, recordingQueue } from './helpers';
+import { watchedD1 } from './d1-wrap';
 
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
@@ -381,6 +382,70 @@ describe('no head-of-line blocking', () => {
     await running;
     expect(await received(victim.key)).toEqual([]);
     expect((await call(`/tasks/${doomed}`)).status).toBe(404);
+  });
+});
+
+describe('claiming ahead', () => {
+  /** A batch whose first tasks answer at once (so the consumer learns its slots free fast) and whose next ones hold every slot. */
+  async function warmThenBusy(slowMs: number, then: () => Promise<string[]>) {
+    const fast = hook('ok');
+    const slow = hook('sleep', `ms=${slowMs}`);
+    const ids: string[] = [];
+    for (let i = 0; i < 2 * HOOK_CONCURRENCY; i++) ids.push((await enqueue(fast.url)).task.id);
+    for (let i = 0; i < HOOK_CONCURRENCY; i++) ids.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
+    return [...ids, ...(await then())];
+  }
+  async function claimed(id: string) {
+    for (;;) {
+      const row = await env.DB.prepare('SELECT status FROM tasks WHERE id = ?').bind(id).first<{ status: string }>();
+      if (row?.status === 'in_progress') return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  it('a task deleted after its claim, before its attempt starts, is not called after the DELETE answered', async () => {
+    const victim = hook('ok');
+    let doomed = '';
+    const running = consume(await warmThenBusy(600, async () => [(doomed = (await enqueue(victim.url)).task.id)]));
+    await claimed(doomed); // claimed ahead with the slow ones: it waits for a slot
+    const res = await call(`/tasks/${doomed}`, { method: 'DELETE' });
+    const answered = Date.now();
+    expect(res.status).toBe(204);
+    await running;
+    // It may have started before the DELETE answered (then that attempt ran), never after.
+    for (const c of await received(victim.key)) expect(c.at).toBeLessThan(answered);
+    expect((await call(`/tasks/${doomed}`)).status).toBe(404);
+  });
+
+  it('claimed tasks that find no slot within a second go back to waiting and to the queue', async () => {
+    const late = hook('ok');
+    const extra: string[] = [];
+    const handed = recordingQueue();
+    const running = consume(await warmThenBusy(4000, async () => {
+      for (let i = 0; i < 3; i++) extra.push((await enqueue(late.url)).task.id);
+      return extra;
+    }), handed.vars);
+    await claimed(extra[0]);
+    await new Promise((r) => setTimeout(r, 2000));
+    // The slow hooks still hold every slot; what was claimed for them is waiting again, unattempted.
+    for (const id of extra) expect(await getTask(id)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(handed.ids()).toEqual(expect.arrayContaining(extra));
+    await running;
+    expect(await received(late.key)).toEqual([]);
+    await expectCountsExact();
+  });
+
+  it('one claim statement covers many tasks when hooks answer fast', async () => {
+    const h = hook('ok');
+    const items = Array.from({ length: 100 }, () => ({ url: h.url }));
+    const res = await call('/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
+    const ids = ((await res.json()) as { tasks: { id: string }[] }).tasks.map((t) => t.id);
+    let claims = 0;
+    const DB = watchedD1(env.DB, { prepare: (sql) => void (/SET status = 'in_progress'/.test(sql) && claims++) });
+    await consume(ids, { DB });
+    expect(await received(h.key)).toHaveLength(100);
+    // One per wave of free slots would be 100 / HOOK_CONCURRENCY = 20.
+    expect(claims).toBeLessThanOrEqual(10);
   });
 });
 

@@ -1,14 +1,13 @@
-import { getConfig, type Config } from '../config';
-import type { DB } from '../store';
+import { getConfig } from '../config';
 import { openShards, type Shard } from '../store/shards';
-import type { Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
-import { claimTasks, unclaimTasks } from '../store/claim';
+import { claimedBody, claimTasks, START_WINDOW_MS, unclaimTasks, type ClaimedTask } from '../store/claim';
+import { SOON_MS } from '../flow/gate';
 import { flowControl } from '../flow/admit';
 import { breakers } from '../flow/breaker';
-import { peekTasks, type TaskKey } from '../store/tasks';
-import { callHook, internalFailure, type AttemptResult } from './call';
-import { decideNext } from './outcome';
+import type { TaskKey } from '../store/tasks';
+import { byShard, idsOf, settleUnclaimed } from './messages';
+import { attempt } from './outcome';
 import { FLUSH_COST, outcomeLog } from './outcome-log';
 import { nudge, type TaskMessage } from '../tasks/nudge';
 
@@ -20,65 +19,46 @@ export type { TaskMessage };
 export const HOOK_CONCURRENCY = 5;
 // Slots free up one at a time; waiting this long for more lets one claim statement refill several.
 export const REFILL_WAIT_MS = 20;
+// A claim takes the tasks the free slots can start now and, once attempts have been ending, those
+// the slots should start within PLAN_MS at the pace they end: with fast hooks one claim statement
+// covers a whole batch, with slow ones a claim is no bigger than the free slots.
+export const PLAN_MS = 250;
+// A claimed task that found no slot this long after its claim is handed back (unclaimed, re-sent):
+// with a flow's slot at most SOON_MS further, every attempt starts within START_WINDOW_MS of its
+// claim, the promise a DELETE relies on.
+export const POOL_MS = START_WINDOW_MS - SOON_MS;
 // A task that cannot start within this long (every slot held by slower hooks) is handed back to
 // the queue, so another invocation runs it instead of it waiting behind somebody else's hook.
 export const HAND_BACK_AFTER_MS = 1000;
 // D1 statements one invocation may send (the platform allows 1,000 queries per invocation; the rest
 // is room for the peek and slack). Counted as claims (at most 3 statements per database a claim
-// touches) and outcome flushes (FLUSH_COST per database); when it runs low, no more tasks are
-// claimed and the rest go back to the queue.
+// touches), reads of big bodies (one each) and outcome flushes (FLUSH_COST per database); when it
+// runs low, no more tasks are claimed and the rest go back to the queue.
 export const D1_STATEMENTS = 900;
 const CLAIM_COST = 3;
-// Ids one invocation takes on at all: the queues deliver about 100 (see wrangler.toml); more would
-// only wait for this invocation's 5 slots, so the rest are sent again for other invocations.
-export const MAX_IDS_PER_INVOCATION = 100;
+export { MAX_IDS_PER_INVOCATION } from './messages';
 
-/** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
-async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void): Promise<Outcome> {
-  const startedAt = Date.now();
-  let result: AttemptResult;
-  try {
-    result = await callHook(task, cfg.SIGNING_SECRET, cfg);
-  } catch (err) {
-    result = internalFailure(err, startedAt);
-  }
-  note(task, result);
-  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
-}
+type Claimed = { task: ClaimedTask; shard: Shard; claimedAt: number };
 
 /**
- * Runs a batch without head-of-line blocking: a task is claimed only when a connection slot is free
- * to start it at once (so `in_progress` means running, its lease is its own timeout plus grace,
- * and a task deleted before its turn is never claimed, hence never called). Ids that cannot start
- * within HAND_BACK_AFTER_MS go back to the queue for another invocation.
+ * Runs a batch without head-of-line blocking: tasks are claimed only as fast as the connection
+ * slots can start them (each starts within START_WINDOW_MS of its claim, or goes back unclaimed),
+ * so `in_progress` means running or about to, a lease is the task's own timeout plus grace, and a
+ * task deleted before its claim is never claimed. Ids that cannot start within HAND_BACK_AFTER_MS
+ * go back to the queue for another invocation.
  */
 export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
   const cfg = getConfig(env);
   const shards = openShards(env, cfg);
   const start = Date.now();
   const budgetEnd = start + cfg.CONSUMER_BUDGET * 1000;
-  const keys = new Map<string, TaskKey>();
-  // Ids this invocation gives up (no slot in time, no budget left): sent again for another one.
-  // (Re-sent, not retried: a message's retries are few, and one message carries many ids.)
-  const handBack = new Map<string, TaskKey>();
-  for (const m of batch.messages) {
-    const { ids, app } = (m.body ?? {}) as Partial<TaskMessage>;
-    // A malformed message has nothing to do, ever: it is acked with the rest.
-    if (!Array.isArray(ids) || typeof app !== 'string') continue;
-    for (const id of ids) {
-      if (typeof id !== 'string' || keys.has(id) || handBack.has(id)) continue;
-      // An id naming no database of this deployment (one dropped from DATABASES without draining
-      // it first, see README) can never be run here.
-      if (!shards.of(id)) {
-        console.error(`task ${id} names a database that is not in DATABASES; its message is dropped`);
-        continue;
-      }
-      (keys.size < MAX_IDS_PER_INVOCATION ? keys : handBack).set(id, { app, id });
-    }
-  }
+  // Ids this invocation gives up (no slot in time, no budget left) go into handBack: sent again
+  // for another one.
+  const { keys, handBack } = idsOf(batch, shards);
   // Grouped by database, so a claim (one statement per database it touches) usually touches one.
   const shardOf = (k: TaskKey) => shards.of(k.id)!;
   const waiting = [...keys.values()].sort((a, b) => shardOf(a).n - shardOf(b).n);
+  const pool: Claimed[] = []; // claimed, in claim order, waiting for a slot
   const notClaimed: TaskKey[] = [];
   const claimFailed = new Set<string>();
   const budget = { used: 0, limit: D1_STATEMENTS };
@@ -87,29 +67,69 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const running = new Set<Promise<void>>();
   const flows = flowControl(env, cfg, shards.home.db);
   const circuits = breakers(cfg, shards.home.db);
-  // Tasks their flow holds back go back to waiting (attempt count unchanged) and to the queue,
-  // due when the flow should take them; in the background, so no slot waits for it.
+  // Claimed tasks that may not start (their flow holds them back, or they found no slot in time)
+  // go back to waiting (attempt count unchanged) and to the queue, due when they may go; in the
+  // background, so no slot waits for it.
   const holding: Promise<unknown>[] = [];
   const holdBack = (shard: Shard, held: { task: TaskRow; dueAt: number }[]) => {
+    if (held.length === 0) return;
     budget.used += 2;
     holding.push(unclaimTasks(shard.db, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt })), Date.now(), cfg.SWEEP_GRACE * 1000)
       .then(() => nudge(env, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, dueAt }))))
       // Left in_progress, they are put back by the sweeper once their lease runs out.
       .catch((err) => console.error('holding back tasks failed', err)));
   };
+  // How long a slot has been taken per task lately (unknown until an attempt ends).
+  let pace: number | undefined;
+  const run = (c: Claimed, startAt: number, release: () => Promise<void>) => {
+    const taken = Date.now();
+    const wait = startAt - taken;
+    const p: Promise<void> = (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve())
+      .then(async () => {
+        let task: TaskRow = c.task;
+        if (c.task.body == null && c.task.bodyBytes) {
+          budget.used++;
+          const row = await claimedBody(c.shard.db, c.task);
+          if (!row) return; // deleted since its claim: nothing to do
+          task = { ...c.task, body: row.body as TaskRow['body'] };
+        }
+        // The claim's promise (see START_WINDOW_MS): an attempt that cannot start in time does not.
+        if (Date.now() > c.claimedAt + START_WINDOW_MS) return holdBack(c.shard, [{ task, dueAt: Date.now() }]);
+        logOf(c.shard).add(await attempt(task, cfg, circuits.note));
+      })
+      // (Only reading a big body can throw here: the task stays claimed until its lease runs out.)
+      .catch((err) => console.error(`task ${c.task.id}: its body could not be read`, err))
+      .then(release)
+      .finally(() => {
+        const took = Date.now() - taken;
+        // Up at once, down slowly: a slowdown shrinks the next claim at once.
+        pace = pace === undefined || took > pace ? took : 0.8 * pace + 0.2 * took;
+        running.delete(p);
+      });
+    running.add(p);
+  };
+  // Big bodies are read one per start whatever the claim: claiming them ahead saves nothing.
+  let bigBodies = false;
+  const plan = (free: number) => free + (pace === undefined || bigBodies ? 0 : Math.floor((HOOK_CONCURRENCY * PLAN_MS) / Math.max(pace, 1)));
   let lastStart = Date.now();
   let freeSince: number | undefined;
   const until = (ms: number) => Promise.race([...running, new Promise((r) => setTimeout(r, ms))]);
 
-  while (waiting.length) {
+  while (waiting.length || pool.length) {
+    // Claimed tasks that found no slot in time go back for another invocation.
+    const stale = pool.filter((c) => Date.now() > c.claimedAt + POOL_MS);
+    if (stale.length) pool.splice(0, pool.length, ...pool.filter((c) => !stale.includes(c)));
+    for (const [shard, late] of byShard(stale, (c) => c.shard)) holdBack(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
     const free = HOOK_CONCURRENCY - running.size;
     if (free === 0) {
-      const wait = HAND_BACK_AFTER_MS - (Date.now() - lastStart);
-      if (wait <= 0) break; // every slot held too long by slow hooks: give the rest to others
-      await until(wait);
+      const wait = pool.length ? pool[0].claimedAt + POOL_MS + 1 - Date.now() : HAND_BACK_AFTER_MS - (Date.now() - lastStart);
+      if (wait <= 0 && !pool.length) break; // every slot held too long by slow hooks: give the rest to others
+      await until(Math.max(wait, 1));
       continue;
     }
-    if (running.size > 0 && free < Math.min(HOOK_CONCURRENCY, waiting.length)) {
+    // Slots free up one at a time: waiting a moment for more lets one claim, one circuit check and
+    // one flow admission serve several.
+    if (running.size > 0 && free < Math.min(HOOK_CONCURRENCY, waiting.length + pool.length)) {
       freeSince ??= Date.now();
       const wait = REFILL_WAIT_MS - (Date.now() - freeSince);
       if (wait > 0) {
@@ -118,42 +138,46 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       }
     }
     freeSince = undefined;
-    const take = waiting.splice(0, HOOK_CONCURRENCY - running.size);
-    const groups = byShard(take, shardOf);
-    // Keep enough budget to record every attempt running (one flush each at worst) and a last one.
-    if (budget.used + CLAIM_COST * groups.size + FLUSH_COST * (HOOK_CONCURRENCY + groups.size) > D1_STATEMENTS) {
-      waiting.unshift(...take);
-      break;
+    if (pool.length === 0) {
+      const take = waiting.splice(0, plan(free));
+      const groups = byShard(take, shardOf);
+      // Keep enough budget to record every attempt running (one flush each at worst), read big
+      // bodies, and a last flush.
+      if (budget.used + CLAIM_COST * groups.size + take.length + FLUSH_COST * (HOOK_CONCURRENCY + groups.size) > D1_STATEMENTS) {
+        waiting.unshift(...take);
+        break;
+      }
+      budget.used += CLAIM_COST * groups.size;
+      await Promise.all([...groups].map(async ([shard, keys]) => {
+        const claimedAt = Date.now();
+        try {
+          const claimed = await claimTasks(shard.db, keys, claimedAt, cfg.SWEEP_GRACE * 1000, budgetEnd - claimedAt);
+          const got = new Set(claimed.map((t) => t.id));
+          notClaimed.push(...keys.filter((k) => !got.has(k.id)));
+          const order = new Map(keys.map((k, i) => [k.id, i])); // in message order, not the table's
+          claimed.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+          pool.push(...claimed.map((task) => ({ task, shard, claimedAt })));
+          bigBodies = claimed.some((t) => t.body == null && !!t.bodyBytes);
+        } catch (err) {
+          // A database that fails to claim fails alone: its tasks come back (queue retry), the others run.
+          console.error(`claim failed in ${shard.binding}`, err);
+          // The rest of this database's tasks are not tried again in this invocation either.
+          for (const k of [...keys, ...waiting.filter((w) => shardOf(w) === shard)]) claimFailed.add(k.id);
+          waiting.splice(0, waiting.length, ...waiting.filter((w) => !claimFailed.has(w.id)));
+        }
+      }));
+      if (pool.length === 0) continue;
     }
-    budget.used += CLAIM_COST * groups.size;
-    // A database that fails to claim fails alone: its tasks come back (queue retry), the others run.
-    const claims = await Promise.all([...groups].map(async ([shard, keys]) => {
-      try {
-        return { shard, keys, claimed: await claimTasks(shard.db, keys, Date.now(), cfg.SWEEP_GRACE * 1000, budgetEnd - Date.now()) };
-      } catch (err) {
-        console.error(`claim failed in ${shard.binding}`, err);
-        // The rest of this database's tasks are not tried again in this invocation either.
-        for (const k of [...keys, ...waiting.filter((w) => shardOf(w) === shard)]) claimFailed.add(k.id);
-        waiting.splice(0, waiting.length, ...waiting.filter((w) => !claimFailed.has(w.id)));
-        return { shard, keys, claimed: [] as TaskRow[] };
-      }
-    }));
     lastStart = Date.now();
-    for (const { shard, keys, claimed } of claims) {
-      const got = new Set(claimed.map((t) => t.id));
-      notClaimed.push(...keys.filter((k) => !got.has(k.id) && !claimFailed.has(k.id)));
+    for (const [shard, group] of byShard(pool.splice(0, free), (c) => c.shard)) {
+      const of = new Map(group.map((c) => [c.task.id, c]));
       // A destination whose circuit is open holds its tasks back first; flows then pace the rest.
-      const open = await circuits.check(claimed);
-      if (open.held.length) holdBack(shard, open.held);
+      const open = await circuits.check(group.map((c) => c.task));
+      holdBack(shard, open.held);
       const { go, held } = await flows.admit(open.go, cfg.SWEEP_GRACE * 1000);
-      if (held.length) holdBack(shard, held);
-      for (const { task, startAt, release } of go) {
-        // A task its flow lets start on a slot up to SOON_MS away keeps its hook slot until then.
-        const wait = startAt - Date.now();
-        const p: Promise<void> = (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve())
-          .then(() => attempt(task, cfg, circuits.note)).then((o) => logOf(shard).add(o)).then(release).finally(() => running.delete(p));
-        running.add(p);
-      }
+      holdBack(shard, held);
+      // A task its flow lets start on a slot up to SOON_MS away keeps its hook slot until then.
+      for (const { task, startAt, release } of go) run(of.get(task.id)!, startAt, release);
     }
   }
   for (const k of waiting) handBack.set(k.id, k);
@@ -170,21 +194,4 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const failed = (m: Message<TaskMessage>) => Array.isArray(m.body?.ids) && m.body.ids.some((id) => claimFailed.has(id));
   if (batch.messages.every(failed)) return batch.retryAll({ delaySeconds: 5 });
   for (const m of batch.messages) (failed(m) ? m.retry({ delaySeconds: 5 }) : m.ack());
-}
-
-function byShard(keys: TaskKey[], shardOf: (k: TaskKey) => Shard): Map<Shard, TaskKey[]> {
-  const groups = new Map<Shard, TaskKey[]>();
-  for (const k of keys) groups.get(shardOf(k))?.push(k) ?? groups.set(shardOf(k), [k]);
-  return groups;
-}
-
-/**
- * Messages that claimed nothing: early ones are re-sent for when their task is due; a task that is
- * due but was not claimed (its timeout did not fit the remaining budget) goes back to the queue.
- * Everything else (done, deleted, running elsewhere) needs nothing.
- */
-async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Map<string, TaskKey>): Promise<void> {
-  const rows = (await peekTasks(db, keys)).filter((t) => t.status === 'pending' || t.status === 'retry');
-  for (const t of rows) if (t.dueAt <= now) handBack.set(t.id, t);
-  await nudge(env, rows.filter((t) => t.dueAt > now), now);
 }

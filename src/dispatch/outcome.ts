@@ -1,8 +1,8 @@
 import type { Config } from '../config';
-import type { Next } from '../store/outcomes';
+import type { Next, Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { retryDelay } from './backoff';
-import type { AttemptResult } from './call';
+import { callHook, internalFailure, type AttemptResult } from './call';
 
 type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
 
@@ -25,4 +25,17 @@ export function decideNext(
   const kind = result.outcome === 'network' ? 'network' : 'http';
   const delay = retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
   return { status: 'retry', dueAt: now + delay * 1000 };
+}
+
+/** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
+export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void): Promise<Outcome> {
+  const startedAt = Date.now();
+  let result: AttemptResult;
+  try {
+    result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+  } catch (err) {
+    result = internalFailure(err, startedAt);
+  }
+  note(task, result);
+  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
 }

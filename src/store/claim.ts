@@ -1,7 +1,28 @@
+import { getTableColumns } from 'drizzle-orm';
 import { countDelta, KEYS } from './counts';
 import type { DB } from '.';
-import type { TaskStatus } from './schema';
+import { tasks, type TaskRow, type TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
+
+// The promise a claim makes: every task it claims starts its attempt (the fetch is made) within
+// this long of the claim's time (updated_at), by the claiming invocation's clock, or not at all
+// (it is handed back). A DELETE that catches a task inside that window answers once the window
+// has passed (see tasks/across.ts), so "never called after DELETE answered" holds although the
+// consumer does not read the row again before each start. See dispatch/consumer.ts.
+export const START_WINDOW_MS = 2_500;
+// What a DELETE adds to that window for clocks of two Cloudflare machines that disagree a little
+// (and for Workers' clock, which only moves at I/O).
+export const CLOCK_MARGIN_MS = 250;
+
+// A claim covers tasks that start over the next moments, so it must not bring every body along
+// (100 bodies of 1 MiB would not fit an isolate): bodies up to this size come with the claim
+// (webhook payloads usually are), bigger ones are read by the attempt that sends them.
+export const INLINE_BODY_BYTES = 8 * 1024;
+const RETURNED = Object.values(getTableColumns(tasks)).map((c) => c.name).filter((n) => n !== 'body')
+  .map((n) => `tasks.${n}`).join(', ');
+
+/** A claimed task: its body is there, unless it is bigger than INLINE_BODY_BYTES (`bodyBytes` says). */
+export type ClaimedTask = TaskRow & { bodyBytes: number | null };
 
 // ?1 keys, ?2 now + grace (the lease is the task's timeout on top), ?3 now, ?4 budget left (ms).
 // A claimed task starts at once, so if its worker dies the sweeper retries it once its own attempt
@@ -14,7 +35,8 @@ const claimSql = (where: string) => `
   UPDATE tasks SET status = 'in_progress', attempts = attempts + 1, due_at = ?2 + timeout * 1000,
     wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ?3
   FROM ${KEYS('?1')} AS k WHERE ${where}
-  RETURNING *`;
+  RETURNING ${RETURNED}, CASE WHEN length(tasks.body) <= ${INLINE_BODY_BYTES} THEN tasks.body END AS body,
+    length(tasks.body) AS bodyBytes`;
 
 export const CLAIM_SQL = {
   // Tasks not yet folded into the counters: claiming them moves no counter (the usual case).
@@ -24,18 +46,18 @@ export const CLAIM_SQL = {
 };
 
 /**
- * Claims due tasks among `keys`, at the moment their attempts start: only pending/retry tasks that
- * are due (and whose timeout fits in `budgetMs`) move to in_progress, so duplicate, stale and early
- * messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the counters
- * already cover are claimed together with their counter move, in one transaction.
+ * Claims due tasks among `keys`, to start within START_WINDOW_MS of `now`: only pending/retry tasks
+ * that are due (and whose timeout fits in `budgetMs`) move to in_progress, so duplicate, stale and
+ * early messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the
+ * counters already cover are claimed together with their counter move, in one transaction.
  */
-export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000) {
+export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000): Promise<ClaimedTask[]> {
   if (keys.length === 0) return [];
   const d1 = db.$client;
   const json = keysJson(keys);
   const args = [json, now + graceMs, now, budgetMs] as const;
   const { results } = await d1.prepare(CLAIM_SQL.fresh).bind(...args).all<Record<string, unknown>>();
-  const claimed = results.map(toTask);
+  const claimed = results.map(toTask) as ClaimedTask[];
   if (claimed.length < keys.length) {
     const got = new Set(claimed.map((t) => t.id));
     const rest = keysJson(keys.filter((k) => !got.has(k.id)));
@@ -43,9 +65,17 @@ export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: 
       d1.prepare(CLAIM_SQL.counts).bind(rest, ...args.slice(1)),
       d1.prepare(CLAIM_SQL.any).bind(rest, ...args.slice(1)),
     ]);
-    claimed.push(...older.results.map(toTask));
+    claimed.push(...(older.results.map(toTask) as ClaimedTask[]));
   }
   return claimed;
+}
+
+/** The body of a claimed task, read as its attempt starts; null if the task is no longer that claim (deleted). */
+export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | 'attempts'>): Promise<{ body: unknown } | null> {
+  return db.$client
+    .prepare(`SELECT body FROM tasks WHERE app_id = ?1 AND id = ?2 AND status = 'in_progress' AND attempts = ?3`)
+    .bind(task.appId, task.id, task.attempts)
+    .first<{ body: unknown }>();
 }
 
 // ?1 [{a, i, n: attempts as claimed, d: due again}], ?2 now, ?3 grace. A claimed task that flow

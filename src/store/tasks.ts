@@ -34,23 +34,30 @@ export function deletion(rows: string) {
     enqueued: enqueuedByMinute(`${rows} AND t.id > (SELECT folded_to FROM app_stats WHERE app_id = t.app_id)`),
     counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, NULL AS new ${rows}`),
     attempts: `DELETE FROM attempts WHERE task_id IN (SELECT t.id ${rows} AND t.attempts > 1)`,
-    tasks: `DELETE FROM tasks WHERE (app_id, id) IN (SELECT t.app_id, t.id ${rows}) RETURNING id`,
+    // A claimed task's claim time comes back: its attempt may still be about to start (START_WINDOW_MS).
+    tasks: `DELETE FROM tasks WHERE (app_id, id) IN (SELECT t.app_id, t.id ${rows})
+      RETURNING id, CASE WHEN status = 'in_progress' THEN updated_at END AS claimed_at`,
   };
 }
 export const DELETE_SQL = deletion(`FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i WHERE true`);
 
+/** What a deletion removed: how many tasks, and the latest claim among them (null if none was claimed). */
+export type Deleted = { deleted: number; lastClaim: number | null };
+
 /** Deletes tasks by key with their attempt logs, moving the counters in the same transaction. */
-export async function deleteByKeys(db: DB, keys: TaskKey[]): Promise<number> {
-  if (keys.length === 0) return 0;
+export async function deleteByKeys(db: DB, keys: TaskKey[]): Promise<Deleted> {
+  if (keys.length === 0) return { deleted: 0, lastClaim: null };
   const d1 = db.$client;
   const json = keysJson(keys);
   const order = [DELETE_SQL.enqueued, DELETE_SQL.counts, DELETE_SQL.attempts, DELETE_SQL.tasks];
-  const results = await d1.batch(order.map((sql) => d1.prepare(sql).bind(json)));
-  return results[3].results.length;
+  const results = await d1.batch<{ claimed_at: number | null }>(order.map((sql) => d1.prepare(sql).bind(json)));
+  const gone = results[3].results;
+  const claims = gone.flatMap((r) => (r.claimed_at == null ? [] : [r.claimed_at]));
+  return { deleted: gone.length, lastClaim: claims.length ? Math.max(...claims) : null };
 }
 
-export async function deleteTask(db: DB, appId: string, id: string): Promise<boolean> {
-  return (await deleteByKeys(db, [{ app: appId, id }])) > 0;
+export function deleteTask(db: DB, appId: string, id: string): Promise<Deleted> {
+  return deleteByKeys(db, [{ app: appId, id }]);
 }
 
 // At most this many of an app's tasks are read per step of a walk filtered by status.
@@ -102,10 +109,16 @@ export async function walkAll(db: DB, appId: string, opts: { status?: TaskStatus
  * Deletes up to DELETE_MAX of an app's tasks (optionally one status), from `before` on; `share` of
  * that when the request's D1 budget is shared with other databases.
  */
-export function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string }, share = 1) {
+export async function deleteTasks(db: DB, appId: string, opts: { status?: TaskStatus; before?: string }, share = 1) {
   // 100 steps of a walk and a 4-statement delete: 500 queries, half a request's 1,000.
   const steps = Math.max(1, Math.floor(100 * share));
-  return walkAll(db, appId, { ...opts, max: steps * WALK, steps }, (ids) => deleteByKeys(db, ids.map((id) => ({ app: appId, id }))));
+  let lastClaim: number | null = null;
+  const walked = await walkAll(db, appId, { ...opts, max: steps * WALK, steps }, async (ids) => {
+    const d = await deleteByKeys(db, ids.map((id) => ({ app: appId, id })));
+    if (d.lastClaim != null) lastClaim = Math.max(lastClaim ?? 0, d.lastClaim);
+    return d.deleted;
+  });
+  return { ...walked, lastClaim };
 }
 
 /** A page of an app's tasks, newest first (see walkTasks for `next`). */

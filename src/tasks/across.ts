@@ -1,4 +1,4 @@
-import { replayTasks as replayIn } from '../store/claim';
+import { CLOCK_MARGIN_MS, replayTasks as replayIn, START_WINDOW_MS } from '../store/claim';
 import { allAppMetrics, type AppMetrics } from '../store/metrics';
 import type { TaskStatus } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
@@ -21,9 +21,25 @@ export function listAttempts(shards: Shards, id: string) {
   return one.listAttempts(shards.of(id)!.db, id);
 }
 
+/**
+ * A deleted task is never called after the deletion answers. A task claimed moments ago may still
+ * be about to start (a claim covers tasks starting within START_WINDOW_MS, and the consumer does
+ * not read each row again before its start: that would cost a D1 query per attempt), so a deletion
+ * that removed one answers only once that window has passed: by then its attempt has started or
+ * never will.
+ */
+async function settle(lastClaim: number | null) {
+  if (lastClaim == null) return;
+  const wait = lastClaim + START_WINDOW_MS + CLOCK_MARGIN_MS - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+
 export async function deleteTask(shards: Shards, appId: string, id: string): Promise<boolean> {
   const shard = shards.of(id);
-  return shard ? one.deleteTask(shard.db, appId, id) : false;
+  if (!shard) return false;
+  const { deleted, lastClaim } = await one.deleteTask(shard.db, appId, id);
+  await settle(lastClaim);
+  return deleted > 0;
 }
 
 /**
@@ -62,6 +78,8 @@ async function everywhere<R>(shards: Shards, walk: (s: Shard, share: number) => 
 
 export async function deleteTasks(shards: Shards, appId: string, opts: { status?: TaskStatus; before?: string }) {
   const { results, next } = await everywhere(shards, (s, share) => one.deleteTasks(s.db, appId, opts, share));
+  const claims = results.flatMap((r) => (r.lastClaim == null ? [] : [r.lastClaim]));
+  await settle(claims.length ? Math.max(...claims) : null);
   return { total: results.reduce((n, r) => n + r.total, 0), next };
 }
 
