@@ -1,6 +1,7 @@
 // What the bench, the profile and the soak share: bundling a worker, a loopback hook that notes
 // arrivals, migrating a Miniflare D1, and a load loop.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -78,6 +79,16 @@ export type Hook = Awaited<ReturnType<typeof startHook>>;
 
 const BATCH = 100;
 
+/** CPU seconds (user + system) of every workerd process this one started. */
+export function workerdCpu(): number {
+  const pids = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'workerd'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  const all = pids.flatMap((p) => [p, ...execFileSync('sh', ['-c', `pgrep -P ${p} || true`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)]);
+  return all.reduce((sum, pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+  }, 0);
+}
+
 /** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
 export type Mode = 'single' | 'batch' | 'raw' | 'keyed' | 'topic' | 'scheduled';
 export const TOPIC_ENDPOINTS = 10;
@@ -88,7 +99,10 @@ export async function deliver(mf: Miniflare, hook: Hook, mode: Mode, N: number, 
   const sent = new Map<string, number>();
   const perRequest = mode === 'batch' ? BATCH : mode === 'topic' ? TOPIC_ENDPOINTS : 1;
   const requests = mode === 'scheduled' ? 1 : Math.ceil(N / perRequest);
+  await mf.ready; // workerd running, so its CPU can be read
   const first = performance.now();
+  const cpu0 = workerdCpu();
+  const node0 = process.cpuUsage();
   const ms = await load(requests, perRequest > 1 ? 4 : CONC, async (i) => {
     const t0 = performance.now();
     let res: Awaited<ReturnType<Miniflare['dispatchFetch']>>;
@@ -117,11 +131,17 @@ export async function deliver(mf: Miniflare, hook: Hook, mode: Mode, N: number, 
   if (mode === 'scheduled') for (const id of hook.arrived.keys()) sent.set(id, first);
   await hook.until(N);
   const last = Math.max(...hook.arrived.values());
+  const cpu = workerdCpu() - cpu0;
+  const node = process.cpuUsage(node0);
   const latencies = [...sent].map(([id, t0]) => (hook.arrived.get(id) ?? NaN) - t0).filter((x) => !Number.isNaN(x));
   return {
     enqueue_per_s: round((perRequest > 1 || mode === 'scheduled' ? N : requests) / (ms / 1000), 1),
     end_to_end_tasks_per_s: round(N / ((last - first) / 1000), 1),
     latency_ms: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+    // The runtime's CPU (every isolate, local D1's SQLite, the queue) per task, enqueue to delivery.
+    workerd_cpu_ms_per_task: round((cpu * 1000) / N, 3),
+    // This process's: the load client and the hook server, which share the machine's 2 cores.
+    client_and_hook_cpu_ms_per_task: round((node.user + node.system) / 1000 / N, 3),
   };
 }
 

@@ -7,9 +7,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { createServer } from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
-import { bundle, COMPAT, load, migrate, startHook } from './lib.ts';
+import { bundle, COMPAT, load, migrate, startHook, workerdCpu } from './lib.ts';
 
 const N = Number(process.env.PROFILE_REQUESTS ?? 3000);
 // `npm run profile -- raw`: the same for the raw-Queues baseline (no D1), to see the floor.
@@ -24,16 +23,6 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
-
-/** CPU seconds (user + system) of every workerd process this one started. */
-function workerdCpu(): number {
-  const pids = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'workerd'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  const all = pids.flatMap((p) => [p, ...execFileSync('sh', ['-c', `pgrep -P ${p} || true`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)]);
-  return all.reduce((sum, pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-  }, 0);
-}
 
 /** A minimal DevTools protocol client over the inspector's WebSocket. */
 async function devtools(url: string) {

@@ -137,6 +137,12 @@ result.raw_queues = { ...rawQ, rounds: raws.map((r) => r.end_to_end_tasks_per_s)
 result.torque_single = { ...single, rounds: singles.map((r) => r.end_to_end_tasks_per_s) };
 console.log('raw queues    (median)', JSON.stringify(result.raw_queues));
 console.log('torque POST / (median)', JSON.stringify(result.torque_single));
+// BENCH_QUICK=1: the raw baseline and POST / only (for trying a change; the full run is the record).
+if (process.env.BENCH_QUICK) {
+  console.log(JSON.stringify({ ratio: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw: result.raw_queues, single: result.torque_single }));
+  hook.close();
+  process.exit(0);
+}
 const batch = await torque(hook, torqueJs, 'batch');
 result.torque_batch = batch;
 console.log('torque /batch   ', JSON.stringify(batch));

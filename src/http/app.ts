@@ -55,7 +55,7 @@ app.get('/openapi.json', (c) => {
     info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers. API keys go in any of the three security schemes; the admin API takes the admin token.' },
     security: [{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }],
   });
-  const max = c.var.config.MAX_TIMEOUT;
+  const max = c.get('config').MAX_TIMEOUT;
   const timeouts = [
     ...(doc.paths?.['/']?.post?.parameters ?? []).filter((p) => 'name' in p && p.name === 'timeout').map((p) => ('schema' in p ? p.schema : undefined)),
     (doc.components?.schemas?.BatchItem as { properties?: Record<string, unknown> } | undefined)?.properties?.timeout,

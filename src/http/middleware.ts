@@ -25,7 +25,7 @@ export const context = createMiddleware<AppEnv>(async (c, next) => {
  */
 export const refuseLoops = createMiddleware<AppEnv>(async (c, next) => {
   const marker = DELIVERY_HEADERS.find((h) => c.req.header(h) !== undefined);
-  if (marker && !c.var.config.ALLOW_CHAINING) {
+  if (marker && !c.get('config').ALLOW_CHAINING) {
     throw apiError(400, 'loop_detected', `this request carries ${marker}: it is a Torque delivery, and Torque does not accept its own deliveries (set ALLOW_CHAINING=true to chain deployments on purpose)`);
   }
   await next();
@@ -57,25 +57,25 @@ let warned = false;
 
 /** Resolves the caller's app from its API key (or `default` when AUTHENTICATE is off). */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const cfg = c.var.config;
+  const cfg = c.get('config');
   if (cfg.AUTHENTICATE && !cfg.ADMIN_TOKEN) {
     // Said in the log and in the 401 itself: otherwise a fresh deployment is just "unauthorized".
     if (!warned) (warned = true), console.warn(`torque: ${NO_ADMIN}`);
     try {
-      c.set('app', await appForKey(c.var.db, presentedKey((n) => c.req.header(n))));
+      c.set('app', await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))));
     } catch (err) {
       if (err instanceof HTTPException && err.status === 401) throw unauthorized(`${err.message}; ${NO_ADMIN}`);
       throw err;
     }
     return next();
   }
-  c.set('app', cfg.AUTHENTICATE ? await appForKey(c.var.db, presentedKey((n) => c.req.header(n))) : DEFAULT_APP);
+  c.set('app', cfg.AUTHENTICATE ? await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))) : DEFAULT_APP);
   await next();
 });
 
 /** ENABLE_HSTS: tell browsers to stay on https, and refuse to carry API traffic over http. */
 export const hsts = createMiddleware<AppEnv>(async (c, next) => {
-  if (!c.var.config.ENABLE_HSTS) return next();
+  if (!c.get('config').ENABLE_HSTS) return next();
   // The URL's scheme is what the client used (Cloudflare terminates TLS); a client-sent
   // X-Forwarded-Proto is deliberately not trusted, or it could talk its way past this.
   const url = new URL(c.req.url);
@@ -99,7 +99,7 @@ export const hsts = createMiddleware<AppEnv>(async (c, next) => {
  */
 export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const limiter = c.env.ENQUEUE_LIMITER as RateLimit | undefined;
-  if (limiter && !(await limiter.limit({ key: c.var.app })).success) {
+  if (limiter && !(await limiter.limit({ key: c.get('app') })).success) {
     throw apiError(429, 'rate_limited', 'enqueue rate limit reached for this app; retry later', { 'retry-after': '10' });
   }
   await next();

@@ -23,12 +23,12 @@ import type { AppEnv } from '../types';
 const COOKIE = 'torque_key';
 
 const signedIn = createMiddleware<AppEnv>(async (c, next) => {
-  if (!c.var.config.AUTHENTICATE) {
+  if (!c.get('config').AUTHENTICATE) {
     c.set('app', DEFAULT_APP);
     return next();
   }
   try {
-    c.set('app', await appForKey(c.var.db, getCookie(c, COOKIE)));
+    c.set('app', await appForKey(c.get('db'), getCookie(c, COOKIE)));
   } catch {
     c.status(401);
     return c.html(<Layout title="Sign in" authed={false}><Login /></Layout>);
@@ -43,7 +43,7 @@ dashboardApp.post('/dashboard/login', async (c) => {
   const form = await c.req.parseBody();
   const key = typeof form.api_key === 'string' ? form.api_key : '';
   try {
-    await appForKey(c.var.db, key);
+    await appForKey(c.get('db'), key);
   } catch {
     c.status(401);
     return c.html(<Layout title="Sign in" authed={false}><Login error="That API key is unknown or revoked." /></Layout>);
@@ -65,8 +65,8 @@ dashboardApp.use('/dashboard/schedules', signedIn);
 
 dashboardApp.get('/dashboard/schedules', async (c) =>
   c.html(
-    <Layout title="Schedules" authed={c.var.config.AUTHENTICATE}>
-      <Schedules schedules={await listSchedules(c.var.db, c.var.app, 100)} />
+    <Layout title="Schedules" authed={c.get('config').AUTHENTICATE}>
+      <Schedules schedules={await listSchedules(c.get('db'), c.get('app'), 100)} />
     </Layout>,
   ));
 
@@ -77,17 +77,17 @@ dashboardApp.get('/dashboard', async (c) => {
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
   const [stats, series, page, circuits, flows] = await Promise.all([
-    appStats(c.var.shards, c.var.app, now),
-    minuteSeries(c.var.shards, c.var.app, minute - 59),
-    listTasks(c.var.shards, c.var.app, { status, before: cursor, limit: 50 }),
-    appCircuits(c.var.db, c.var.app),
-    listFlows(c.var.db, c.var.app, 50),
+    appStats(c.get('shards'), c.get('app'), now),
+    minuteSeries(c.get('shards'), c.get('app'), minute - 59),
+    listTasks(c.get('shards'), c.get('app'), { status, before: cursor, limit: 50 }),
+    appCircuits(c.get('db'), c.get('app')),
+    listFlows(c.get('db'), c.get('app'), 50),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
   const overdue = stats.oldest_overdue_seconds;
   return c.html(
-    <Layout title="Tasks" authed={c.var.config.AUTHENTICATE}>
+    <Layout title="Tasks" authed={c.get('config').AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />
       <ThroughputChart series={series} nowMinute={minute} />
       <Destinations circuits={circuits} flows={flows} />
@@ -97,25 +97,25 @@ dashboardApp.get('/dashboard', async (c) => {
 });
 
 dashboardApp.get('/dashboard/tasks/:id', async (c) => {
-  const task = await getTask(c.var.shards, c.var.app, c.req.param('id'));
+  const task = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
   if (!task) {
     c.status(404);
-    return c.html(<Layout title="Not found" authed={c.var.config.AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
+    return c.html(<Layout title="Not found" authed={c.get('config').AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
   }
-  const archived = task.attempts > 1 ? await listAttempts(c.var.shards, task.id) : [];
+  const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
   return c.html(
-    <Layout title={task.id} authed={c.var.config.AUTHENTICATE}>
+    <Layout title={task.id} authed={c.get('config').AUTHENTICATE}>
       <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} />
     </Layout>,
   );
 });
 
 dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
-  await replay(c.var.shards, c.env, c.var.config, c.var.app, c.req.param('id'));
+  await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 
 dashboardApp.post('/dashboard/tasks/:id/delete', async (c) => {
-  await deleteTask(c.var.shards, c.var.app, c.req.param('id'));
+  await deleteTask(c.get('shards'), c.get('app'), c.req.param('id'));
   return c.redirect('/dashboard', 303);
 });

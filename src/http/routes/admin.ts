@@ -9,7 +9,7 @@ import type { AppEnv } from '../types';
 
 /** The admin API exists only when the ADMIN_TOKEN secret is set; otherwise it is a 404. */
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
-  const token = c.var.config.ADMIN_TOKEN;
+  const token = c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'the admin API is disabled (set the ADMIN_TOKEN secret)');
   const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
   if (!presented || !(await tokensEqual(presented, token))) {
@@ -58,9 +58,9 @@ const revokeRoute = createRoute({
   responses: { 204: { description: 'revoked' }, ...errorResponses },
 });
 
-async function issueKey(c: { var: AppEnv['Variables'] }, appId: string) {
+async function issueKey(c: { get: (k: 'db') => AppEnv['Variables']['db'] }, appId: string) {
   const key = await mintKey();
-  await addKey(c.var.db, { id: key.keyId, appId, hash: key.hash }, Date.now());
+  await addKey(c.get('db'), { id: key.keyId, appId, hash: key.hash }, Date.now());
   return { key_id: key.keyId, api_key: key.apiKey };
 }
 
@@ -70,19 +70,19 @@ adminApp
   .openapi(createAppRoute, async (c) => {
     const { name } = c.req.valid('json');
     const id = `app_${randomToken(9).replace(/[-_]/g, 'x')}`;
-    await createApp(c.var.db, { id, name }, Date.now());
+    await createApp(c.get('db'), { id, name }, Date.now());
     return c.json({ app: { id, name }, ...(await issueKey(c, id)) }, 201);
   })
   .openapi(listAppsRoute, async (c) => {
-    const apps = await listApps(c.var.db);
+    const apps = await listApps(c.get('db'));
     return c.json({ apps: apps.map((a) => ({ id: a.id, name: a.name, created_at: new Date(a.createdAt).toISOString() })) }, 200);
   })
   .openapi(addKeyRoute, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await getApp(c.var.db, id))) throw notFound('app');
+    if (!(await getApp(c.get('db'), id))) throw notFound('app');
     return c.json(await issueKey(c, id), 201);
   })
   .openapi(revokeRoute, async (c) => {
-    if (!(await revokeKey(c.var.db, c.req.valid('param').key_id, Date.now()))) throw notFound('key');
+    if (!(await revokeKey(c.get('db'), c.req.valid('param').key_id, Date.now()))) throw notFound('key');
     return c.body(null, 204);
   });

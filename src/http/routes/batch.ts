@@ -46,8 +46,8 @@ export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method
 export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const items = c.req.valid('json');
   const now = Date.now();
-  const rows = items.map((item, i) => buildTask(c.var.config, c.var.app, { ...itemInput(item), idempotencyKey: item.idempotency_key,
+  const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,
     callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
-  const results = await enqueue(c.var.shards, c.env, rows);
+  const results = await enqueue(c.get('shards'), c.env, rows);
   return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
 });

@@ -38,13 +38,13 @@ export const destinationsApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'get', path: '/destinations', summary: "Circuit breakers of the app's destinations that failed lately",
     responses: { 200: jsonResponse(z.object({ destinations: z.array(CircuitSchema) }), 'their circuits'), ...errorResponses },
-  }), async (c) => c.json({ destinations: (await appCircuits(c.var.db, c.var.app)).map(circuitJson) }, 200))
+  }), async (c) => c.json({ destinations: (await appCircuits(c.get('db'), c.get('app'))).map(circuitJson) }, 200))
   .openapi(createRoute({
     method: 'post', path: '/destinations/{destination}/reset', summary: "Close a destination's circuit now (its waiting tasks go when next due)",
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
     const name = destinationName(c.req.valid('param').destination);
-    if (!name || !(await resetCircuit(c.var.db, c.var.app, name))) throw notFound('circuit');
+    if (!name || !(await resetCircuit(c.get('db'), c.get('app'), name))) throw notFound('circuit');
     return c.body(null, 204);
   });

@@ -65,25 +65,25 @@ export const flowsApp = new OpenAPIHono<AppEnv>()
   .openapi(putRoute, async (c) => {
     const { key } = c.req.valid('param');
     const l = c.req.valid('json');
-    const row = await putFlow(c.var.db, c.var.app, key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null }, Date.now());
+    const row = await putFlow(c.get('db'), c.get('app'), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null }, Date.now());
     return c.json(flowJson(row), 200);
   })
   .openapi(listRoute, async (c) => {
-    const rows = await listFlows(c.var.db, c.var.app, MAX_LIST + 1, c.req.valid('query').after);
+    const rows = await listFlows(c.get('db'), c.get('app'), MAX_LIST + 1, c.req.valid('query').after);
     const page = rows.slice(0, MAX_LIST);
     return c.json({ flows: page.map(flowJson), next_after: rows.length > MAX_LIST ? page.at(-1)!.key : null }, 200);
   })
   .openapi(getRoute, async (c) => {
     const { key } = c.req.valid('param');
-    const row = await getFlow(c.var.db, c.var.app, key);
+    const row = await getFlow(c.get('db'), c.get('app'), key);
     if (!row) throw notFound('flow');
-    const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.var.app}\n${key}`));
+    const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.get('app')}\n${key}`));
     const now = await gate.state({ rate: row.rate, periodMs: row.period * 1000, parallelism: row.parallelism, paused: row.paused });
     return c.json({ ...flowJson(row), ...now }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteFlow(c.var.db, c.var.app, c.req.valid('param').key))) throw notFound('flow');
+    if (!(await deleteFlow(c.get('db'), c.get('app'), c.req.valid('param').key))) throw notFound('flow');
     return c.body(null, 204);
   })
-  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await setPaused(c.var.db, c.var.app, c.req.valid('param').key, true, Date.now())), 200))
-  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await setPaused(c.var.db, c.var.app, c.req.valid('param').key, false, Date.now())), 200));
+  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, true, Date.now())), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, false, Date.now())), 200));

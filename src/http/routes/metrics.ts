@@ -27,13 +27,13 @@ function render(apps: AppMetrics[]): string {
 
 export const metricsApp = new OpenAPIHono<AppEnv>();
 metricsApp.get('/metrics', async (c) => {
-  const token = c.var.config.METRICS_TOKEN ?? c.var.config.ADMIN_TOKEN;
+  const token = c.get('config').METRICS_TOKEN ?? c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'metrics are disabled (set the METRICS_TOKEN secret)');
   const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1] ?? '';
   if (!(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
   }
-  return c.text(render(await metrics(c.var.shards, Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  return c.text(render(await metrics(c.get('shards'), Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 metricsApp.openAPIRegistry.registerPath({
   method: 'get',

@@ -42,12 +42,12 @@ export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
     const { status, cursor } = c.req.valid('query');
-    const { replayed, next } = await replayTasks(c.var.shards, c.var.app, status, now, c.var.config.SWEEP_GRACE * 1000, cursor);
+    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), status, now, c.get('config').SWEEP_GRACE * 1000, cursor);
     await nudge(c.env, replayed, now);
     return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })
   .openapi(retryOne, async (c) => {
-    const task = await replay(c.var.shards, c.env, c.var.config, c.var.app, c.req.valid('param').id);
+    const task = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
     if (!task) throw notFound();
     return c.json(taskJson(task), 202);

@@ -42,9 +42,9 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
     const now = Date.now();
     // The template is checked exactly as a task would be (host policy, headers, body size).
-    const t = buildTask(c.var.config, c.var.app, itemInput(input), now);
-    const row = await createSchedule(c.var.db, {
-      appId: c.var.app, id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
+    const t = buildTask(c.get('config'), c.get('app'), itemInput(input), now);
+    const row = await createSchedule(c.get('db'), {
+      appId: c.get('app'), id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
       url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
       timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(input.cron, timezone, now)!, createdAt: now, updatedAt: now,
@@ -57,7 +57,7 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     request: { query: z.object({ cursor: z.string().max(64).optional().openapi({ description: 'next_cursor of the previous page' }) }) },
     responses: { 200: jsonResponse(z.object({ schedules: z.array(ScheduleSchema), next_cursor: z.string().nullable() }), 'a page'), ...errorResponses },
   }), async (c) => {
-    const rows = await listSchedules(c.var.db, c.var.app, PAGE + 1, c.req.valid('query').cursor);
+    const rows = await listSchedules(c.get('db'), c.get('app'), PAGE + 1, c.req.valid('query').cursor);
     const page = rows.slice(0, PAGE);
     return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
@@ -66,9 +66,9 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     request: { params: idParam },
     responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await getSchedule(c.var.db, c.var.app, c.req.valid('param').id);
+    const row = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!row) throw notFound('schedule');
-    const last = row.lastTaskId ? await getTask(c.var.shards, c.var.app, row.lastTaskId) : undefined;
+    const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('app'), row.lastTaskId) : undefined;
     return c.json(scheduleJson(row, last?.status ?? null), 200);
   })
   .openapi(createRoute({
@@ -76,14 +76,14 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     request: { params: idParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteSchedule(c.var.db, c.var.app, c.req.valid('param').id))) throw notFound('schedule');
+    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
   .openapi(createRoute({
     method: 'post', path: '/schedules/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await setSchedulePaused(c.var.db, c.var.app, c.req.valid('param').id, true, null, Date.now());
+    const row = await setSchedulePaused(c.get('db'), c.get('app'), c.req.valid('param').id, true, null, Date.now());
     if (!row) throw notFound('schedule');
     return c.json(scheduleJson(row), 200);
   })
@@ -92,8 +92,8 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
     const now = Date.now();
-    const found = await getSchedule(c.var.db, c.var.app, c.req.valid('param').id);
+    const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
-    const row = await setSchedulePaused(c.var.db, c.var.app, found.id, false, nextRun(found.cron, found.timezone, now) ?? 8_640_000_000_000_000, now);
+    const row = await setSchedulePaused(c.get('db'), c.get('app'), found.id, false, nextRun(found.cron, found.timezone, now) ?? 8_640_000_000_000_000, now);
     return c.json(scheduleJson(row!), 200);
   });

@@ -29,7 +29,7 @@ const route = createRoute({
 });
 
 export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
-  const [stats, circuits] = await Promise.all([appStats(c.var.shards, c.var.app, Date.now()), appCircuits(c.var.db, c.var.app)]);
+  const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('app'), Date.now()), appCircuits(c.get('db'), c.get('app'))]);
   const count = (state: string) => circuits.filter((x) => x.state === state).length;
   return c.json({ ...stats, circuits: { open: count('open'), half_open: count('half_open'), failing: count('closed') } }, 200);
 });

@@ -64,26 +64,26 @@ const listRoute = createRoute({
 export const tasksApp = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, async (c) => {
     const { status, schedule_id: scheduleId, limit = 50, cursor } = c.req.valid('query');
-    const { tasks, next } = await listTasks(c.var.shards, c.var.app, { status, scheduleId, before: cursor, limit });
+    const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status, scheduleId, before: cursor, limit });
     return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {
-    const task = await getTask(c.var.shards, c.var.app, c.req.valid('param').id);
+    const task = await getTask(c.get('shards'), c.get('app'), c.req.valid('param').id);
     if (!task) throw notFound();
     return c.json(taskJson(task), 200);
   })
   .openapi(attemptsRoute, async (c) => {
-    const task = await getTask(c.var.shards, c.var.app, c.req.valid('param').id);
+    const task = await getTask(c.get('shards'), c.get('app'), c.req.valid('param').id);
     if (!task) throw notFound();
-    const archived = task.attempts > 1 ? await listAttempts(c.var.shards, task.id) : [];
+    const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
     return c.json({ attempts: attemptsJson(task, archived) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteTask(c.var.shards, c.var.app, c.req.valid('param').id))) throw notFound();
+    if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.valid('param').id))) throw notFound();
     return c.body(null, 204);
   })
   .openapi(deleteAllRoute, async (c) => {
     const { status, cursor } = c.req.valid('query');
-    const { total, next } = await deleteTasks(c.var.shards, c.var.app, { status, before: cursor });
+    const { total, next } = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
     return c.json({ deleted: total, next_cursor: next }, 200);
   });

@@ -28,21 +28,21 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
   }), async (c) => {
     const { endpoints } = c.req.valid('json');
     endpoints.forEach((url, i) => {
-      const refusal = hostRefusal(url, c.var.config);
+      const refusal = hostRefusal(url, c.get('config'));
       if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}]: ${refusal}`);
     });
-    return c.json(topicJson(await putTopic(c.var.db, c.var.app, c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
+    return c.json(topicJson(await putTopic(c.get('db'), c.get('app'), c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/topics', summary: "The app's topics in name order (1,000 at most)",
     responses: { 200: jsonResponse(z.object({ topics: z.array(TopicSchema) }), 'the topics'), ...errorResponses },
-  }), async (c) => c.json({ topics: (await listTopics(c.var.db, c.var.app, 1000)).map(topicJson) }, 200))
+  }), async (c) => c.json({ topics: (await listTopics(c.get('db'), c.get('app'), 1000)).map(topicJson) }, 200))
   .openapi(createRoute({
     method: 'get', path: '/topics/{name}', summary: 'A topic and its endpoints',
     request: { params: nameParam },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
   }), async (c) => {
-    const topic = await getTopic(c.var.db, c.var.app, c.req.valid('param').name);
+    const topic = await getTopic(c.get('db'), c.get('app'), c.req.valid('param').name);
     if (!topic) throw notFound('topic');
     return c.json(topicJson(topic), 200);
   })
@@ -51,7 +51,7 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
     request: { params: nameParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteTopic(c.var.db, c.var.app, c.req.valid('param').name))) throw notFound('topic');
+    if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.valid('param').name))) throw notFound('topic');
     return c.body(null, 204);
   })
   .openapi(createRoute({
@@ -66,17 +66,17 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
       413: { description: `body (times the endpoints) larger than ${PUBLISH_FACTOR} × MAX_BODY_BYTES`, content: errorResponses[400].content },
     },
   }), async (c) => {
-    const topic = await getTopic(c.var.db, c.var.app, c.req.valid('param').name);
+    const topic = await getTopic(c.get('db'), c.get('app'), c.req.valid('param').name);
     if (!topic) throw notFound('topic');
     const input = await requestedTask(c.req.raw, c.req.valid('query'), c.req.valid('header'));
     // The body is stored once per endpoint: the whole publish is held to what a /batch may carry.
     const total = (input.body?.length ?? 0) * topic.endpoints.length;
-    const most = PUBLISH_FACTOR * c.var.config.MAX_BODY_BYTES;
+    const most = PUBLISH_FACTOR * c.get('config').MAX_BODY_BYTES;
     if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than ${PUBLISH_FACTOR} × MAX_BODY_BYTES (${most} bytes)`);
     const now = Date.now();
     // An Idempotency-Key covers the whole publish: each endpoint's task gets the key and its index.
     const rows = topic.endpoints.map((url, i) =>
-      buildTask(c.var.config, c.var.app, { ...input, url, idempotencyKey: input.idempotencyKey && `${input.idempotencyKey}#${i}` }, now, `endpoints[${i}].`));
-    const results = await enqueue(c.var.shards, c.env, rows);
+      buildTask(c.get('config'), c.get('app'), { ...input, url, idempotencyKey: input.idempotencyKey && `${input.idempotencyKey}#${i}` }, now, `endpoints[${i}].`));
+    const results = await enqueue(c.get('shards'), c.env, rows);
     return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
   });
