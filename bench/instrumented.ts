@@ -9,6 +9,8 @@ import type { TaskMessage } from '../src/tasks/nudge';
 export { FlowGate } from '../src';
 
 const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0, gateRequests: 0 };
+// Per statement (its SQL's first words): how often it ran and the rows it read and wrote.
+const bySql = new Map<string, { n: number; read: number; written: number }>();
 
 /** Counts requests to the flows' Durable Objects (each admit or release is one). */
 function wrapGates(ns: Env['FLOW_GATES']): Env['FLOW_GATES'] {
@@ -25,10 +27,15 @@ function wrapGates(ns: Env['FLOW_GATES']): Env['FLOW_GATES'] {
   } as unknown as Env['FLOW_GATES'];
 }
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-const tally = (r: Meta) => {
+const tally = (r: Meta, sql: string) => {
   counters.d1Statements++;
   counters.rowsRead += r.meta?.rows_read ?? 0;
   counters.rowsWritten += r.meta?.rows_written ?? 0;
+  const key = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+  const s = bySql.get(key) ?? bySql.set(key, { n: 0, read: 0, written: 0 }).get(key)!;
+  s.n++;
+  s.read += r.meta?.rows_read ?? 0;
+  s.written += r.meta?.rows_written ?? 0;
 };
 
 /** One database's turn-taking: work runs one call at a time, `statements` × the service time each. */
@@ -47,15 +54,16 @@ function server(serviceMs: number) {
 type Serve = ReturnType<typeof server>;
 
 const real = new WeakMap<object, D1PreparedStatement>();
-function wrapStatement(stmt: D1PreparedStatement, serve: Serve): D1PreparedStatement {
+const sqlOf = new WeakMap<object, string>();
+function wrapStatement(stmt: D1PreparedStatement, serve: Serve, sql: string): D1PreparedStatement {
   const all = () => serve(1, async () => {
     counters.d1Calls++;
     const r = await stmt.all();
-    tally(r);
+    tally(r, sql);
     return r;
   });
   const wrapped = {
-    bind: (...values: unknown[]) => wrapStatement(stmt.bind(...values), serve),
+    bind: (...values: unknown[]) => wrapStatement(stmt.bind(...values), serve, sql),
     all,
     run: all,
     async first(col?: string) {
@@ -70,16 +78,17 @@ function wrapStatement(stmt: D1PreparedStatement, serve: Serve): D1PreparedState
     },
   } as unknown as D1PreparedStatement;
   real.set(wrapped, stmt);
+  sqlOf.set(wrapped, sql);
   return wrapped;
 }
 
 function wrapD1(db: D1Database, serve: Serve): D1Database {
   return {
-    prepare: (sql: string) => wrapStatement(db.prepare(sql), serve),
+    prepare: (sql: string) => wrapStatement(db.prepare(sql), serve, sql),
     batch: (statements: D1PreparedStatement[]) => serve(statements.length, async () => {
       counters.d1Calls++;
       const results = await db.batch(statements.map((s) => real.get(s) ?? s));
-      results.forEach(tally);
+      results.forEach((r, i) => tally(r, sqlOf.get(statements[i]) ?? '?'));
       return results;
     }),
     exec: (sql: string) => db.exec(sql),
@@ -134,9 +143,13 @@ export default {
   async fetch(req, env, ctx) {
     if (new URL(req.url).pathname === '/__bench/counters') {
       const out = Response.json({ ...counters });
-      if (req.method === 'POST') for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+      if (req.method === 'POST') {
+        for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+        bySql.clear();
+      }
       return out;
     }
+    if (new URL(req.url).pathname === '/__bench/statements') return Response.json(Object.fromEntries(bySql));
     counters.invocations++;
     return torque.fetch(req, wrap(env), ctx);
   },

@@ -13,6 +13,8 @@ import { bundle, COMPAT, load, migrate, startHook, workerdCpu } from './lib.ts';
 const N = Number(process.env.PROFILE_REQUESTS ?? 3000);
 // `npm run profile -- raw`: the same for the raw-Queues baseline (no D1), to see the floor.
 const RAW = process.argv[2] === 'raw';
+// PROFILE_CONSUME=1: the queue is consumed too (the hooks called), so the profile covers a task's whole way.
+const CONSUME = !!process.env.PROFILE_CONSUME;
 const CONC = 32;
 const D1_DIR = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-profile-') : undefined;
 
@@ -58,8 +60,9 @@ const map = new SourceMap(JSON.parse(readFileSync(`${script}.map`, 'utf8')));
 const inspectorPort = await freePort();
 const mf = new Miniflare({
   ...COMPAT, modules: true, scriptPath: script, inspectorPort, d1Databases: ['DB'], d1Persist: D1_DIR ?? false,
-  // Nothing consumes: only the enqueue path runs.
+  // Nothing consumes (unless PROFILE_CONSUME): only the enqueue path runs.
   queueProducers: RAW ? { Q: { queueName: 'profile-raw' } } : { TASKS: { queueName: 'profile-tasks' }, TASKS_BULK: { queueName: 'profile-bulk' } },
+  queueConsumers: !CONSUME ? undefined : RAW ? { 'profile-raw': { maxBatchSize: 100, maxBatchTimeout: 1 } } : { 'profile-tasks': { maxBatchSize: 100, maxBatchTimeout: 1 }, 'profile-bulk': { maxBatchSize: 1 } },
   bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false' },
 });
 try {
@@ -78,7 +81,9 @@ try {
   await dt.send('Profiler.setSamplingInterval', { interval: 100 });
   const cpu0 = workerdCpu();
   await dt.send('Profiler.start');
+  hook.reset();
   const ms = await load(N, CONC, post);
+  if (CONSUME) await hook.until(N);
   const { profile } = (await dt.send('Profiler.stop')) as { profile: { nodes: Node[]; startTime: number; endTime: number; samples: number[] } };
   const cpu1 = workerdCpu();
   dt.close();

@@ -22,6 +22,7 @@ const CONC = Number(process.env.BENCH_CONCURRENCY ?? 32);
 // the disk, not Torque (production D1 is a remote, replicated service). By default the bench
 // keeps D1 on tmpfs; BENCH_D1_DIR=<dir on disk> measures with the disk in the loop.
 const D1_DIR = process.env.BENCH_D1_DIR ?? (existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-bench-') : undefined);
+const RAW_D1_SCHEMA = 'CREATE TABLE jobs (id TEXT PRIMARY KEY, url TEXT NOT NULL, body TEXT, content_type TEXT) WITHOUT ROWID';
 const PRICES = { rowWritten: 1 / 1e6, rowRead: 0.001 / 1e6, queueOp: 0.4 / 1e6, request: 0.3 / 1e6, doRequest: 0.15 / 1e6 };
 
 async function counters(mf: Miniflare, reset = false) {
@@ -70,6 +71,13 @@ async function torque(hook: Hook, script: string, mode: Mode) {
     // (ids carry their creation time: the expiry walk takes a task COMPLETED_TTL + SWEEP_WALK_LAG after it.)
     await worker.scheduled({ scheduledTime: new Date(Date.now() + 604_800_000 + 120_000 + 60_000), cron: '* * * * *' });
     const c = await counters(mf);
+    // BENCH_STATEMENTS=1: what each kind of statement cost over the run, per task.
+    if (process.env.BENCH_STATEMENTS) {
+      const by = (await (await mf.dispatchFetch('http://torque/__bench/statements')).json()) as Record<string, { n: number; read: number; written: number }>;
+      for (const [sql, s] of Object.entries(by).sort((a, b) => b[1].read - a[1].read)) {
+        console.log(`  ${mode}: ${(s.n / N).toFixed(3)} statements, ${(s.read / N).toFixed(2)} rows read, ${(s.written / N).toFixed(3)} written per task  ${sql}`);
+      }
+    }
     const left = (await db.prepare('SELECT count(*) AS n FROM tasks').first<{ n: number }>())!.n;
     if (left !== 0) throw new Error(`${left} tasks were not deleted by the sweeper`);
     const per = (k: string) => round(c[k] / N, 3);
@@ -98,12 +106,13 @@ async function hello(script: string) {
   }
 }
 
-async function raw(hook: Hook, script: string) {
+async function raw(hook: Hook, script: string, withD1 = false) {
   const mf = new Miniflare({
-    ...COMPAT, modules: true, scriptPath: script,
+    ...COMPAT, modules: true, scriptPath: script, ...(withD1 ? { d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/raw-d1-${++runs}` : false } : {}),
     queueProducers: { Q: { queueName: 'raw' } }, queueConsumers: { raw: { maxBatchSize: 100, maxBatchTimeout: 1 } },
   });
   try {
+    if (withD1) await (await mf.getD1Database('DB')).exec(RAW_D1_SCHEMA);
     return await deliver(mf, hook, 'raw', N, CONC);
   } finally {
     await mf.dispose();
@@ -111,8 +120,9 @@ async function raw(hook: Hook, script: string) {
 }
 
 const hook = await startHook();
-const [torqueJs, helloJs, rawJs] = await Promise.all([
+const [torqueJs, helloJs, rawJs, rawD1Js] = await Promise.all([
   bundle('bench/instrumented.ts', 'torque'), bundle('bench/baselines/hello.ts', 'hello'), bundle('bench/baselines/raw-queue.ts', 'raw'),
+  bundle('bench/baselines/raw-d1.ts', 'raw-d1'),
 ]);
 console.log(`bench: ${N} tasks, concurrency ${CONC}, ${ROUNDS} rounds, ${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}`);
 const result: Record<string, unknown> = {
@@ -121,10 +131,13 @@ const result: Record<string, unknown> = {
 result.hello_world = await hello(helloJs);
 console.log('hello world     ', JSON.stringify(result.hello_world));
 const raws: Awaited<ReturnType<typeof raw>>[] = [];
+const rawD1s: Awaited<ReturnType<typeof raw>>[] = [];
 const singles: Awaited<ReturnType<typeof torque>>[] = [];
 for (let r = 1; r <= ROUNDS; r++) {
   raws.push(await raw(hook, rawJs));
   console.log(`raw queues   #${r}`, JSON.stringify(raws.at(-1)));
+  rawD1s.push(await raw(hook, rawD1Js, true));
+  console.log(`raw + D1 write #${r}`, JSON.stringify(rawD1s.at(-1)));
   singles.push(await torque(hook, torqueJs, 'single'));
   console.log(`torque POST / #${r}`, JSON.stringify(singles.at(-1)));
 }
@@ -133,13 +146,15 @@ const median = <T extends { end_to_end_tasks_per_s: number }>(runs: T[]) =>
   [...runs].sort((a, b) => a.end_to_end_tasks_per_s - b.end_to_end_tasks_per_s)[Math.floor(runs.length / 2)];
 const rawQ = median(raws);
 const single = median(singles);
+const rawD1 = median(rawD1s);
 result.raw_queues = { ...rawQ, rounds: raws.map((r) => r.end_to_end_tasks_per_s) };
+result.raw_queues_with_d1_write = { ...rawD1, rounds: rawD1s.map((r) => r.end_to_end_tasks_per_s) };
 result.torque_single = { ...single, rounds: singles.map((r) => r.end_to_end_tasks_per_s) };
 console.log('raw queues    (median)', JSON.stringify(result.raw_queues));
 console.log('torque POST / (median)', JSON.stringify(result.torque_single));
 // BENCH_QUICK=1: the raw baseline and POST / only (for trying a change; the full run is the record).
 if (process.env.BENCH_QUICK) {
-  console.log(JSON.stringify({ ratio: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw: result.raw_queues, single: result.torque_single }));
+  console.log(JSON.stringify({ ratio: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw_d1_ratio: round(rawD1.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw: result.raw_queues, single: result.torque_single }));
   hook.close();
   process.exit(0);
 }
@@ -160,6 +175,9 @@ result.ratios = {
   enqueue_vs_hello_world: round(single.enqueue_per_s / helloRate),
   enqueue_vs_raw_queues: round(single.enqueue_per_s / rawQ.enqueue_per_s),
   end_to_end_vs_raw_queues: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s),
+  // The floor of storing before answering: raw Queues plus one D1 insert, against raw Queues.
+  raw_with_d1_write_vs_raw_queues: round(rawD1.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s),
+  end_to_end_vs_raw_with_d1_write: round(single.end_to_end_tasks_per_s / rawD1.end_to_end_tasks_per_s),
   batch_end_to_end_vs_raw_queues: round(batch.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s),
 };
 result.goals = {

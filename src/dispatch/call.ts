@@ -22,9 +22,16 @@ export interface AttemptResult {
   retryAfter: number | null;
 }
 
+const utf8 = new TextDecoder();
+
 /** Reads at most `limit` bytes of a body, then cancels the rest (an endless body cannot pin us). */
-async function readHead(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
+async function readHead(res: Response, limit: number): Promise<string> {
+  const body = res.body;
   if (!body) return '';
+  // A short body of known length is read whole (the runtime holds it to its length): the usual
+  // answer, and cheaper than a reader.
+  const length = res.headers.get('content-length');
+  if (length && /^\d{1,4}$/.test(length) && Number(length) <= limit) return res.text();
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -41,7 +48,7 @@ async function readHead(body: ReadableStream<Uint8Array> | null, limit: number):
   const all = new Uint8Array(size);
   let at = 0;
   for (const p of parts) (all.set(p, at), (at += p.length));
-  return new TextDecoder().decode(all.subarray(0, limit));
+  return utf8.decode(all.subarray(0, limit));
 }
 
 /**
@@ -128,7 +135,7 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
         continue;
       }
       answered = true;
-      const response = await readHead(res.body, RESPONSE_LOG_BYTES);
+      const response = await readHead(res, RESPONSE_LOG_BYTES);
       const code = res.status;
       const outcome = code >= 200 && code < 300 ? 'ok' : code === 410 ? 'gone' : 'http';
       const retryAfter = code === 429 || code === 503 ? parseRetryAfter(res.headers.get('retry-after')) : null;
