@@ -27,7 +27,7 @@ const attemptsRoute = createRoute({
 const deleteRoute = createRoute({
   method: 'delete',
   path: '/tasks/{id}',
-  summary: 'Delete a task; it is never called afterwards',
+  summary: 'Delete a task; it is never called afterwards (a task claimed in the last 2.5 s: the answer comes once its attempt has started or never will, up to 2.75 s)',
   request: { params: idParam },
   responses: { 204: { description: 'deleted' }, ...errorResponses },
 });
