@@ -435,6 +435,25 @@ describe('claiming ahead', () => {
     await expectCountsExact();
   });
 
+  it('a claim that waited in a busy database line still starts its tasks (the window runs from when the database ran it)', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url);
+    // Every claim reaches the database 3 s after it was sent: longer than the start window.
+    const slow = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop !== 'prepare') return Reflect.get(target, prop).bind(target);
+        return (sql: string) => {
+          const stmt = target.prepare(sql);
+          if (!/SET status = 'in_progress'/.test(sql)) return stmt;
+          return { bind: (...v: unknown[]) => ({ all: async () => (await new Promise((r) => setTimeout(r, 3000)), stmt.bind(...v).all()) }) };
+        };
+      },
+    });
+    await consume([task.id], { DB: slow });
+    expect(await received(h.key)).toHaveLength(1);
+    expect((await getTask(task.id)).status).toBe('completed');
+  });
+
   it('one claim statement covers many tasks when hooks answer fast', async () => {
     const h = hook('ok');
     const items = Array.from({ length: 100 }, () => ({ url: h.url }));

@@ -38,6 +38,7 @@ export const D1_STATEMENTS = 900;
 const CLAIM_COST = 3;
 export { MAX_IDS_PER_INVOCATION } from './messages';
 
+// claimedAt: when the database ran the claim (the task's updated_at; see START_WINDOW_MS).
 type Claimed = { task: ClaimedTask; shard: Shard; claimedAt: number };
 
 /**
@@ -149,14 +150,14 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
       }
       budget.used += CLAIM_COST * groups.size;
       await Promise.all([...groups].map(async ([shard, keys]) => {
-        const claimedAt = Date.now();
+        const now = Date.now();
         try {
-          const claimed = await claimTasks(shard.db, keys, claimedAt, cfg.SWEEP_GRACE * 1000, budgetEnd - claimedAt);
+          const claimed = await claimTasks(shard.db, keys, now, cfg.SWEEP_GRACE * 1000, budgetEnd - now);
           const got = new Set(claimed.map((t) => t.id));
           notClaimed.push(...keys.filter((k) => !got.has(k.id)));
           const order = new Map(keys.map((k, i) => [k.id, i])); // in message order, not the table's
           claimed.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-          pool.push(...claimed.map((task) => ({ task, shard, claimedAt })));
+          pool.push(...claimed.map((task) => ({ task, shard, claimedAt: task.updatedAt })));
           bigBodies = claimed.some((t) => t.body == null && !!t.bodyBytes);
         } catch (err) {
           // A database that fails to claim fails alone: its tasks come back (queue retry), the others run.

@@ -5,14 +5,18 @@ import { tasks, type TaskRow, type TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
 
 // The promise a claim makes: every task it claims starts its attempt (the fetch is made) within
-// this long of the claim's time (updated_at), by the claiming invocation's clock, or not at all
-// (it is handed back). A DELETE that catches a task inside that window answers once the window
+// this long of the claim's time (updated_at), or not at all (it is handed back). The claim's time
+// is when the database ran the claim (its own clock, see CLAIMED_NOW), not when the invocation
+// sent it: a claim that waited in a busy database's line would otherwise arrive with its window
+// spent, and every claim would bounce exactly when the database is busiest. A DELETE that catches a task inside that window answers once the window
 // has passed (see tasks/across.ts), so "never called after DELETE answered" holds although the
 // consumer does not read the row again before each start. See dispatch/consumer.ts.
 export const START_WINDOW_MS = 2_500;
 // What a DELETE adds to that window for clocks of two Cloudflare machines that disagree a little
 // (and for Workers' clock, which only moves at I/O).
 export const CLOCK_MARGIN_MS = 250;
+// The database's clock in unix ms (SQLite's 'now' is fixed for the whole statement).
+export const CLAIMED_NOW = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
 
 // A claim covers tasks that start over the next moments, so it must not bring every body along
 // (100 bodies of 1 MiB would not fit an isolate): bodies up to this size come with the claim
@@ -33,7 +37,7 @@ const CLAIM_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status IN 
 const UNFOLDED = `tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id)`;
 const claimSql = (where: string) => `
   UPDATE tasks SET status = 'in_progress', attempts = attempts + 1, due_at = ?2 + timeout * 1000,
-    wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ?3
+    wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ${CLAIMED_NOW}
   FROM ${KEYS('?1')} AS k WHERE ${where}
   RETURNING ${RETURNED}, CASE WHEN length(tasks.body) <= ${INLINE_BODY_BYTES} THEN tasks.body END AS body,
     length(tasks.body) AS bodyBytes`;
