@@ -123,7 +123,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
     for (const [shard, late] of byShard(stale, (c) => c.shard)) holdBack(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
     const free = HOOK_CONCURRENCY - running.size;
     if (free === 0) {
-      const wait = pool.length ? pool[0].claimedAt + POOL_MS + 1 - Date.now() : HAND_BACK_AFTER_MS - (Date.now() - lastStart);
+      const wait = pool.length ? Math.min(...pool.map((c) => c.claimedAt)) + POOL_MS + 1 - Date.now() : HAND_BACK_AFTER_MS - (Date.now() - lastStart);
       if (wait <= 0 && !pool.length) break; // every slot held too long by slow hooks: give the rest to others
       await until(Math.max(wait, 1));
       continue;
