@@ -288,6 +288,14 @@ describe('the call to the hook', () => {
     expect(attempts[0].response).toHaveLength(1024);
   });
 
+  it('keeps 1 KiB of a short compressed answer that unpacks to 512 KiB', async () => {
+    const { task } = await enqueue(hook('gzip-bomb').url);
+    await consume([task.id]);
+    expect((await getTask(task.id)).status).toBe('completed');
+    const { attempts } = (await (await call(`/tasks/${task.id}/attempts`)).json()) as { attempts: any[] };
+    expect(attempts[0].response).toHaveLength(1024);
+  });
+
   it('treats an endless slow-drip body as a timeout, not a stuck consumer', async () => {
     const { task } = await enqueue(hook('drip', 'every=300').url, 'x', { timeout: '1' });
     await consume([task.id]);

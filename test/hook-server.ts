@@ -3,6 +3,7 @@
 // and served at GET /__log/<key>, so tests can see exactly what Torque sent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface Received {
   method: string;
@@ -104,6 +105,13 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
       res.writeHead(200, { 'content-type': 'text/plain' });
       const t = setInterval(() => res.write('.'), Number(q.get('every') ?? 100));
       res.on('close', () => clearInterval(t));
+      return;
+    }
+    case 'gzip-bomb': {
+      // A short compressed answer (about 550 bytes on the wire) that unpacks to 512 KiB.
+      const packed = gzipSync(Buffer.alloc(512 * 1024, 'a'));
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': String(packed.length) });
+      res.end(packed);
       return;
     }
     case 'big': {

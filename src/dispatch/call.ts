@@ -29,9 +29,10 @@ async function readHead(res: Response, limit: number): Promise<string> {
   const body = res.body;
   if (!body) return '';
   // A short body of known length is read whole (the runtime holds it to its length): the usual
-  // answer, and cheaper than a reader.
+  // answer, and cheaper than a reader. Not when compressed: the length is then the compressed
+  // one, and a kilobyte of gzip can unpack to a megabyte.
   const length = res.headers.get('content-length');
-  if (length && /^\d{1,4}$/.test(length) && Number(length) <= limit) return res.text();
+  if (length && /^\d{1,4}$/.test(length) && Number(length) <= limit && !res.headers.has('content-encoding')) return (await res.text()).slice(0, limit);
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;

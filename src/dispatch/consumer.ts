@@ -118,8 +118,9 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
 
   while (waiting.length || pool.length) {
     // Claimed tasks that found no slot in time go back for another invocation.
-    const stale = pool.filter((c) => Date.now() > c.claimedAt + POOL_MS);
-    if (stale.length) pool.splice(0, pool.length, ...pool.filter((c) => !stale.includes(c)));
+    const now = Date.now();
+    const stale = pool.filter((c) => now > c.claimedAt + POOL_MS);
+    if (stale.length) pool.splice(0, pool.length, ...pool.filter((c) => now <= c.claimedAt + POOL_MS));
     for (const [shard, late] of byShard(stale, (c) => c.shard)) holdBack(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
     const free = HOOK_CONCURRENCY - running.size;
     if (free === 0) {
