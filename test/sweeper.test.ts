@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers';
 import worker from '../src';
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../src/sweep/sweep';
-import { afterWalk, call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
+import { afterWalk, call, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received } from './helpers';
 
 const sql = (q: string, ...args: unknown[]) => env.DB.prepare(q).bind(...args).run();
 const row = (id: string) => env.DB.prepare('SELECT * FROM tasks WHERE id = ?').bind(id).first<Record<string, any>>();
@@ -93,15 +93,31 @@ describe('the cron sweeper', () => {
   });
 
   it('keeps the status counters equal to the truth through every transition', async () => {
-    const truth = async () => {
-      const { results } = await env.DB.prepare("SELECT status, count(*) n FROM tasks WHERE app_id = 'default' GROUP BY status").all<{ status: string; n: number }>();
-      return Object.fromEntries(results.map((r) => [r.status, r.n]));
-    };
-    const counted = async () => {
-      const s = (await (await call('/stats')).json()) as { tasks: Record<string, number> };
-      return Object.fromEntries(Object.entries(s.tasks).filter(([, n]) => n !== 0));
-    };
-    expect(await counted()).toEqual(await truth());
+    // pending -> completed; pending -> retry -> completed; pending -> failed -> pending (replay);
+    // pending -> deleted; and the sweeper's fold between them: exact after each step.
+    const flakyHook = hook('seq', 'codes=500,200');
+    const ok = (await enqueue(hook('ok').url)).task.id;
+    const flaky = (await enqueue(flakyHook.url)).task.id;
+    const dead = (await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '0' })).task.id;
+    const doomed = (await enqueue(hook('ok').url, 'x', { delay: '600' })).task.id;
+    await expectCountsExact();
+    await consume([ok, flaky, dead]);
+    expect([(await getTask(ok)).status, (await getTask(flaky)).status, (await getTask(dead)).status]).toEqual(['completed', 'retry', 'failed']);
+    await expectCountsExact();
+    await makeDue(flaky);
+    await consume([flaky]);
+    expect((await getTask(flaky)).status).toBe('completed');
+    await expectCountsExact();
+    expect((await call(`/tasks/${dead}/retry`, { method: 'POST' })).status).toBe(202);
+    expect((await getTask(dead)).status).not.toBe('failed');
+    await expectCountsExact();
+    expect((await call(`/tasks/${doomed}`, { method: 'DELETE' })).status).toBe(204);
+    await expectCountsExact();
+    await sweep(env, afterWalk());
+    await expectCountsExact();
+    // Leaves nothing waiting for the tests after it.
+    for (const id of [ok, flaky, dead]) expect((await call(`/tasks/${id}`, { method: 'DELETE' })).status).toBe(204);
+    await expectCountsExact();
   });
 });
 
