@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import app from '../src/http/app';
 import { getConfig } from '../src/config';
 import { openDb } from '../src/store';
-import { appStats } from '../src/store/stats';
+import { countApps } from '../src/store/stats';
 import { sweep } from '../src/sweep/sweep';
 import { expect } from 'vitest';
 import { handleQueue, type TaskMessage } from '../src/dispatch/consumer';
@@ -76,7 +76,7 @@ export async function expectCountsExact() {
   const { results } = await env.DB.prepare('SELECT app_id, status, count(*) n FROM tasks GROUP BY app_id, status').all<{ app_id: string; status: string; n: number }>();
   const { results: apps } = await env.DB.prepare('SELECT app_id FROM app_stats').all<{ app_id: string }>();
   for (const { app_id } of apps) {
-    const counted = (await appStats(openDb(env.DB), app_id, Date.now())).tasks;
+    const counted = (await countApps(openDb(env.DB), app_id, Date.now()))[0].tasks;
     const actual = Object.fromEntries(['pending', 'in_progress', 'retry', 'completed', 'failed'].map((s) => [s, results.find((r) => r.app_id === app_id && r.status === s)?.n ?? 0]));
     expect(counted, app_id).toEqual(actual);
   }
@@ -111,3 +111,33 @@ export function recordingQueue() {
   /** Ids sent to run now (a hand-back), not later (a retry's re-send). */
   return { queue, vars: { TASKS: queue, TASKS_BULK: queue }, sent, ids: () => sent.filter((m) => !m.delaySeconds).flatMap((m) => m.body.ids) };
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Delivers `ids`, then every message the consumer sends, when due, until `done()` or `ms` pass. */
+export async function playQueue(ids: string[], done: () => Promise<boolean>, ms: number, vars: Record<string, unknown> = {}) {
+  const q = recordingQueue();
+  const pending: { at: number; ids: string[] }[] = [{ at: 0, ids }];
+  const running = new Set<Promise<unknown>>();
+  let seen = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    for (const m of q.sent.slice(seen)) pending.push({ at: Date.now() + (m.delaySeconds ?? 0) * 1000, ids: m.body.ids });
+    seen = q.sent.length;
+    const ready = pending.filter((p) => p.at <= Date.now());
+    pending.splice(0, pending.length, ...pending.filter((p) => p.at > Date.now()));
+    // Up to 8 invocations at once, each with up to 100 ids.
+    for (let i = 0; i < ready.length && running.size < 8; i++) {
+      const batch = ready.splice(i--, 1).flatMap((r) => r.ids);
+      const p: Promise<unknown> = consume(batch, { ...vars, ...q.vars }).finally(() => running.delete(p));
+      running.add(p);
+    }
+    pending.push(...ready);
+    if (running.size === 0 && pending.length === 0 && (await done())) return;
+    if (await done()) break;
+    await sleep(50);
+  }
+  await Promise.all(running);
+}
+
+export const allCompleted = (ids: string[]) => async () => (await Promise.all(ids.map(getTask))).every((t) => t.status === 'completed');

@@ -1,66 +1,114 @@
 import type { DB } from '.';
 import { TASK_STATUSES, type TaskStatus } from './schema';
 
+// What an app's tasks add up to, for /stats, the dashboard and /metrics alike: one family of
+// statements, scoped to one app or to every app, read in one D1 batch (one transaction) so that
+// counters, the live count of tasks not yet folded into them, and throughput describe one moment.
+// Nothing walks the tasks table: the folded counters are one row per app, the live part is each
+// app's ids made since its last fold (a few minutes of enqueues), the oldest overdue task is the
+// first entry of an index range (tasks the sweeper tracks) or in that same live range, and the
+// minute rollups are read by (app, minute).
+
 export type Throughput = { enqueued: number; attempts: number; completed: number; failed: number };
+const KINDS = ['enqueued', 'attempts', 'completed', 'failed'] as const;
+const WINDOWS = ['minute', 'hour', 'day'] as const;
+type Window = (typeof WINDOWS)[number];
 
-// ?1 app, ?2 now, ?3 .. ?5 the first minute of the last minute, hour and day.
-// Everything is read in one D1 batch (one transaction), so counters, the live count of tasks not
-// yet folded into them, and throughput all describe the same moment. Nothing here walks the
-// tasks table: the folded counters are one row, the live part is the app's ids made since the
-// last fold (a few minutes of enqueues), and the oldest overdue task is the first entry of an
-// index range (tasks the sweeper tracks) or in that same live range.
-const LIVE = `FROM tasks WHERE app_id = ?1 AND id > (SELECT folded_to FROM app_stats WHERE app_id = ?1)`;
-export const STATS_SQL = {
-  folded: `SELECT pending, in_progress, retry, completed, failed FROM app_stats WHERE app_id = ?1`,
-  live: `SELECT status, count(*) AS n, sum(created_at >= ?3 * 60000) AS m, sum(created_at >= ?4 * 60000) AS h,
-      sum(created_at >= ?5 * 60000) AS d, min(CASE WHEN status IN ('pending', 'retry') AND due_at <= ?2 THEN due_at END) AS overdue
-    ${LIVE} GROUP BY status`,
-  tracked: `SELECT min(due_at) AS overdue FROM tasks WHERE app_id = ?1 AND due_at <= ?2
-    AND wake_at IS NOT NULL AND status IN ('pending', 'retry')`,
-  throughput: `SELECT
-      coalesce(sum(CASE WHEN minute >= ?3 THEN enqueued END), 0) AS me, coalesce(sum(CASE WHEN minute >= ?3 THEN attempts END), 0) AS ma,
-      coalesce(sum(CASE WHEN minute >= ?3 THEN completed END), 0) AS mc, coalesce(sum(CASE WHEN minute >= ?3 THEN failed END), 0) AS mf,
-      coalesce(sum(CASE WHEN minute >= ?4 THEN enqueued END), 0) AS he, coalesce(sum(CASE WHEN minute >= ?4 THEN attempts END), 0) AS ha,
-      coalesce(sum(CASE WHEN minute >= ?4 THEN completed END), 0) AS hc, coalesce(sum(CASE WHEN minute >= ?4 THEN failed END), 0) AS hf,
-      coalesce(sum(enqueued), 0) AS de, coalesce(sum(attempts), 0) AS da, coalesce(sum(completed), 0) AS dc, coalesce(sum(failed), 0) AS df
-    FROM stats_minutes WHERE app_id = ?1 AND minute >= ?5`,
-};
-
-export interface AppStats {
+export interface AppCounts {
+  app: string;
   tasks: Record<TaskStatus, number>;
-  throughput: { last_minute: Throughput; last_hour: Throughput; last_day: Throughput };
-  oldest_overdue_seconds: number | null;
+  /** Over the last minute, hour and day (calendar minutes: the current one, the last 60, 1,440). */
+  window: Record<Window, Throughput>;
+  /** Since the app began: monotonic, for Prometheus counters. */
+  total: Throughput;
+  /** When the most overdue waiting task became due (ms); null when none is. */
+  overdueSince: number | null;
 }
 
-type Live = { status: TaskStatus; n: number; m: number; h: number; d: number; overdue: number | null };
-type Sums = Record<'me' | 'ma' | 'mc' | 'mf' | 'he' | 'ha' | 'hc' | 'hf' | 'de' | 'da' | 'dc' | 'df', number>;
+// ?1 the app (NULL: every app), ?2 now, ?3 .. ?5 the first minute of the last minute, hour and day.
+// Each statement is bound with the parameters up to the highest it uses (D1 counts them).
+const scope = (one: boolean) => (one ? 's.app_id = ?1' : '?1 IS NULL');
+const windowSums = WINDOWS.flatMap((w, i) => KINDS.map((k) => `coalesce(sum(CASE WHEN m.minute >= ?${i + 3} THEN m.${k} END), 0) AS ${w}_${k}`));
+const STATEMENTS: { sql: (one: boolean) => string; params: number }[] = [
+  {
+    sql: (one) => `SELECT s.app_id, ${TASK_STATUSES.map((st) => `s.${st}`).join(', ')}, ${KINDS.map((k) => `s.${k}_total`).join(', ')}
+      FROM app_stats AS s WHERE ${scope(one)}`,
+    params: 1,
+  },
+  {
+    // Tasks made since the fold: counted by status here, and as enqueued from their creation.
+    sql: (one) => `SELECT s.app_id, t.status, count(*) AS n, ${WINDOWS.map((w, i) => `sum(t.created_at >= ?${i + 3} * 60000) AS ${w}`).join(', ')},
+      min(CASE WHEN t.status IN ('pending', 'retry') AND t.due_at <= ?2 THEN t.due_at END) AS overdue
+      FROM app_stats AS s CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.folded_to WHERE ${scope(one)} GROUP BY s.app_id, t.status`,
+    params: 5,
+  },
+  {
+    sql: (one) => `SELECT s.app_id, (SELECT min(due_at) FROM tasks WHERE app_id = s.app_id AND wake_at IS NOT NULL
+      AND status IN ('pending', 'retry') AND due_at <= ?2) AS overdue FROM app_stats AS s WHERE ${scope(one)}`,
+    params: 2,
+  },
+  {
+    // Every minute still kept (at most two days, see pruneStats): the windows, and the kept part of the totals.
+    sql: (one) => `SELECT s.app_id, ${windowSums.join(', ')}, ${KINDS.map((k) => `coalesce(sum(m.${k}), 0) AS kept_${k}`).join(', ')}
+      FROM app_stats AS s CROSS JOIN stats_minutes AS m ON m.app_id = s.app_id WHERE ${scope(one)} GROUP BY s.app_id`,
+    params: 5,
+  },
+];
+/** The statements as sent, for the query-plan test. */
+export const COUNT_SQL = { one: STATEMENTS.map((s) => s.sql(true)), all: STATEMENTS.map((s) => s.sql(false)) };
 
-/** Counts by status, throughput over the last minute, hour and day, and the oldest overdue age. */
-export async function appStats(db: DB, appId: string, now: number): Promise<AppStats> {
+type Row = Record<string, number | string | null>;
+const num = (v: unknown) => Number(v ?? 0);
+const throughput = (pick: (k: (typeof KINDS)[number]) => number): Throughput =>
+  Object.fromEntries(KINDS.map((k) => [k, pick(k)])) as Throughput;
+
+/** The counts of one app (`app`) or of every app with a counter row (`null`), in one database. */
+export async function countApps(db: DB, app: string | null, now: number): Promise<AppCounts[]> {
   const minute = Math.floor(now / 60_000);
+  const args = [app, now, minute, minute - 59, minute - 1439];
   const d1 = db.$client;
-  const args = [appId, now, minute, minute - 59, minute - 1439];
-  const [folded, live, tracked, sums] = await d1.batch([
-    d1.prepare(STATS_SQL.folded).bind(appId),
-    d1.prepare(STATS_SQL.live).bind(...args),
-    d1.prepare(STATS_SQL.tracked).bind(appId, now),
-    d1.prepare(STATS_SQL.throughput).bind(appId, now, minute, minute - 59, minute - 1439),
-  ]);
-  const base = (folded.results[0] ?? {}) as Partial<Record<TaskStatus, number>>;
-  const rows = live.results as Live[];
-  const tasks = Object.fromEntries(TASK_STATUSES.map((s) => [s, (base[s] ?? 0) + (rows.find((r) => r.status === s)?.n ?? 0)])) as Record<TaskStatus, number>;
-  const made = (k: 'm' | 'h' | 'd') => rows.reduce((n, r) => n + (r[k] ?? 0), 0);
-  const s = sums.results[0] as Sums;
-  const window = (p: 'm' | 'h' | 'd'): Throughput => ({
-    enqueued: s[`${p}e`] + made(p), attempts: s[`${p}a`], completed: s[`${p}c`], failed: s[`${p}f`],
+  const [folded, live, tracked, sums] = (await d1.batch(STATEMENTS.map((s) => d1.prepare(s.sql(app !== null)).bind(...args.slice(0, s.params)))))
+    .map((r) => r.results as Row[]);
+  return folded.map((f) => {
+    const id = String(f.app_id);
+    const mine = live.filter((r) => r.app_id === id);
+    const s = sums.find((r) => r.app_id === id) ?? {};
+    // Tasks not yet folded count as enqueued from their id range (the fold moves them into the
+    // rollups in the same transaction, so the sums never double count nor drop).
+    const made = (field: Window | 'n') => mine.reduce((n, r) => n + num(r[field]), 0);
+    const overdue = [...mine.map((r) => r.overdue), tracked.find((r) => r.app_id === id)?.overdue].filter((v): v is number => typeof v === 'number');
+    return {
+      app: id,
+      tasks: Object.fromEntries(TASK_STATUSES.map((st) => [st, num(f[st]) + num(mine.find((r) => r.status === st)?.n)])) as AppCounts['tasks'],
+      window: Object.fromEntries(WINDOWS.map((w) => [w, throughput((k) => num(s[`${w}_${k}`]) + (k === 'enqueued' ? made(w) : 0))])) as AppCounts['window'],
+      total: throughput((k) => num(f[`${k}_total`]) + num(s[`kept_${k}`]) + (k === 'enqueued' ? made('n') : 0)),
+      overdueSince: overdue.length ? Math.min(...overdue) : null,
+    };
   });
-  const overdue = [...rows.map((r) => r.overdue), (tracked.results[0] as { overdue: number | null } | undefined)?.overdue].filter((v): v is number => v != null);
+}
+
+const add = (a: Throughput, b: Throughput) => throughput((k) => a[k] + b[k]);
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
+/** One app's counts from several databases: sums, and the earliest overdue task of them all. */
+export function mergeCounts(a: AppCounts, b: AppCounts): AppCounts {
   return {
-    tasks,
-    throughput: { last_minute: window('m'), last_hour: window('h'), last_day: window('d') },
-    oldest_overdue_seconds: overdue.length ? Math.max(0, Math.round((now - Math.min(...overdue)) / 1000)) : null,
+    app: a.app,
+    tasks: Object.fromEntries(TASK_STATUSES.map((st) => [st, a.tasks[st] + b.tasks[st]])) as AppCounts['tasks'],
+    window: Object.fromEntries(WINDOWS.map((w) => [w, add(a.window[w], b.window[w])])) as AppCounts['window'],
+    total: add(a.total, b.total),
+    overdueSince: earliest(a.overdueSince, b.overdueSince),
   };
 }
+
+/** Counts of an app that has none yet (no task anywhere). */
+export const noCounts = (app: string): AppCounts => ({
+  app,
+  tasks: Object.fromEntries(TASK_STATUSES.map((st) => [st, 0])) as AppCounts['tasks'],
+  window: Object.fromEntries(WINDOWS.map((w) => [w, throughput(() => 0)])) as AppCounts['window'],
+  total: throughput(() => 0),
+  overdueSince: null,
+});
 
 /** Per-minute rollups since `sinceMinute`, oldest first (the dashboard's chart). */
 export async function minuteSeries(db: DB, appId: string, sinceMinute: number) {

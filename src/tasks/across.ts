@@ -1,10 +1,8 @@
 import { CLOCK_MARGIN_MS, replayTasks as replayIn, START_WINDOW_MS } from '../store/claim';
-import { allAppMetrics, type AppMetrics } from '../store/metrics';
 import type { TaskStatus } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
-import { appStats as statsIn, minuteSeries as seriesIn, type AppStats, type Throughput } from '../store/stats';
+import { countApps, mergeCounts, minuteSeries as seriesIn, noCounts, type AppCounts, type Throughput } from '../store/stats';
 import * as one from '../store/tasks';
-import { TASK_STATUSES } from '../store/schema';
 
 // What an app asks of all its tasks, wherever they live. A task by id goes to the one database its
 // id names; a read over an app asks every database and merges. Per-request D1 budgets (1,000
@@ -88,24 +86,39 @@ export async function replayTasks(shards: Shards, appId: string, status: Exclude
   return { replayed: results.flatMap((r) => r.replayed), next };
 }
 
-const addThroughput = (a: Throughput, b: Throughput): Throughput => ({
-  enqueued: a.enqueued + b.enqueued, attempts: a.attempts + b.attempts, completed: a.completed + b.completed, failed: a.failed + b.failed,
-});
-
-/** An app's stats: counts and throughput summed over the databases, the oldest overdue age the max. */
-export async function appStats(shards: Shards, appId: string, now: number): Promise<AppStats> {
-  const each = await Promise.all(shards.all.map((s) => statsIn(s.db, appId, now)));
-  return each.reduce((a, b) => ({
-    tasks: Object.fromEntries(TASK_STATUSES.map((k) => [k, a.tasks[k] + b.tasks[k]])) as AppStats['tasks'],
-    throughput: {
-      last_minute: addThroughput(a.throughput.last_minute, b.throughput.last_minute),
-      last_hour: addThroughput(a.throughput.last_hour, b.throughput.last_hour),
-      last_day: addThroughput(a.throughput.last_day, b.throughput.last_day),
-    },
-    oldest_overdue_seconds: a.oldest_overdue_seconds === null ? b.oldest_overdue_seconds
-      : b.oldest_overdue_seconds === null ? a.oldest_overdue_seconds : Math.max(a.oldest_overdue_seconds, b.oldest_overdue_seconds),
-  }));
+/** Every app's counts (`app` null) or one app's, summed over the databases. */
+async function countsAcross(shards: Shards, app: string | null, now: number): Promise<AppCounts[]> {
+  const byApp = new Map<string, AppCounts>();
+  for (const list of await Promise.all(shards.all.map((s) => countApps(s.db, app, now)))) {
+    for (const m of list) {
+      const had = byApp.get(m.app);
+      byApp.set(m.app, had ? mergeCounts(had, m) : m);
+    }
+  }
+  return [...byApp.values()];
 }
+
+export interface AppStats {
+  tasks: AppCounts['tasks'];
+  throughput: { last_minute: Throughput; last_hour: Throughput; last_day: Throughput };
+  oldest_overdue_seconds: number | null;
+}
+
+/** An app's stats (GET /stats, the dashboard). */
+export async function appStats(shards: Shards, appId: string, now: number): Promise<AppStats> {
+  const c = (await countsAcross(shards, appId, now))[0] ?? noCounts(appId);
+  return {
+    tasks: c.tasks,
+    throughput: { last_minute: c.window.minute, last_hour: c.window.hour, last_day: c.window.day },
+    oldest_overdue_seconds: overdueSeconds(c, now),
+  };
+}
+
+/** How long the app's most overdue waiting task has been due, in whole seconds; null when none is. */
+export const overdueSeconds = (c: AppCounts, now: number) => (c.overdueSince === null ? null : Math.max(0, Math.round((now - c.overdueSince) / 1000)));
+
+/** Every app's counts, summed over the databases (an app appears once it has a counter row anywhere). */
+export const metrics = (shards: Shards, now: number) => countsAcross(shards, null, now);
 
 /** Per-minute rollups of an app, summed over the databases. */
 export async function minuteSeries(shards: Shards, appId: string, sinceMinute: number) {
@@ -113,27 +126,9 @@ export async function minuteSeries(shards: Shards, appId: string, sinceMinute: n
   for (const rows of await Promise.all(shards.all.map((s) => seriesIn(s.db, appId, sinceMinute)))) {
     for (const r of rows) {
       const had = byMinute.get(r.minute);
-      byMinute.set(r.minute, had ? { minute: r.minute, ...addThroughput(had, r) } : { ...r });
+      byMinute.set(r.minute, had ? { minute: r.minute, enqueued: had.enqueued + r.enqueued, attempts: had.attempts + r.attempts, completed: had.completed + r.completed, failed: had.failed + r.failed } : { ...r });
     }
   }
   return [...byMinute.values()].sort((a, b) => a.minute - b.minute);
 }
 
-/** Every app's metrics, summed over the databases (an app appears once it has a counter row anywhere). */
-export async function metrics(shards: Shards, now: number): Promise<AppMetrics[]> {
-  const byApp = new Map<string, AppMetrics>();
-  for (const list of await Promise.all(shards.all.map((s) => allAppMetrics(s.db, now)))) {
-    for (const m of list) {
-      const had = byApp.get(m.app);
-      byApp.set(m.app, !had ? m : {
-        app: m.app,
-        tasks: Object.fromEntries(TASK_STATUSES.map((k) => [k, had.tasks[k] + m.tasks[k]])) as AppMetrics['tasks'],
-        lastDay: addThroughput(had.lastDay, m.lastDay),
-        total: addThroughput(had.total, m.total),
-        oldestOverdueSeconds: had.oldestOverdueSeconds === null ? m.oldestOverdueSeconds
-          : m.oldestOverdueSeconds === null ? had.oldestOverdueSeconds : Math.max(had.oldestOverdueSeconds, m.oldestOverdueSeconds),
-      });
-    }
-  }
-  return [...byApp.values()];
-}

@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { tokensEqual } from '../../keys';
-import type { AppMetrics } from '../../store/metrics';
-import { metrics } from '../../tasks/across';
+import type { AppCounts } from '../../store/stats';
+import { metrics, overdueSeconds } from '../../tasks/across';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
 
@@ -9,19 +9,19 @@ import type { AppEnv } from '../types';
 // METRICS_TOKEN (or ADMIN_TOKEN when that is all there is), never by an app's API key.
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
-function render(apps: AppMetrics[]): string {
+function render(apps: AppCounts[], now: number): string {
   const out: string[] = [];
   const family = (name: string, help: string, lines: string[], type = 'gauge') => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
   family('torque_tasks', 'Tasks stored, by app and status.', apps.flatMap((a) =>
     Object.entries(a.tasks).map(([status, n]) => `torque_tasks{app="${label(a.app)}",status="${status}"} ${n}`)));
   family('torque_last_day', 'Over the last 24 hours, by app: tasks enqueued, attempts ended, tasks completed, tasks failed.', apps.flatMap((a) =>
-    Object.entries(a.lastDay).map(([kind, n]) => `torque_last_day{app="${label(a.app)}",kind="${kind}"} ${n}`)));
+    Object.entries(a.window.day).map(([kind, n]) => `torque_last_day{app="${label(a.app)}",kind="${kind}"} ${n}`)));
   const counters = { enqueued: 'Tasks enqueued', attempts: 'Attempts ended', completed: 'Tasks completed', failed: 'Tasks failed for good' };
-  for (const [kind, help] of Object.entries(counters) as [keyof AppMetrics['total'], string][]) {
+  for (const [kind, help] of Object.entries(counters) as [keyof AppCounts['total'], string][]) {
     family(`torque_${kind}_total`, `${help}, by app, since the app began.`, apps.map((a) => `torque_${kind}_total{app="${label(a.app)}"} ${a.total[kind]}`), 'counter');
   }
   family('torque_oldest_overdue_seconds', 'How long the most overdue waiting task of the app has been due (0 when none is).', apps.map((a) =>
-    `torque_oldest_overdue_seconds{app="${label(a.app)}"} ${a.oldestOverdueSeconds ?? 0}`));
+    `torque_oldest_overdue_seconds{app="${label(a.app)}"} ${overdueSeconds(a, now) ?? 0}`));
   return `${out.join('\n')}\n`;
 }
 
@@ -33,7 +33,8 @@ metricsApp.get('/metrics', async (c) => {
   if (!(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
   }
-  return c.text(render(await metrics(c.get('shards'), Date.now())), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  const now = Date.now();
+  return c.text(render(await metrics(c.get('shards'), now), now), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 metricsApp.openAPIRegistry.registerPath({
   method: 'get',
