@@ -30,8 +30,10 @@ if (failed) {
 }
 const dbs = await databases(config);
 
-// Local dev is open unless .dev.vars says otherwise, and says so.
-const devVars = existsSync('.dev.vars') ? readFileSync('.dev.vars', 'utf8') : '';
+// Local dev is open unless .dev.vars says otherwise, and says so. With --env-file, wrangler reads
+// those files instead of .dev.vars (tests use that to leave a developer's .dev.vars out).
+const envFiles = args.flatMap((a, i) => (a === '--env-file' ? [args[i + 1]] : []));
+const devVars = (envFiles.length ? envFiles : ['.dev.vars']).map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('\n');
 const set = (name) => new RegExp(`^\\s*${name}\\s*=`, 'm').test(devVars);
 const extra = [];
 if (!set('AUTHENTICATE')) extra.push('--var', 'AUTHENTICATE:false');
@@ -40,7 +42,7 @@ if (!set('BLOCK_PRIVATE_ADDRESSES')) extra.push('--var', 'BLOCK_PRIVATE_ADDRESSE
 const tickMs = Number(process.env.TORQUE_SWEEP_EVERY_MS || 60_000);
 console.log(`
   Torque dev   http://localhost:${port}
-  auth         ${set('AUTHENTICATE') ? 'as .dev.vars says' : 'off (no API keys needed; set AUTHENTICATE=true in .dev.vars to change that)'}
+  auth         ${set('AUTHENTICATE') ? `as ${envFiles.join(', ') || '.dev.vars'} says` : 'off (no API keys needed; set AUTHENTICATE=true in .dev.vars to change that)'}
   state        ${persist ?? '.wrangler/state'} (migrated: ${dbs.join(', ')})
   cron         every ${tickMs / 1000} s, on the boundary (GET /__scheduled?cron=*+*+*+*+* fires it by hand)
 `);

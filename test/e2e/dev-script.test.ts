@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { waitFor } from './dev-server.ts';
+import { waitFor, withoutDevVars } from './dev-server.ts';
 
 /** Pids of every process under `pid`. */
 function tree(pid: number): number[] {
@@ -30,7 +30,7 @@ describe('npm run dev', { timeout: 240_000 }, () => {
       const port = 9500 + Math.floor(Math.random() * 400);
       const state = mkdtempSync(join(tmpdir(), 'torque-dev-'));
       // Its own group, so that the signal below reaches the script alone, not its children.
-      const child = spawn(process.execPath, ['scripts/dev.mjs', `--port=${port}`, `--persist-to=${state}`], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['scripts/dev.mjs', `--port=${port}`, `--persist-to=${state}`, ...withoutDevVars()], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (b) => (output += b));
       child.stderr.on('data', (b) => (output += b));
@@ -63,7 +63,7 @@ describe('npm run dev, through npm', { timeout: 240_000 }, () => {
     const port = 9100 + Math.floor(Math.random() * 400);
     const state = mkdtempSync(join(tmpdir(), 'torque-npm-dev-'));
     // Its own group, so that the SIGTERM below reaches npm alone, as `kill <pid>` does.
-    const npm = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--persist-to', state], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TORQUE_SWEEP_EVERY_MS: undefined } });
+    const npm = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--persist-to', state, ...withoutDevVars()], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TORQUE_SWEEP_EVERY_MS: undefined } });
     let output = '';
     npm.stdout.on('data', (b) => (output += b));
     npm.stderr.on('data', (b) => (output += b));
