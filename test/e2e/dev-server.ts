@@ -27,6 +27,16 @@ migrations_dir = ${JSON.stringify(resolve('migrations'))}
   return file;
 }
 
+/**
+ * Arguments that make `npm run dev` ignore the developer's `.dev.vars` (an empty --env-file takes
+ * its place), so a test runs with the configuration it sets and nothing else.
+ */
+export function withoutDevVars(): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'torque-e2e-env-')), 'empty.env');
+  writeFileSync(file, '');
+  return ['--env-file', file];
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -59,7 +69,7 @@ export class DevServer {
 
   async start(): Promise<void> {
     const vars = Object.entries(this.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-    this.child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...this.config, ...vars], {
+    this.child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(this.port), '--persist-to', this.state, ...this.config, ...withoutDevVars(), ...vars], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TORQUE_SWEEP_EVERY_MS: String(this.sweepEveryMs) },
