@@ -1,0 +1,96 @@
+import { env, exports } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { TorqueClient, TorqueError } from '../client/index.ts';
+import { call, consume, enqueue, getTask, hook } from './helpers';
+
+// The rules of issue 20's "nothing is deleted that the request did not name", in the runtime:
+// dot segments, explicit bulk deletion, unknown parameters, oversize bodies.
+const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
+const countTasks = async () => (await env.DB.prepare('SELECT count(*) n FROM tasks').first<{ n: number }>())!.n;
+const sendJson = (path: string, method: string, body: unknown) => call(path, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+// Every way a dot segment can be written in a path; clients and workerd remove them all.
+const DOTS = ['.', '..', '%2E', '%2e', '%2E%2E', '%2e%2e', '.%2E', '%2e.', '.%2e'];
+
+describe('dot segments', () => {
+  it('no path that names one thing with a dot segment deletes, replays or changes anything else', async () => {
+    for (let i = 0; i < 3; i++) await enqueue(hook('ok').url);
+    const failed = (await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '0' })).task.id;
+    await consume([failed]);
+    expect((await getTask(failed)).status).toBe('failed');
+    const before = await countTasks();
+    expect(before).toBeGreaterThanOrEqual(3);
+    for (const dot of DOTS) {
+      for (const [method, path] of [
+        ['DELETE', `/topics/${dot}`], ['DELETE', `/flows/${dot}`], ['DELETE', `/tasks/${dot}`], ['DELETE', `/schedules/${dot}`],
+        ['DELETE', `/admin/keys/${dot}`], ['POST', `/tasks/${dot}/retry`], ['POST', `/topics/${dot}`], ['POST', `/destinations/${dot}/reset`],
+        ['POST', `/flows/${dot}/pause`], ['POST', `/schedules/${dot}/resume`], ['PUT', `/flows/${dot}`], ['PUT', `/topics/${dot}`],
+      ]) {
+        const res = await call(path, { method, body: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+        expect(res.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${method} ${path}`).toBeLessThan(500);
+        await res.arrayBuffer();
+      }
+    }
+    expect(await countTasks()).toBe(before);
+    expect((await getTask(failed)).status).toBe('failed');
+  });
+
+  it('refuses a flow key or topic name that is a dot segment where it is made, naming the field and the pattern', async () => {
+    for (const key of ['.', '..']) {
+      const q = await call(`/?url=${encodeURIComponent(hook('ok').url)}&flow_key=${key}`, { method: 'POST' });
+      expect(q.status).toBe(400);
+      expect((await json(q)).error.message).toMatch(/^flow_key: must match .*\(\?!.*not "\." or "\.\."/);
+      const h = await call(`/?url=${encodeURIComponent(hook('ok').url)}`, { method: 'POST', headers: { 'torque-flow-key': key } });
+      expect((await json(h)).error.message).toMatch(/^torque-flow-key: must match/);
+      const b = await sendJson('/batch', 'POST', [{ url: hook('ok').url, flow_key: key }]);
+      expect(b.status).toBe(400);
+      expect((await json(b)).error.message).toMatch(/^\[0\]\.flow_key: must match/);
+      const s = await sendJson('/schedules', 'POST', { cron: '* * * * *', url: hook('ok').url, flow_key: key });
+      expect((await json(s)).error.message).toMatch(/flow_key: must match/);
+    }
+    // Dots inside a name are fine: only a whole segment of dots is one.
+    expect((await call(`/?url=${encodeURIComponent(hook('ok').url)}&flow_key=a..b`, { method: 'POST' })).status).toBe(201);
+    expect((await sendJson('/topics/...', 'PUT', { endpoints: [hook('ok').url] })).status).toBe(200);
+  });
+
+  it('the typed client refuses ids that are not task ids before sending anything', async () => {
+    const sent: string[] = [];
+    const client = new TorqueClient({
+      url: 'http://torque.test',
+      fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
+        sent.push(`${init?.method} ${input}`);
+        return exports.default.fetch(new Request(input, init));
+      }) as typeof fetch,
+    });
+    await enqueue(hook('ok').url);
+    const before = await countTasks();
+    for (const id of ['..', '.', '%2E%2E', '', 'a/b', '../..', '01KB3M7Q2Z8Y4X6W5V3T2S1R0', 'x'.repeat(26)]) {
+      for (const attempt of [() => client.delete(id), () => client.get(id), () => client.attempts(id), () => client.retry(id)]) {
+        await expect(attempt()).rejects.toSatisfy((e) => e instanceof TorqueError && e.status === 400 && /not a task id/.test(e.message));
+      }
+    }
+    expect(sent).toEqual([]);
+    expect(await countTasks()).toBe(before);
+    const { task } = await enqueue(hook('ok').url);
+    expect((await client.get(task.id)).id).toBe(task.id);
+    // deleteAll uses the explicit form.
+    const failed = (await env.DB.prepare("SELECT count(*) n FROM tasks WHERE status = 'failed'").first<{ n: number }>())!.n;
+    expect(await client.deleteAll('failed')).toBe(failed);
+    expect(sent.at(-1)).toBe('DELETE http://torque.test/?status=failed');
+  });
+});
+
+describe('bulk deletion says so', () => {
+  it('a bare DELETE / is a 400 that explains the explicit form; all=true deletes everything', async () => {
+    const { task } = await enqueue(hook('ok').url);
+    const bare = await call('/', { method: 'DELETE' });
+    expect(bare.status).toBe(400);
+    expect((await json(bare)).error.message).toMatch(/DELETE \/\?all=true.*status=/);
+    for (const path of ['/?all=false', '/?all=1', '/?cursor=0']) expect((await call(path, { method: 'DELETE' })).status, path).toBe(400);
+    expect((await call(`/tasks/${task.id}`)).status).toBe(200);
+    const all = await json<{ deleted: number; next_cursor: string | null }>(call('/?all=true', { method: 'DELETE' }));
+    expect(all.deleted).toBeGreaterThanOrEqual(1);
+    expect(await countTasks()).toBe(0);
+  });
+});
