@@ -94,3 +94,37 @@ describe('bulk deletion says so', () => {
     expect(await countTasks()).toBe(0);
   });
 });
+
+describe('unknown query parameters', () => {
+  it('are refused on every endpoint, each one named; DELETE /?stauts=failed deletes nothing', async () => {
+    const { task } = await enqueue(hook('ok').url);
+    const typo = await call('/?all=true&stauts=failed', { method: 'DELETE' });
+    expect(typo.status).toBe(400);
+    expect((await json(typo)).error.message).toMatch(/unknown query parameter for DELETE \/: stauts \(it takes status, all, cursor\)/);
+    expect((await call(`/tasks/${task.id}`)).status).toBe(200);
+    const retries = await call(`/?url=${encodeURIComponent(hook('ok').url)}&max_retry=3&x=1`, { method: 'POST' });
+    expect((await json(retries)).error.message).toMatch(/unknown query parameters for POST \/: max_retry, x .*came after url: the hook URL's own query string must be URL-encoded/);
+    for (const [method, path] of [['GET', '/stats?x=1'], ['GET', `/tasks/${task.id}?verbose=1`], ['GET', '/topics?limit=5'], ['GET', '/openapi.json?v=2'],
+      ['GET', '/metrics?x'], ['GET', '/?x=1'], ['POST', '/tasks/retry?status=failed&all=true'], ['GET', '/dashboard?page=2'], ['GET', '/admin/apps?x=1']]) {
+      const res = await call(path, { method, headers: { authorization: 'Bearer test-admin-token' } });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect((await json(res)).error.message, path).toMatch(/unknown query parameter/);
+    }
+    expect((await call('/tasks?status=pending&limit=5')).status).toBe(200);
+    expect((await call('/dashboard?status=pending')).status).toBe(200);
+  });
+
+  it("POST /: a hook URL's unencoded query string is refused with the likely cause, never half-stored", async () => {
+    const h = hook('ok');
+    const split = await call(`/?url=${h.url}?a=1&b=2`, { method: 'POST' });
+    expect(split.status).toBe(400);
+    expect((await json(split)).error.message).toMatch(/unknown query parameter for POST \/: b .*came after url: the hook URL's own query string must be URL-encoded.*--data-urlencode/);
+    const delay = await call(`/?url=${h.url}?a=1&delay=5`, { method: 'POST' });
+    expect(delay.status).toBe(400);
+    expect((await json(delay)).error.message).toMatch(/^url: holds an unencoded "\?" and is followed by delay/);
+    // Encoded, or with Torque's parameters first, it is one URL.
+    const encoded = await json(call(`/?delay=5&url=${encodeURIComponent(`${h.url}?a=1&b=2`)}`, { method: 'POST' }));
+    expect(encoded.url).toBe(`${h.url}?a=1&b=2`);
+    expect((await call(`/?delay=5&url=${h.url}?a=1`, { method: 'POST' })).status).toBe(201);
+  });
+});

@@ -17,6 +17,7 @@ import { destinationsApp } from './routes/destinations';
 import { topicsApp } from './routes/topics';
 import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
+import { refuseUnknownParams } from './query';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 
@@ -31,7 +32,7 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-app.use('*', context, hsts, refuseLoops);
+app.use('*', context, hsts, refuseLoops, refuseUnknownParams(app));
 
 // The three ways to present an API key (any one will do), and the admin token.
 const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });
