@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { TorqueClient, TorqueError } from '../client/index.ts';
-import { call, consume, enqueue, getTask, hook } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook } from './helpers';
 
 // The rules of issue 20's "nothing is deleted that the request did not name", in the runtime:
 // dot segments, explicit bulk deletion, unknown parameters, oversize bodies.
@@ -126,5 +126,37 @@ describe('unknown query parameters', () => {
     const encoded = await json(call(`/?delay=5&url=${encodeURIComponent(`${h.url}?a=1&b=2`)}`, { method: 'POST' }));
     expect(encoded.url).toBe(`${h.url}?a=1&b=2`);
     expect((await call(`/?delay=5&url=${h.url}?a=1`, { method: 'POST' })).status).toBe(201);
+  });
+});
+
+describe('oversize bodies', () => {
+  // A body that counts what is read of it: a 413 "before parsing" reads at most the limit.
+  const counted = (total: number) => {
+    let pulled = 0;
+    const chunk = new Uint8Array(1000).fill(0x20);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (pulled >= total) return ctl.close();
+        pulled += chunk.length;
+        ctl.enqueue(chunk);
+      },
+    });
+    return { stream, pulled: () => pulled };
+  };
+
+  it('every route refuses a body over 4 × MAX_BODY_BYTES with 413 before reading it all (JSON ones too)', async () => {
+    const vars = { MAX_BODY_BYTES: '1000' };
+    for (const [method, path] of [['PUT', '/topics/big'], ['PUT', '/flows/big'], ['POST', '/schedules'], ['POST', '/batch'], ['POST', '/admin/apps'],
+      ['POST', '/dashboard/login'], ['POST', '/'], ['POST', '/topics/big'], ['DELETE', '/?all=true']]) {
+      const body = counted(1_000_000);
+      const res = await callWith(vars, path, { method, body: body.stream, headers: { 'content-type': 'application/json', authorization: 'Bearer test-admin-token' }, duplex: 'half' } as RequestInit);
+      expect(res.status, `${method} ${path}`).toBe(413);
+      expect((await json(res)).error.code).toBe('body_too_large');
+      expect(body.pulled(), `${method} ${path}`).toBeLessThanOrEqual(4000 + 2000);
+    }
+    // With a Content-Length, nothing is read at all.
+    const res = await callWith(vars, '/flows/big', { method: 'PUT', body: `{"rate":1,"x":"${'a'.repeat(5000)}"}`, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect((await call('/flows/big')).status).toBe(404);
   });
 });
