@@ -73,6 +73,16 @@ export class TorqueError extends Error {
 
 const toBase64 = (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join(''));
 
+// Torque's task ids (src/ids.ts): 26 characters of Crockford base32. Anything else is refused before a
+// request is sent: an id such as ".." would be dropped from the path (DELETE /tasks/.. is DELETE /).
+const TASK_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+function taskPath(id: string, rest = ''): string {
+  if (typeof id !== 'string' || !TASK_ID.test(id)) {
+    throw new TorqueError(400, 'invalid_request', `id: ${JSON.stringify(id)} is not a task id (26 characters of Crockford base32); nothing was sent`, null);
+  }
+  return `/tasks/${id}${rest}`;
+}
+
 export class TorqueClient {
   readonly #base: string;
   readonly #headers: Record<string, string>;
@@ -113,12 +123,12 @@ export class TorqueClient {
     return res.tasks;
   }
 
-  get(id: string): Promise<Task> {
-    return this.#call('GET', `/tasks/${encodeURIComponent(id)}`);
+  async get(id: string): Promise<Task> {
+    return this.#call('GET', taskPath(id));
   }
 
   async attempts(id: string): Promise<Attempt[]> {
-    return (await this.#call<{ attempts: Attempt[] }>('GET', `/tasks/${encodeURIComponent(id)}/attempts`)).attempts;
+    return (await this.#call<{ attempts: Attempt[] }>('GET', taskPath(id, '/attempts'))).attempts;
   }
 
   /** One page, newest first; follow `next_cursor` until it is null. */
@@ -137,21 +147,22 @@ export class TorqueClient {
     } while (cursor);
   }
 
-  delete(id: string): Promise<void> {
-    return this.#call('DELETE', `/tasks/${encodeURIComponent(id)}`);
+  async delete(id: string): Promise<void> {
+    return this.#call('DELETE', taskPath(id));
   }
 
   /** Deletes every task (optionally of one status), call after call; returns how many. */
   async deleteAll(status?: TaskStatus): Promise<number> {
-    return this.#follow('DELETE', '/', status, 'deleted');
+    // Torque refuses a bare DELETE /: the whole queue goes only when asked for in so many words.
+    return this.#follow('DELETE', '/', status ? { status } : { all: 'true' }, 'deleted');
   }
 
   /** Runs a bulk call again with `cursor` until its next_cursor is null, adding up `field`. */
-  async #follow(method: string, path: string, status: string | undefined, field: 'deleted' | 'retried'): Promise<number> {
+  async #follow(method: string, path: string, filter: Record<string, string>, field: 'deleted' | 'retried'): Promise<number> {
     let total = 0;
     let cursor: string | null = null;
     do {
-      const q = new URLSearchParams(Object.entries({ status, cursor }).filter((e): e is [string, string] => e[1] != null));
+      const q = new URLSearchParams(cursor ? { ...filter, cursor } : filter);
       const page: Record<string, unknown> = await this.#call(method, `${path}${q.size ? `?${q}` : ''}`);
       total += Number(page[field]);
       cursor = (page.next_cursor as string | null) ?? null;
@@ -159,13 +170,13 @@ export class TorqueClient {
     return total;
   }
 
-  retry(id: string): Promise<Task> {
-    return this.#call('POST', `/tasks/${encodeURIComponent(id)}/retry`);
+  async retry(id: string): Promise<Task> {
+    return this.#call('POST', taskPath(id, '/retry'));
   }
 
   /** Replays every task of a status (default failed), call after call; returns how many. */
   retryAll(status: Exclude<TaskStatus, 'in_progress'> = 'failed'): Promise<number> {
-    return this.#follow('POST', '/tasks/retry', status, 'retried');
+    return this.#follow('POST', '/tasks/retry', { status }, 'retried');
   }
 
   stats(): Promise<Stats> {

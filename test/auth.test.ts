@@ -24,7 +24,7 @@ const enqueueAs = async (key: string, url = hook('ok').url) => {
 
 describe('API keys', () => {
   it('are required on every client endpoint but the banner and the OpenAPI document', async () => {
-    for (const [method, path] of [['POST', '/?url=http://a.test'], ['GET', '/tasks/x'], ['GET', '/tasks/x/attempts'], ['DELETE', '/tasks/x'], ['DELETE', '/'], ['GET', '/stats']]) {
+    for (const [method, path] of [['POST', '/?url=http://a.test'], ['GET', '/tasks/x'], ['GET', '/tasks/x/attempts'], ['DELETE', '/tasks/x'], ['DELETE', '/?all=true'], ['GET', '/stats']]) {
       const res = await callWith(ON, path, { method });
       expect(res.status, `${method} ${path}`).toBe(401);
       expect((await errorOf(res)).code).toBe('unauthorized');
@@ -93,7 +93,7 @@ describe('tenancy', () => {
     expect((await callWith(ON, `/tasks/${task.id}`, asB)).status).toBe(404);
     expect((await callWith(ON, `/tasks/${task.id}/attempts`, asB)).status).toBe(404);
     expect((await callWith(ON, `/tasks/${task.id}`, { method: 'DELETE', ...asB })).status).toBe(404);
-    const wiped = await callWith(ON, '/', { method: 'DELETE', ...asB });
+    const wiped = await callWith(ON, '/?all=true', { method: 'DELETE', ...asB });
     expect(await wiped.json()).toEqual({ deleted: 0, next_cursor: null });
     const statsB = (await (await callWith(ON, '/stats', asB)).json()) as { tasks: Record<string, number> };
     expect(statsB.tasks.pending).toBe(0);

@@ -134,7 +134,7 @@ describe('tasks', () => {
   });
 
   it('DELETE / deletes all tasks, or only those with a status', async () => {
-    await call('/', { method: 'DELETE' }); // storage is per file, not per test: start empty
+    await call('/?all=true', { method: 'DELETE' }); // storage is per file, not per test: start empty
     const a = (await enqueue(hook('ok').url)).task;
     const b = (await enqueue(hook('ok').url)).task;
     await consume([a.id]);
@@ -143,7 +143,7 @@ describe('tasks', () => {
     expect((await call(`/tasks/${b.id}`)).status).toBe(200);
     const bad = await call('/?status=nope', { method: 'DELETE' });
     await expectError(bad, 400, 'status');
-    const all = (await (await call('/', { method: 'DELETE' })).json()) as { deleted: number };
+    const all = (await (await call('/?all=true', { method: 'DELETE' })).json()) as { deleted: number };
     expect(all.deleted).toBeGreaterThanOrEqual(1);
     expect((await call(`/tasks/${b.id}`)).status).toBe(404);
     const stats = (await (await call('/stats')).json()) as { tasks: Record<string, number> };

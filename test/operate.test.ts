@@ -102,7 +102,7 @@ describe('Idempotency-Key', () => {
 
 describe('GET /tasks', () => {
   it('lists newest first with cursor pagination and a status filter', async () => {
-    await call('/', { method: 'DELETE' });
+    await call('/?all=true', { method: 'DELETE' });
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) ids.push((await enqueue(hook('ok').url)).task.id);
     await consume(ids.slice(0, 3)); // three completed, four pending
@@ -171,7 +171,7 @@ describe('retry and replay', () => {
   });
 
   it('bulk replay and DELETE / reach a sparse status across calls by following next_cursor', async () => {
-    await call('/', { method: 'DELETE' });
+    await call('/?all=true', { method: 'DELETE' });
     const h = hook('ok');
     const oldest = [];
     for (let i = 0; i < 2; i++) oldest.push((await enqueue(h.url)).task.id);
@@ -194,7 +194,7 @@ describe('retry and replay', () => {
   }, 60_000);
 
   it('POST /tasks/retry replays failed tasks in bulk', async () => {
-    await call('/', { method: 'DELETE' });
+    await call('/?all=true', { method: 'DELETE' });
     const h = hook('seq', 'codes=500,500,500,200');
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await enqueue(h.url, 'x', { max_retries: '0' })).task.id);
@@ -202,7 +202,8 @@ describe('retry and replay', () => {
     const res = await call('/tasks/retry?status=failed', { method: 'POST' });
     expect(res.status).toBe(202);
     expect(await json(res)).toEqual({ retried: 3, next_cursor: null });
-    expect(await json(call('/tasks/retry', { method: 'POST' }))).toEqual({ retried: 0, next_cursor: null });
+    expect(await json(call('/tasks/retry?status=failed', { method: 'POST' }))).toEqual({ retried: 0, next_cursor: null });
+    expect((await call('/tasks/retry', { method: 'POST' })).status).toBe(400); // a bulk replay names its status
     expect((await call('/tasks/retry?status=in_progress', { method: 'POST' })).status).toBe(400);
     await consume(ids);
     for (const id of ids) expect((await getTask(id)).status).toBe('completed');

@@ -50,7 +50,7 @@ describe('query plans', () => {
     for (const path of [`/schedules/${sched.id}`, '/schedules', `/tasks?schedule_id=${sched.id}`]) expect((await send(path)).status, path).toBe(200);
     await send(`/tasks/${made[0]}`, { method: 'DELETE' });
     await send('/?status=failed', { method: 'DELETE' });
-    await send('/', { method: 'DELETE' });
+    await send('/?all=true', { method: 'DELETE' });
 
     expect(seen.size).toBeGreaterThan(20);
     const walks: string[] = [];

@@ -39,7 +39,7 @@ describe('GET /stats', () => {
   });
 
   it('reports how long the most overdue waiting task has waited', async () => {
-    await call('/', { method: 'DELETE' });
+    await call('/?all=true', { method: 'DELETE' });
     expect((await stats()).oldest_overdue_seconds).toBeNull();
     const { task } = await enqueue(hook('ok').url);
     await env.DB.prepare('UPDATE tasks SET due_at = ? WHERE id = ?').bind(Date.now() - 90_000, task.id).run();

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
 import { TaskInputError } from '../tasks/enqueue';
 import { apiError } from './errors';
-import { authenticate, context, hsts, rateLimit, refuseLoops } from './middleware';
+import { authenticate, BODY_FACTOR, context, hsts, limitBody, rateLimit, refuseLoops } from './middleware';
 import { adminApp } from './routes/admin';
 import { batchApp } from './routes/batch';
 import { dashboardApp } from './dashboard/routes';
@@ -17,6 +17,7 @@ import { destinationsApp } from './routes/destinations';
 import { topicsApp } from './routes/topics';
 import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
+import { refuseUnknownParams } from './query';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 
@@ -31,7 +32,7 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-app.use('*', context, hsts, refuseLoops);
+app.use('*', context, hsts, refuseLoops, refuseUnknownParams(app), limitBody(BODY_FACTOR));
 
 // The three ways to present an API key (any one will do), and the admin token.
 const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });

@@ -1,3 +1,4 @@
+import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
 import { getConfig } from '../config';
@@ -104,3 +105,18 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * Refuses bodies over `factor` × MAX_BODY_BYTES before reading them (413). Every request is held to
+ * BODY_FACTOR (the most a route needs: a /batch of items, a publish stored once per endpoint), so no
+ * route parses a body of any size; routes whose body is the task's data hold it to 1×.
+ */
+export const BODY_FACTOR = 4;
+export const limitBody = (factor = 1) => createMiddleware<AppEnv>((c, next) =>
+  bodyLimit({
+    maxSize: c.get('config').MAX_BODY_BYTES * factor,
+    onError: () => {
+      throw apiError(413, 'body_too_large', `body: larger than ${factor > 1 ? `${factor} × ` : ''}MAX_BODY_BYTES (${c.get('config').MAX_BODY_BYTES * factor} bytes)`);
+    },
+  })(c, next),
+);

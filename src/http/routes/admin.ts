@@ -6,6 +6,7 @@ import { randomToken } from '../../ids';
 import { mintKey, tokensEqual } from '../../keys';
 import { jsonResponse, errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
+import { pathId } from './params';
 
 /** The admin API exists only when the ADMIN_TOKEN secret is set; otherwise it is a 404. */
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
@@ -46,7 +47,7 @@ const addKeyRoute = createRoute({
   path: '/admin/apps/{id}/keys',
   security: [{ adminToken: [] }],
   summary: 'Add an API key to an application (for rotation)',
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  request: { params: z.object({ id: pathId }) },
   responses: { 201: jsonResponse(KeySchema, 'created; the key is shown only now'), ...errorResponses },
 });
 const revokeRoute = createRoute({
@@ -54,7 +55,7 @@ const revokeRoute = createRoute({
   path: '/admin/keys/{key_id}',
   security: [{ adminToken: [] }],
   summary: 'Revoke an API key',
-  request: { params: z.object({ key_id: z.string().min(1).max(64) }) },
+  request: { params: z.object({ key_id: pathId }) },
   responses: { 204: { description: 'revoked' }, ...errorResponses },
 });
 

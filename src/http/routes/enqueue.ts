@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
-import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
+import { limitBody } from '../middleware';
 import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
@@ -19,16 +18,6 @@ export function passthroughHeaders(headers: Record<string, unknown>): Record<str
   for (const name in headers) if (name.startsWith(PASSTHROUGH)) out[name.slice(PASSTHROUGH.length)] = String(headers[name]);
   return out;
 }
-
-/** Refuses bodies over `factor` × MAX_BODY_BYTES before reading them (413). */
-export const limitBody = (factor = 1) => createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
-    maxSize: c.get('config').MAX_BODY_BYTES * factor,
-    onError: () => {
-      throw apiError(413, 'body_too_large', `body: larger than ${factor > 1 ? `${factor} × ` : ''}MAX_BODY_BYTES (${c.get('config').MAX_BODY_BYTES * factor} bytes)`);
-    },
-  })(c, next),
-);
 
 const created = {
   content: { 'application/json': { schema: TaskSchema } },
@@ -79,7 +68,7 @@ const route = createRoute({
     200: { description: 'a task with this Idempotency-Key exists; it is returned and nothing is created', ...created },
     ...errorResponses,
     ...rateLimited,
-    413: { description: 'body larger than MAX_BODY_BYTES', content: { 'application/json': { schema: z.any() } } },
+    413: { description: 'body larger than MAX_BODY_BYTES', content: errorResponses[400].content },
   },
 });
 

@@ -23,5 +23,6 @@ metaApp.openAPIRegistry.registerPath({
   path: '/dashboard',
   summary: 'Human dashboard (HTML): counts, throughput, tasks, attempt logs, retry and delete (signs in with an API key into a cookie)',
   security: [],
+  request: { query: z.object({ status: z.string().optional().openapi({ description: 'list only tasks of this status' }), cursor: z.string().optional().openapi({ description: 'the next page' }) }) },
   responses: { 200: { description: 'the page', content: { 'text/html': { schema: z.string() } } } },
 });

@@ -28,9 +28,20 @@ export const hookMethod = z
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }));
 
+/**
+ * A name a client chooses that ends up in a path (flow keys, topic names). A dot segment (`.`, `..`)
+ * could never be addressed: clients and the runtime remove dot segments from paths (`%2E%2E` too),
+ * so `DELETE /flows/..` arrives as `DELETE /`. Refused wherever such a name is made.
+ */
+export const NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:@-]+$/;
+export const pathName = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters')
+  .regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}: letters, digits and . _ : @ - only, and not "." or ".." (dot segments, which URLs drop)`);
+
+/** A path parameter naming something Torque made (a task, schedule, app or key id): never a dot segment either. */
+export const pathId = z.string().min(1).max(64).regex(/^(?!\.\.?$)/, 'must not be "." or ".." (dot segments, which URLs drop)');
+
 /** A flow key: names the rate / parallelism limit a task's calls go through (see /flows). */
-export const flowKey = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z0-9._:@-]+$/, 'may hold letters, digits and . _ : @ - only')
+export const flowKey = pathName
   .openapi({ description: 'the flow (rate / parallelism limit, see /flows) the task goes through', example: 'customer-42' });
 
 /** Task options shared by `POST /` (query string) and `POST /batch` (JSON). */

@@ -6,13 +6,15 @@ import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { nudge } from '../../tasks/nudge';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
-import { cursorParam } from './params';
+import { cursorParam, pathId } from './params';
+
+const REPLAYABLE = ['failed', 'completed', 'retry', 'pending'] as const;
 
 const retryOne = createRoute({
   method: 'post',
   path: '/tasks/{id}/retry',
   summary: 'Make a task due now (any status but in_progress); a finished task gets a fresh retry budget',
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  request: { params: z.object({ id: pathId }) },
   responses: {
     202: { description: 'the task, due now', content: { 'application/json': { schema: TaskSchema } } },
     409: { description: 'the task is in progress', content: errorResponses[400].content },
@@ -24,9 +26,15 @@ const retryOne = createRoute({
 const retryMany = createRoute({
   method: 'post',
   path: '/tasks/retry',
-  summary: `Replay up to ${REPLAY_CHUNK} tasks with one status (default failed); call again with cursor=next_cursor until next_cursor is null`,
+  summary: `Replay up to ${REPLAY_CHUNK} tasks of the status named (status=failed, say); call again with cursor=next_cursor until next_cursor is null`,
+  description: 'status is required: POST /tasks/./retry (a task id that is a dot segment) arrives as POST /tasks/retry, and must replay nothing.',
   request: {
-    query: z.object({ status: z.enum(['failed', 'completed', 'retry', 'pending']).default('failed'), cursor: cursorParam }),
+    query: z.object({
+      status: z.enum(REPLAYABLE, {
+        error: (i) => (i.input === undefined ? 'is required (status=failed replays the failed tasks): a bulk replay names what it replays' : `must be one of ${REPLAYABLE.join(', ')}`),
+      }),
+      cursor: cursorParam,
+    }),
   },
   responses: {
     202: {

@@ -8,7 +8,7 @@ import { apiError, notFound } from '../errors';
 import { errorResponses, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
-import { ScheduleInput } from './params';
+import { pathId, ScheduleInput } from './params';
 
 // Recurring schedules: the cron tick (src/schedules/tick.ts) turns each due schedule into one task.
 
@@ -27,7 +27,7 @@ const scheduleJson = (s: ScheduleRow, lastStatus: string | null = null) => ({
   next_run_at: s.paused ? null : iso(s.nextRunAt), last_run_at: iso(s.lastRunAt),
   last_task: s.lastTaskId ? { id: s.lastTaskId, status: lastStatus } : null, created_at: new Date(s.createdAt).toISOString(),
 });
-const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 const PAGE = 100;
 
 export const schedulesApp = new OpenAPIHono<AppEnv>()

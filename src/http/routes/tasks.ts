@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { DELETE_MAX } from '../../store/tasks';
 import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../../tasks/across';
-import { notFound } from '../errors';
+import { apiError, notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
-import { cursorParam, wholeNumber } from './params';
+import { pathId, cursorParam, wholeNumber } from './params';
 
-const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 
 const getRoute = createRoute({
   method: 'get',
@@ -35,8 +35,15 @@ const deleteRoute = createRoute({
 const deleteAllRoute = createRoute({
   method: 'delete',
   path: '/',
-  summary: `Delete the caller's tasks (optionally one status), up to ${DELETE_MAX} per call: call again with cursor=next_cursor until next_cursor is null`,
-  request: { query: z.object({ status: StatusSchema.optional(), cursor: cursorParam }) },
+  summary: `Delete the caller's tasks of one status (status=...) or all of them (all=true), up to ${DELETE_MAX} per call: call again with cursor=next_cursor until next_cursor is null`,
+  description: 'A bare DELETE / (neither status nor all) is refused with 400: a path a client or the runtime normalised (DELETE /flows/.. arrives as DELETE /) or a typo must never empty a queue.',
+  request: {
+    query: z.object({
+      status: StatusSchema.optional().openapi({ description: 'delete only the tasks of this status' }),
+      all: z.literal('true', { error: 'must be true (or leave it out and give status=)' }).optional().openapi({ description: 'true: delete every task (required when no status is given)' }),
+      cursor: cursorParam,
+    }),
+  },
   responses: {
     200: jsonResponse(z.object({ deleted: z.number().int(), next_cursor: z.string().nullable() }), 'how many were deleted, and where to go on from (null: done)'),
     ...errorResponses,
@@ -83,7 +90,8 @@ export const tasksApp = new OpenAPIHono<AppEnv>()
     return c.body(null, 204);
   })
   .openapi(deleteAllRoute, async (c) => {
-    const { status, cursor } = c.req.valid('query');
+    const { status, all, cursor } = c.req.valid('query');
+    if (!status && !all) throw apiError(400, 'invalid_request', 'DELETE / names no tasks: send DELETE /?all=true to delete every task, or DELETE /?status=<status> for those of one status');
     const { total, next } = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
     return c.json({ deleted: total, next_cursor: next }, 200);
   });

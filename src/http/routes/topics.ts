@@ -5,18 +5,19 @@ import { buildTask, enqueue } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { errorResponses, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
-import { limitBody, requestedTask, taskHeaders } from './enqueue';
-import { hookUrl, taskOptions } from './params';
+import { BODY_FACTOR, limitBody } from '../middleware';
+import { requestedTask, taskHeaders } from './enqueue';
+import { hookUrl, pathName, taskOptions } from './params';
 
 // Fan-out: a topic names endpoints; publishing to it makes one task per endpoint, stored in one
 // statement (one D1 batch), each with its own retries, so a dead endpoint holds up no other.
 
 const MAX_ENDPOINTS = 100;
-const PUBLISH_FACTOR = 4; // as limitBody(4) for /batch
+const PUBLISH_FACTOR = BODY_FACTOR;
 const TopicSchema = z.object({ name: z.string(), endpoints: z.array(z.string()), updated_at: z.string() }).openapi('Topic');
 const topicJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints, updated_at: new Date(t.updatedAt).toISOString() });
 const nameParam = z.object({
-  name: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'may hold letters, digits and . _ : @ - only').openapi({ param: { name: 'name', in: 'path' }, example: 'order-created' }),
+  name: pathName.openapi({ param: { name: 'name', in: 'path' }, example: 'order-created' }),
 });
 const { url: _url, ...publishOptions } = taskOptions;
 
