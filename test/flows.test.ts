@@ -2,41 +2,15 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { verifyTorqueSignature } from '../client/verify';
 import { call, callWith, consume, enqueue, getTask, hook, received, recordingQueue } from './helpers';
+import { playQueue } from './play-queue';
+import { sweep } from '../src/sweep/sweep';
 import type { Received } from './hook-server';
 
 // Flow control in the Workers runtime, with the flows' Durable Objects, local D1 and the hook
-// server. The test plays the queue: it hands each message to a consumer invocation once its delay
-// is up, several invocations at once, as Cloudflare runs them.
+// server; the test plays the queue (see play-queue.ts).
 
 const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const put = (key: string, limits: object) => call(`/flows/${key}`, { method: 'PUT', body: JSON.stringify(limits), headers: { 'content-type': 'application/json' } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Delivers `ids`, then every message the consumer sends, when due, until `done()` or `ms` pass. */
-async function playQueue(ids: string[], done: () => Promise<boolean>, ms: number, vars: Record<string, unknown> = {}) {
-  const q = recordingQueue();
-  const pending: { at: number; ids: string[] }[] = [{ at: 0, ids }];
-  const running = new Set<Promise<unknown>>();
-  let seen = 0;
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    for (const m of q.sent.slice(seen)) pending.push({ at: Date.now() + (m.delaySeconds ?? 0) * 1000, ids: m.body.ids });
-    seen = q.sent.length;
-    const ready = pending.filter((p) => p.at <= Date.now());
-    pending.splice(0, pending.length, ...pending.filter((p) => p.at > Date.now()));
-    // Up to 8 invocations at once, each with up to 100 ids.
-    for (let i = 0; i < ready.length && running.size < 8; i++) {
-      const batch = ready.splice(i--, 1).flatMap((r) => r.ids);
-      const p: Promise<unknown> = consume(batch, { ...vars, ...q.vars }).finally(() => running.delete(p));
-      running.add(p);
-    }
-    pending.push(...ready);
-    if (running.size === 0 && pending.length === 0 && (await done())) return;
-    if (await done()) break;
-    await sleep(50);
-  }
-  await Promise.all(running);
-}
 
 const allCompleted = (ids: string[]) => async () => (await Promise.all(ids.map(getTask))).every((t) => t.status === 'completed');
 const arrivals = (log: Received[]) => log.map((r) => r.at).sort((a, b) => a - b);
@@ -159,10 +133,12 @@ describe('circuit breaker', () => {
     expect(whileDown.length).toBeLessThanOrEqual(8 + Math.ceil(7_000 / 2_000) + 1);
     const probes = whileDown.slice(8);
     for (let i = 1; i < probes.length; i++) expect(probes[i] - probes[i - 1]).toBeGreaterThanOrEqual(1_500);
-    // The operator heard of it opening and closing, in signed calls.
+    // The operator heard of it opening and closing, in one signed call from the cron tick.
+    await sweep({ ...env, ...vars } as Env);
     const told = (await received(alerts.key)).map((r) => ({ r, body: JSON.parse(Buffer.from(r.body, 'base64').toString()) }));
-    expect(told.map((t) => t.body.type)).toEqual(['circuit.opened', 'circuit.closed']);
-    expect(told[0].body).toMatchObject({ app: 'default', destination: 'flow:down-a-while' });
+    expect(told).toHaveLength(1);
+    expect(told[0].body).toMatchObject({ type: 'circuits.changed', app: 'default' });
+    expect(told[0].body.changes.map((c: { destination: string; change: string }) => `${c.change} ${c.destination}`)).toEqual(['opened flow:down-a-while', 'closed flow:down-a-while']);
     for (const { r } of told) expect(await verifyTorqueSignature(env.SIGNING_SECRET!, r.headers, Buffer.from(r.body, 'base64'))).toBe(true);
     // Closed again: no circuit left for it.
     const { destinations } = await json<{ destinations: { destination: string }[] }>(call('/destinations'));
