@@ -30,8 +30,9 @@ export default defineConfig(async () => {
             AUTHENTICATE: 'false',
             // The hook server is on loopback (tests that check the private-address guard turn it on).
             BLOCK_PRIVATE_ADDRESSES: 'false',
-            // Every test hook lives on 127.0.0.1, so circuit breakers (one per host) would couple
-            // unrelated tests: they are off unless a test turns them on (test/flows.test.ts).
+            // Every test hook lives on one origin (the hook server's 127.0.0.1:<port>), so circuit
+            // breakers (one per origin) would couple unrelated tests of a file: they are off unless a
+            // test turns them on (test/flows.test.ts, test/circuits.test.ts).
             BREAKER_THRESHOLD: '0',
             MIN_RETRY_DELAY: '1',
             MAX_RETRY_DELAY: '60',

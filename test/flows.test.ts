@@ -1,12 +1,12 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { verifyTorqueSignature } from '../client/verify';
-import { allCompleted, call, callWith, consume, enqueue, getTask, hook, playQueue, received, recordingQueue, sleep } from './helpers';
+import { allCompleted, call, callWith, consume, enqueue, getTask, hook, playQueue, received, recordingQueue } from './helpers';
+import { sweep } from '../src/sweep/sweep';
 import type { Received } from './hook-server';
 
 // Flow control in the Workers runtime, with the flows' Durable Objects, local D1 and the hook
-// server. The test plays the queue: it hands each message to a consumer invocation once its delay
-// is up, several invocations at once, as Cloudflare runs them.
+// server; the test plays the queue (playQueue in helpers.ts).
 
 const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const put = (key: string, limits: object) => call(`/flows/${key}`, { method: 'PUT', body: JSON.stringify(limits), headers: { 'content-type': 'application/json' } });
@@ -132,10 +132,12 @@ describe('circuit breaker', () => {
     expect(whileDown.length).toBeLessThanOrEqual(8 + Math.ceil(7_000 / 2_000) + 1);
     const probes = whileDown.slice(8);
     for (let i = 1; i < probes.length; i++) expect(probes[i] - probes[i - 1]).toBeGreaterThanOrEqual(1_500);
-    // The operator heard of it opening and closing, in signed calls.
+    // The operator heard of it opening and closing, in one signed call from the cron tick.
+    await sweep({ ...env, ...vars } as Env);
     const told = (await received(alerts.key)).map((r) => ({ r, body: JSON.parse(Buffer.from(r.body, 'base64').toString()) }));
-    expect(told.map((t) => t.body.type)).toEqual(['circuit.opened', 'circuit.closed']);
-    expect(told[0].body).toMatchObject({ app: 'default', destination: 'flow:down-a-while' });
+    expect(told).toHaveLength(1);
+    expect(told[0].body).toMatchObject({ type: 'circuits.changed', app: 'default' });
+    expect(told[0].body.changes.map((c: { destination: string; change: string }) => `${c.change} ${c.destination}`)).toEqual(['opened flow:down-a-while', 'closed flow:down-a-while']);
     for (const { r } of told) expect(await verifyTorqueSignature(env.SIGNING_SECRET!, r.headers, Buffer.from(r.body, 'base64'))).toBe(true);
     // Closed again: no circuit left for it.
     const { destinations } = await json<{ destinations: { destination: string }[] }>(call('/destinations'));

@@ -67,7 +67,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const logOf = (s: Shard) => logs.get(s) ?? logs.set(s, outcomeLog(s.db, env, cfg, budget)).get(s)!;
   const running = new Set<Promise<void>>();
   const flows = flowControl(env, cfg, shards.home.db);
-  const circuits = breakers(cfg, shards.home.db);
+  const circuits = breakers(env, cfg, shards);
   // Claimed tasks that may not start (their flow holds them back, or they found no slot in time)
   // go back to waiting (attempt count unchanged) and to the queue, due when they may go; in the
   // background, so no slot waits for it.

@@ -1,17 +1,17 @@
 import type { Config } from '../config';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
-import { signatureHeaders } from '../hook/sign';
-import type { DB } from '../store';
-import { readCircuits, recordCircuits, takeProbe, type CircuitNews, type CircuitRow } from '../store/circuits';
+import { holdAt, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
+import type { Shard, Shards } from '../store/shards';
+import { nudge } from '../tasks/nudge';
 import type { TaskRow } from '../store/schema';
 
-// Circuit breakers, per app and destination (the task's flow, else its host). A run of failures
+// Circuit breakers, per app and destination (the task's flow, else its URL's origin). A run of failures
 // that are the destination's fault (no answer, or a 5xx; not a 4xx, which is the task's) opens
 // the circuit: the destination's tasks then wait, their retries untouched, while one probe per
-// interval tries it; the probe's success closes the circuit and the tasks go. State lives in the
-// home database, written only when something failed (a task that succeeds at a healthy
-// destination writes nothing), and read once per consumer invocation.
+// interval tries it; the probe's success closes the circuit and the tasks it held go at once.
+// State lives in the home database, written only when something failed (a task that succeeds at a
+// healthy destination writes nothing), and read per invocation for the destinations of its batch.
 
 /** A URL's host as policies compare hosts (case, IDNA, IP forms), or as written if it has no such form. */
 export const hostOf = (url: string) => {
@@ -19,7 +19,18 @@ export const hostOf = (url: string) => {
   return normalizeHost(host) ?? host;
 };
 
-export const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => (t.flowKey ? `flow:${t.flowKey}` : `host:${hostOf(t.url)}`);
+/**
+ * A URL's origin, the unit a circuit breaker watches: scheme, host (normalised as hosts are) and
+ * port, the port left out when it is the scheme's own ("https://api.example.com",
+ * "http://127.0.0.1:54549"). Two services on one host are two destinations: one being down says
+ * nothing about the other.
+ */
+export const originOf = (url: string) => {
+  const u = new URL(url);
+  return `${u.protocol}//${hostOf(url)}${u.port ? `:${u.port}` : ''}`;
+};
+
+export const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => (t.flowKey ? `flow:${t.flowKey}` : originOf(t.url));
 
 /** The destination's fault, or not: only these open circuits (true), close them (false), or neither. */
 export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | null {
@@ -29,33 +40,28 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
 }
 
 /**
- * Tells the operator (ALERT_URL) that circuits opened or closed: one signed JSON call per change,
- * Standard Webhooks signing as for hooks. Best effort: one try, 10 s at most, failures logged.
+ * Lets tasks a circuit held go now: those still waiting become due and are sent to the queue. Used
+ * when a probe succeeds and on a reset, so recovery does not wait for each task's next look.
  */
-async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], now: number): Promise<void> {
-  if (!cfg.ALERT_URL || changes.length === 0) return;
-  await Promise.all(changes.map(async ({ type, c }) => {
-    const body = new TextEncoder().encode(JSON.stringify({
-      type, app: c.appId, destination: c.destination, failures: c.failures, at: new Date(now).toISOString(),
-      next_probe_at: type === 'circuit.opened' ? new Date(c.probeAt).toISOString() : null,
-    }));
-    const id = `alert_${c.appId}_${c.destination}_${now}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Torque' };
-    if (cfg.SIGNING_SECRET) Object.assign(headers, await signatureHeaders(cfg.SIGNING_SECRET, id, Math.floor(now / 1000), body));
-    try {
-      const res = await fetch(cfg.ALERT_URL!, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
-      await res.body?.cancel();
-      if (!res.ok) console.error(`ALERT_URL answered ${res.status} to ${type}`);
-    } catch (err) {
-      console.error(`ALERT_URL could not be called for ${type}`, err);
-    }
-  }));
+export async function releaseHeld(env: Env, cfg: Config, shards: Shards, app: string, ids: string[], now = Date.now()): Promise<number> {
+  const byShard = new Map<Shard, { app: string; id: string }[]>();
+  for (const id of new Set(ids)) {
+    const shard = shards.of(id);
+    if (shard) byShard.get(shard)?.push({ app, id }) ?? byShard.set(shard, [{ app, id }]);
+  }
+  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, cfg.SWEEP_GRACE * 1000)))).flat();
+  await nudge(env, moved, now);
+  return moved.length;
 }
 
-export function breakers(cfg: Config, home: DB) {
+type Held = { task: TaskRow; dueAt: number };
+
+export function breakers(env: Env, cfg: Config, shards: Shards) {
+  const home = shards.home.db;
   const on = cfg.BREAKER_THRESHOLD > 0;
   const intervalMs = cfg.BREAKER_INTERVAL * 1000;
-  let view: Map<string, CircuitRow> | undefined;
+  // The circuits of the destinations this invocation has seen (null: none), read as they appear.
+  const view = new Map<string, CircuitRow | null>();
   const key = (app: string, destination: string) => `${app}\n${destination}`;
   const news = new Map<string, CircuitNews>();
   let chain = Promise.resolve();
@@ -67,10 +73,11 @@ export function breakers(cfg: Config, home: DB) {
       if (batch.length === 0) return;
       try {
         const now = Date.now();
-        const { left, opened, closed } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10);
-        for (const c of left) view?.set(key(c.appId, c.destination), c);
-        await alert(cfg, [...opened.map((c) => ({ type: 'circuit.opened', c })), ...closed.map((c) => ({ type: 'circuit.closed', c }))], now);
-        for (const n of batch) if (n.closed && n.failures === 0) view?.delete(key(n.app, n.destination));
+        const { left, held } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10, !!cfg.ALERT_URL);
+        for (const c of left) view.set(key(c.appId, c.destination), c);
+        for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.app, n.destination), null);
+        // A probe succeeded: every task its circuit held goes now, not at its next look.
+        await Promise.all(held.map((h) => releaseHeld(env, cfg, shards, h.app, h.ids, now)));
       } catch (err) {
         console.error('recording circuit state failed', err);
       }
@@ -79,13 +86,25 @@ export function breakers(cfg: Config, home: DB) {
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Reads the circuits of destinations not seen yet in this invocation (one query for all). */
+  async function look(tasks: TaskRow[]) {
+    const missing = new Map<string, CircuitKey>();
+    for (const t of tasks) {
+      const k = key(t.appId, destinationOf(t));
+      if (!view.has(k)) missing.set(k, { app: t.appId, destination: destinationOf(t) });
+    }
+    if (missing.size === 0) return;
+    for (const k of missing.keys()) view.set(k, null);
+    for (const c of await readCircuits(home, [...missing.values()])) view.set(key(c.appId, c.destination), c);
+  }
+
   return {
     /** Tasks whose destination's circuit lets them go (closed, or this one is the probe), and the rest. */
-    async check(tasks: TaskRow[], now = Date.now()): Promise<{ go: TaskRow[]; held: { task: TaskRow; dueAt: number }[] }> {
+    async check(tasks: TaskRow[], now = Date.now()): Promise<{ go: TaskRow[]; held: Held[] }> {
       if (!on || tasks.length === 0) return { go: tasks, held: [] };
-      view ??= new Map((await readCircuits(home)).map((c) => [key(c.appId, c.destination), c]));
+      await look(tasks);
       const go: TaskRow[] = [];
-      const held: { task: TaskRow; dueAt: number }[] = [];
+      const holding = new Map<string, Held[]>();
       for (const task of tasks) {
         const k = key(task.appId, destinationOf(task));
         let c = view.get(k);
@@ -102,9 +121,20 @@ export function breakers(cfg: Config, home: DB) {
           view.set(k, c);
         }
         if (!c || c.state === 'closed') go.push(task);
-        // Back right after the next probe (spread a little): if it succeeded, they go.
-        else held.push({ task, dueAt: c.probeAt + 1000 + held.length * 10 });
+        // Back right after the next probe (spread a little), unless the probe's success lets it go first.
+        else holding.get(k)?.push({ task, dueAt: c.probeAt + 1000 }) ?? holding.set(k, [{ task, dueAt: c.probeAt + 1000 }]);
       }
+      const held: Held[] = [];
+      await Promise.all([...holding.values()].map(async (tasks) => {
+        const at = { app: tasks[0].task.appId, destination: destinationOf(tasks[0].task) };
+        // Noted at the circuit before the probe can end, so its success finds them. A circuit
+        // closed meanwhile (by another invocation) holds nothing: they go.
+        if (await holdAt(home, at, tasks.map((h) => h.task.id))) held.push(...tasks.map((h, i) => ({ task: h.task, dueAt: h.dueAt + i * 10 })));
+        else {
+          view.set(key(at.app, at.destination), null);
+          go.push(...tasks.map((h) => h.task));
+        }
+      }));
       return { go, held };
     },
     /** Notes an attempt's result; written within a second, with others. */
@@ -114,7 +144,7 @@ export function breakers(cfg: Config, home: DB) {
       const destination = destinationOf(task);
       const k = key(task.appId, destination);
       // A success matters only where a circuit exists (or failures were just noted).
-      if (!fault && !view?.has(k) && !news.has(k)) return;
+      if (!fault && !view.get(k) && !news.has(k)) return;
       const n = news.get(k) ?? { app: task.appId, destination, closed: false, failures: 0 };
       if (fault) n.failures++;
       else Object.assign(n, { closed: true, failures: 0 });

@@ -1,29 +1,67 @@
 import type { DB } from '.';
 import type { circuits } from './schema';
 
-export type CircuitRow = typeof circuits.$inferSelect;
+export type CircuitRow = Omit<typeof circuits.$inferSelect, 'held'>;
 /** What one flush learnt of a destination: a success (the circuit closes), then failures since. */
 export type CircuitNews = { app: string; destination: string; closed: boolean; failures: number };
+export type CircuitKey = { app: string; destination: string };
 
 const ROW = `app_id AS appId, destination, state, failures, since, probe_at AS probeAt, interval_ms AS intervalMs`;
+const PAIRS = (p: string) => `(SELECT json_extract(value, '$.a'), json_extract(value, '$.d') FROM json_each(${p}))`;
+const pairsJson = (keys: CircuitKey[]) => JSON.stringify(keys.map((k) => ({ a: k.app, d: k.destination })));
+// A circuit remembers at most this many held task ids; any beyond come back at their next look.
+export const HELD_CAP = 1000;
 
-/** Every circuit (only destinations that failed lately have one): read once per consumer invocation. */
-export async function readCircuits(db: DB): Promise<CircuitRow[]> {
-  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits`).all<CircuitRow>()).results;
+/** The circuits of these destinations (most have none): what a consumer invocation reads, by primary key. */
+export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitRow[]> {
+  if (keys.length === 0) return [];
+  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS('?1')}`).bind(pairsJson(keys)).all<CircuitRow>()).results;
 }
 
-export async function appCircuits(db: DB, appId: string): Promise<CircuitRow[]> {
-  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE app_id = ?1 ORDER BY destination`).bind(appId).all<CircuitRow>()).results;
+/** An app's circuits by destination, `limit` at most, after `after`. */
+export async function appCircuits(db: DB, appId: string, limit: number, after = ''): Promise<CircuitRow[]> {
+  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE app_id = ?1 AND destination > ?2 ORDER BY destination LIMIT ?3`)
+    .bind(appId, after, limit).all<CircuitRow>()).results;
 }
 
-export async function resetCircuit(db: DB, appId: string, destination: string): Promise<boolean> {
-  const { results } = await db.$client.prepare('DELETE FROM circuits WHERE app_id = ?1 AND destination = ?2 RETURNING destination').bind(appId, destination).all();
-  return results.length > 0;
+/** How many of an app's circuits are in each state. */
+export async function circuitCounts(db: DB, appId: string): Promise<Record<CircuitRow['state'], number>> {
+  const { results } = await db.$client.prepare('SELECT state, count(*) AS n FROM circuits WHERE app_id = ?1 GROUP BY state').bind(appId).all<{ state: CircuitRow['state']; n: number }>();
+  const counts = { closed: 0, open: 0, half_open: 0 };
+  for (const r of results) counts[r.state] = r.n;
+  return counts;
+}
+
+const heldIds = (rows: { held: string | null }[]) => rows.flatMap((r) => (r.held ? (JSON.parse(r.held) as string[]) : []));
+
+/**
+ * Deletes an app's circuits: those named exactly, and those whose destination starts with one of
+ * `prefixes`. Returns the destinations closed and the ids of the tasks they held.
+ */
+export async function resetCircuits(db: DB, appId: string, names: string[], prefixes: string[] = []) {
+  // A prefix is a key range (prefix up to prefix + U+FFFF), so the primary key finds it.
+  const ranges = prefixes.map((p) => ({ lo: p, hi: `${p}\uffff` }));
+  const { results } = await db.$client.prepare(`DELETE FROM circuits WHERE app_id = ?1 AND (destination IN (SELECT value FROM json_each(?2))
+      OR EXISTS (SELECT 1 FROM json_each(?3) AS r WHERE circuits.destination >= json_extract(r.value, '$.lo') AND circuits.destination < json_extract(r.value, '$.hi')))
+    RETURNING destination, held`).bind(appId, JSON.stringify(names), JSON.stringify(ranges)).all<{ destination: string; held: string | null }>();
+  return { destinations: results.map((r) => r.destination), held: heldIds(results) };
+}
+
+/**
+ * Notes that an open circuit holds these tasks back (ids merged, at most HELD_CAP kept). False if
+ * the circuit is closed or gone by now (another invocation saw it recover): then nothing holds them.
+ */
+export async function holdAt(db: DB, key: CircuitKey, ids: string[]): Promise<boolean> {
+  const row = await db.$client.prepare(`UPDATE circuits SET held = (SELECT json_group_array(value) FROM
+      (SELECT value FROM json_each(coalesce(circuits.held, '[]')) UNION SELECT value FROM json_each(?3) LIMIT ${HELD_CAP}))
+    WHERE app_id = ?1 AND destination = ?2 AND state <> 'closed' RETURNING state`).bind(key.app, key.destination, JSON.stringify(ids)).first();
+  return row != null;
 }
 
 // ?1 [{a, d, f: failures}], ?2 now, ?3 threshold, ?4 interval, ?5 longest interval.
 // Failures add up; enough of them open a closed circuit; a failed probe (half-open) opens it again
-// for twice as long (up to the longest interval).
+// for twice as long (up to the longest interval). A closed circuit's probe_at is its last failure
+// plus the interval (see pruneCircuits).
 const FAILED = `
   INSERT INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
   SELECT json_extract(value, '$.a'), json_extract(value, '$.d'),
@@ -38,26 +76,33 @@ const FAILED = `
                     WHEN circuits.state = 'closed' THEN ?2 + circuits.interval_ms ELSE circuits.probe_at END
   RETURNING ${ROW}`;
 
-/** Records a flush's news in one transaction; returns the circuits it left (for the caller's view). */
-export async function recordCircuits(db: DB, news: CircuitNews[], now: number, threshold: number, intervalMs: number, maxIntervalMs: number) {
+/**
+ * Records a flush's news in one transaction; returns the circuits it left (for the caller's view),
+ * those it opened and closed (noted for the tick's alerts if `noteChanges`), and the tasks the closed ones held.
+ */
+export async function recordCircuits(db: DB, news: CircuitNews[], now: number, threshold: number, intervalMs: number, maxIntervalMs: number, noteChanges: boolean) {
   const d1 = db.$client;
-  const closed = news.filter((n) => n.closed).map((n) => ({ a: n.app, d: n.destination }));
+  const closing = news.filter((n) => n.closed);
   const failed = news.filter((n) => n.failures > 0).map((n) => ({ a: n.app, d: n.destination, f: n.failures }));
   const statements = [
-    ...(closed.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN (SELECT json_extract(value, '$.a'), json_extract(value, '$.d') FROM json_each(?1))
-      RETURNING ${ROW}`).bind(JSON.stringify(closed))] : []),
+    ...(closing.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN ${PAIRS('?1')} RETURNING ${ROW}, held`).bind(pairsJson(closing))] : []),
     ...(failed.length ? [d1.prepare(FAILED).bind(JSON.stringify(failed), now, threshold, intervalMs, maxIntervalMs)] : []),
   ];
-  if (statements.length === 0) return { left: [], opened: [], closed: [] };
-  const results = await d1.batch<CircuitRow>(statements);
+  if (statements.length === 0) return { left: [], opened: [], closed: [], held: [] };
+  const results = await d1.batch<CircuitRow & { held: string | null }>(statements);
   const left = failed.length ? results.at(-1)!.results : [];
-  return {
-    left,
-    // Circuits this flush opened (from closed: a half-open one failing its probe stays open).
-    opened: left.filter((c) => c.state === 'open' && c.since === now && c.failures >= threshold && c.intervalMs === intervalMs),
-    // Circuits a success closed (deleting a closed one that merely counted failures is no news).
-    closed: closed.length ? results[0].results.filter((c) => c.state !== 'closed') : [],
-  };
+  // Circuits this flush opened (from closed: a half-open one failing its probe stays open).
+  const opened = left.filter((c) => c.state === 'open' && c.since === now && c.failures >= threshold && c.intervalMs === intervalMs);
+  // Circuits a success closed (deleting a closed one that merely counted failures is no news).
+  const closed = closing.length ? results[0].results.filter((c) => c.state !== 'closed') : [];
+  const changes = [...opened.map((c) => ({ c, change: 'opened', next: c.probeAt })), ...closed.map((c) => ({ c, change: 'closed', next: null }))];
+  if (noteChanges && changes.length) {
+    await d1.prepare(`INSERT INTO circuit_changes (app_id, destination, change, failures, at, next_probe_at)
+        SELECT json_extract(value, '$.a'), json_extract(value, '$.d'), json_extract(value, '$.c'), json_extract(value, '$.f'), ?2, json_extract(value, '$.n') FROM json_each(?1)`)
+      .bind(JSON.stringify(changes.map(({ c, change, next }) => ({ a: c.appId, d: c.destination, c: change, f: c.failures, n: next }))), now).run();
+  }
+  const held = closing.length ? results[0].results.filter((c) => c.held).map((c) => ({ app: c.appId, ids: heldIds([c]) })) : [];
+  return { left, opened, closed, held };
 }
 
 /** Takes the one probe an open circuit allows per interval; undefined if another took it. */
@@ -68,4 +113,38 @@ export async function takeProbe(db: DB, appId: string, destination: string, now:
     .bind(appId, destination, now)
     .all<CircuitRow>();
   return results[0];
+}
+
+/**
+ * Drops circuits that no longer mean anything: closed ones whose last failure is `closedAfterMs`
+ * old (failures that far apart are not a run), and open ones no task came to probe for
+ * `idleAfterMs` (nothing waits for them). The table stays the size of what is failing now.
+ */
+export async function pruneCircuits(db: DB, now: number, closedAfterMs: number, idleAfterMs: number): Promise<number> {
+  const { meta } = await db.$client.prepare(`DELETE FROM circuits WHERE (state = 'closed' AND probe_at < ?1) OR (state <> 'closed' AND probe_at < ?2)`)
+    .bind(now - closedAfterMs, now - idleAfterMs).run();
+  return meta.changes ?? 0;
+}
+
+export type CircuitChange = { id: number; appId: string; destination: string; change: 'opened' | 'closed'; failures: number; at: number; nextProbeAt: number | null };
+
+/** Takes (deletes and returns) up to `limit` circuit changes, oldest first. */
+export async function takeCircuitChanges(db: DB, limit: number): Promise<CircuitChange[]> {
+  const { results } = await db.$client.prepare(`DELETE FROM circuit_changes WHERE id IN (SELECT id FROM circuit_changes ORDER BY id LIMIT ?1)
+    RETURNING id, app_id AS appId, destination, change, failures, at, next_probe_at AS nextProbeAt`).bind(limit).all<CircuitChange>();
+  return results.sort((a, b) => a.id - b.id);
+}
+
+// ?1 [{a, i}], ?2 now, ?3 grace. Tasks a circuit held that still wait become due now (the
+// sweeper's watch moves with them, as for a hold); running, finished or deleted ones are left alone.
+export const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
+  FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i FROM json_each(?1)) AS k
+  WHERE tasks.app_id = k.a AND tasks.id = k.i AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
+  RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`;
+
+/** Makes held tasks due now; returns those it moved (to be sent to the queue). */
+export async function releaseTasks(db: DB, keys: { app: string; id: string }[], now: number, graceMs: number) {
+  if (keys.length === 0) return [];
+  const json = JSON.stringify(keys.map((k) => ({ a: k.app, i: k.id })));
+  return (await db.$client.prepare(RELEASE_SQL).bind(json, now, graceMs).all<{ app: string; id: string; dueAt: number }>()).results;
 }

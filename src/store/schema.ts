@@ -145,7 +145,7 @@ export const flows = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.key] })],
 );
 
-// Circuit breakers per app and destination ("host:<name>", or "flow:<key>" for tasks of a flow),
+// Circuit breakers per app and destination (an origin "https://api.example.com", or "flow:<key>" for tasks of a flow),
 // in the home database. Only destinations that failed lately have a row: a closed circuit
 // counting consecutive failures, an open one (its tasks wait, without spending retries, for one
 // probe per interval), or half-open (a probe is out). A success deletes the row.
@@ -159,9 +159,21 @@ export const circuits = sqliteTable(
     since: integer('since').notNull(), // when it entered this state
     probeAt: integer('probe_at').notNull(), // open: when the next probe may go
     intervalMs: integer('interval_ms').notNull(),
+    held: text('held'), // JSON array of the ids of tasks it holds back (capped), released when it closes
   },
   (t) => [primaryKey({ columns: [t.appId, t.destination] })],
 );
+
+// Circuits that opened or closed since the last cron tick, which sends one ALERT_URL call per app.
+export const circuitChanges = sqliteTable('circuit_changes', {
+  id: integer('id').primaryKey(),
+  appId: text('app_id').notNull(),
+  destination: text('destination').notNull(),
+  change: text('change', { enum: ['opened', 'closed'] }).notNull(),
+  failures: integer('failures').notNull(),
+  at: integer('at').notNull(),
+  nextProbeAt: integer('next_probe_at'),
+});
 
 // Fan-out: a topic's endpoints, per app (home database). Publishing makes one task per endpoint.
 export const topics = sqliteTable(

@@ -2,6 +2,7 @@ import { getConfig, type Config } from '../config';
 import type { DB } from '../store';
 import { openShards } from '../store/shards';
 import { fireDueSchedules } from '../schedules/tick';
+import { tendCircuits } from '../flow/alerts';
 import { expireOld, foldNew } from '../store/fold';
 import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
 import { nudge } from '../tasks/nudge';
@@ -26,11 +27,16 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const cfg = getConfig(env);
   const shards = openShards(env, cfg);
   const rounds = Math.max(1, Math.floor(ROUNDS / shards.all.length));
-  const [scheduled, ...each] = await Promise.allSettled([
+  const [circuits, scheduled, ...each] = await Promise.allSettled([
+    tendCircuits(cfg, shards.home.db, now),
     fireDueSchedules(env, shards.home.db, now, ROUNDS),
     ...shards.all.map((s) => sweepOne(env, cfg, s.db, now, rounds)),
   ]);
   const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, scheduled: 0, failed: [] };
+  if (circuits.status === 'rejected') {
+    console.error('pruning circuits or alerting failed', circuits.reason);
+    report.failed.push('circuits');
+  }
   if (scheduled.status === 'fulfilled') report.scheduled = scheduled.value;
   else {
     console.error('firing schedules failed', scheduled.reason);

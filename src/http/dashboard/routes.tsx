@@ -80,7 +80,7 @@ dashboardApp.get('/dashboard', async (c) => {
     appStats(c.get('shards'), c.get('app'), now),
     minuteSeries(c.get('shards'), c.get('app'), minute - 59),
     listTasks(c.get('shards'), c.get('app'), { status, before: cursor, limit: 50 }),
-    appCircuits(c.get('db'), c.get('app')),
+    appCircuits(c.get('db'), c.get('app'), 50),
     listFlows(c.get('db'), c.get('app'), 50),
   ]);
   const { tasks, next } = page;

@@ -1,16 +1,18 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { releaseHeld } from '../../flow/breaker';
 import { normalizeHost } from '../../hook/hosts';
-import { appCircuits, resetCircuit, type CircuitRow } from '../../store/circuits';
+import { appCircuits, resetCircuits, type CircuitRow } from '../../store/circuits';
 import { notFound } from '../errors';
 import { errorResponses, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
+import { wholeNumber } from './params';
 
 // The circuit breakers of the app's destinations (see src/flow/breaker.ts). Only destinations that
 // failed lately are listed; every other destination's circuit is closed.
 
 const CircuitSchema = z
   .object({
-    destination: z.string().openapi({ description: '"host:<name>", or "flow:<key>" for tasks of a flow', example: 'host:api.example.com' }),
+    destination: z.string().openapi({ description: 'an origin ("https://api.example.com", "http://127.0.0.1:8080"), or "flow:<key>" for tasks of a flow', example: 'https://api.example.com' }),
     state: z.enum(['closed', 'open', 'half_open']),
     failures: z.number().int().openapi({ description: 'failures in a row (no answer, or 5xx)' }),
     since: z.string(),
@@ -24,27 +26,61 @@ export const circuitJson = (c: CircuitRow) => ({
 });
 
 const destinationParam = z.object({
-  destination: z.string().min(1).max(300).openapi({ param: { name: 'destination', in: 'path' }, description: 'host:<name>, flow:<key>, or a bare host name' }),
+  destination: z.string().min(1).max(300).openapi({
+    param: { name: 'destination', in: 'path' },
+    description: 'flow:<key>; an origin with its scheme, URL-encoded (https%3A%2F%2Fapi.example.com%3A8443); host:port (either scheme); or a bare host (every origin on it)',
+  }),
 });
 
-/** "api.example.com" means its host; "host:…" and "flow:…" are taken as given (hosts normalised). */
-function destinationName(raw: string): string | null {
-  if (raw.startsWith('flow:')) return raw;
-  const host = normalizeHost(raw.startsWith('host:') ? raw.slice(5) : raw);
-  return host ? `host:${host}` : null;
+const origin = (scheme: 'http' | 'https', host: string, port?: string) =>
+  `${scheme}://${host}${port && port !== (scheme === 'http' ? '80' : '443') ? `:${port}` : ''}`;
+
+/** The circuits a reset names: exact destinations, and prefixes (every port of a bare host). */
+function destinationNames(raw: string): { names: string[]; prefixes: string[] } | null {
+  if (raw.startsWith('flow:')) return { names: [raw], prefixes: [] };
+  if (raw.includes('://')) {
+    try {
+      const u = new URL(raw);
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.hash || u.username || u.password) return null;
+      const host = normalizeHost(u.hostname);
+      return host ? { names: [origin(u.protocol === 'http:' ? 'http' : 'https', host, u.port)], prefixes: [] } : null;
+    } catch {
+      return null;
+    }
+  }
+  const bare = raw.startsWith('host:') && !/^host:\d+$/.test(raw) ? raw.slice(5) : raw; // the old "host:<name>" form
+  // host:port ("[v6]:port" for IPv6); a bare IPv6 address has several colons and no brackets.
+  const m = bare.match(/^(\[[^\]]*\]|[^:]*):(\d{1,5})$/);
+  const host = normalizeHost(m ? m[1] : bare);
+  if (!host) return null;
+  if (m) return { names: [origin('http', host, m[2]), origin('https', host, m[2])], prefixes: [] };
+  return { names: [origin('http', host), origin('https', host)], prefixes: [`http://${host}:`, `https://${host}:`] };
 }
 
 export const destinationsApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
-    method: 'get', path: '/destinations', summary: "Circuit breakers of the app's destinations that failed lately",
-    responses: { 200: jsonResponse(z.object({ destinations: z.array(CircuitSchema) }), 'their circuits'), ...errorResponses },
-  }), async (c) => c.json({ destinations: (await appCircuits(c.get('db'), c.get('app'))).map(circuitJson) }, 200))
+    method: 'get', path: '/destinations', summary: "Circuit breakers of the app's destinations that failed lately, by destination, cursor-paginated",
+    request: {
+      query: z.object({
+        limit: wholeNumber(1, 100).optional().openapi({ description: '1..100, default 50' }),
+        cursor: z.string().min(1).max(300).optional().openapi({ description: 'next_cursor of the previous page (the last destination it listed)' }),
+      }),
+    },
+    responses: { 200: jsonResponse(z.object({ destinations: z.array(CircuitSchema), next_cursor: z.string().nullable() }), 'a page of circuits'), ...errorResponses },
+  }), async (c) => {
+    const { limit = 50, cursor } = c.req.valid('query');
+    const rows = await appCircuits(c.get('db'), c.get('app'), limit + 1, cursor);
+    const page = rows.slice(0, limit);
+    return c.json({ destinations: page.map(circuitJson), next_cursor: rows.length > limit ? page.at(-1)!.destination : null }, 200);
+  })
   .openapi(createRoute({
-    method: 'post', path: '/destinations/{destination}/reset', summary: "Close a destination's circuit now (its waiting tasks go when next due)",
+    method: 'post', path: '/destinations/{destination}/reset', summary: "Close a destination's circuit now: the tasks it held go at once",
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
-    const name = destinationName(c.req.valid('param').destination);
-    if (!name || !(await resetCircuit(c.get('db'), c.get('app'), name))) throw notFound('circuit');
+    const named = destinationNames(c.req.valid('param').destination);
+    const closed = named && (await resetCircuits(c.get('db'), c.get('app'), named.names, named.prefixes));
+    if (!closed || closed.destinations.length === 0) throw notFound('circuit');
+    await releaseHeld(c.env, c.get('config'), c.get('shards'), c.get('app'), closed.held);
     return c.body(null, 204);
   });

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { appCircuits } from '../../store/circuits';
+import { circuitCounts } from '../../store/circuits';
 import { appStats } from '../../tasks/across';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
@@ -29,7 +29,6 @@ const route = createRoute({
 });
 
 export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
-  const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('app'), Date.now()), appCircuits(c.get('db'), c.get('app'))]);
-  const count = (state: string) => circuits.filter((x) => x.state === state).length;
-  return c.json({ ...stats, circuits: { open: count('open'), half_open: count('half_open'), failing: count('closed') } }, 200);
+  const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('app'), Date.now()), circuitCounts(c.get('db'), c.get('app'))]);
+  return c.json({ ...stats, circuits: { open: circuits.open, half_open: circuits.half_open, failing: circuits.closed } }, 200);
 });
