@@ -58,6 +58,17 @@ describe('callbacks', () => {
     expect(await getTask(task.id)).toEqual(before);
   });
 
+  it('reports a binary answer as its own bytes (not decoded as text and re-encoded)', async () => {
+    const told = hook('ok');
+    const { task } = await enqueue(hook('bytes').url, 'x', { callback: told.url });
+    await consume([task.id]);
+    const report = await reportOn(task.id);
+    await consume([report!.id]);
+    const sent = Buffer.from(bodyOf((await received(told.key))[0]).task.response_base64, 'base64');
+    expect(sent.length).toBe(1024);
+    expect([...sent]).toEqual(Array.from({ length: 1024 }, (_, i) => i % 256));
+  });
+
   it('refuses a callback that is not an absolute http(s) URL, naming it', async () => {
     const res = await call(`/?url=${encodeURIComponent(hook('ok').url)}`, { method: 'POST', body: 'x', headers: { 'torque-callback': 'ftp://nope' } });
     expect(res.status).toBe(400);

@@ -103,6 +103,21 @@ describe('flow control', () => {
     }));
     expect(batch.tasks.map((t) => t.flow_key)).toEqual(['b1', null]);
   });
+
+  it('a task held for a slot beyond 24 h is looked at a minute before its slot, not SWEEP_GRACE after it', async () => {
+    expect((await put('daily', { rate: 1, period: 86_400 })).status).toBe(200);
+    // Delayed past the sweeper's walk, so the sweeper tracks them from the start (wake_at set).
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue(hook('ok').url, 'x', { flow_key: 'daily', delay: '600' })).task.id);
+    for (const id of ids) await env.DB.prepare('UPDATE tasks SET due_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await consume(ids);
+    const rows = await env.DB.prepare('SELECT id, status, due_at, wake_at FROM tasks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id')
+      .bind(JSON.stringify(ids)).all<{ id: string; status: string; due_at: number; wake_at: number }>();
+    const held = rows.results.filter((r) => r.status === 'pending');
+    expect(held).toHaveLength(2); // one started; the others wait for their slots, one and two periods away
+    const third = held.find((r) => r.due_at > Date.now() + 86_400_000)!;
+    expect(third.wake_at).toBe(third.due_at - 60_000);
+  });
 });
 
 describe('circuit breaker', () => {

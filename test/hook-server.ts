@@ -66,6 +66,12 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer, log: Ma
     case 'ok':
       res.end('ok');
       return;
+    case 'bytes': {
+      // 1,024 bytes that are not text: 0..255, four times.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.from(Array.from({ length: 1024 }, (_, i) => i % 256)));
+      return;
+    }
     case 'status': {
       res.statusCode = Number(q.get('code') ?? 500);
       if (q.get('retry_after')) res.setHeader('retry-after', q.get('retry_after')!);

@@ -12,7 +12,10 @@ export interface AttemptResult {
   statusCode: number | null;
   /** Error kind and detail for attempts that got no HTTP answer, e.g. "timeout: ...". */
   error: string | null;
+  /** The first RESPONSE_LOG_BYTES of the answer as text (for the attempt log). */
   response: string | null;
+  /** The same bytes as they came (a callback reports them exactly, binary or not). */
+  responseBytes?: Uint8Array | null;
   /**
    * blocked: the host policy refused the URL (or a redirect's target). invalid: the request could
    * not even be built from the stored task (it never will be: the task fails at once).
@@ -25,14 +28,14 @@ export interface AttemptResult {
 const utf8 = new TextDecoder();
 
 /** Reads at most `limit` bytes of a body, then cancels the rest (an endless body cannot pin us). */
-async function readHead(res: Response, limit: number): Promise<string> {
+async function readHead(res: Response, limit: number): Promise<Uint8Array> {
   const body = res.body;
-  if (!body) return '';
+  if (!body) return new Uint8Array(0);
   // A short body of known length is read whole (the runtime holds it to its length): the usual
   // answer, and cheaper than a reader. Not when compressed: the length is then the compressed
   // one, and a kilobyte of gzip can unpack to a megabyte.
   const length = res.headers.get('content-length');
-  if (length && /^\d{1,4}$/.test(length) && Number(length) <= limit && !res.headers.has('content-encoding')) return (await res.text()).slice(0, limit);
+  if (length && /^\d{1,4}$/.test(length) && Number(length) <= limit && !res.headers.has('content-encoding')) return new Uint8Array(await res.arrayBuffer()).subarray(0, limit);
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -49,7 +52,7 @@ async function readHead(res: Response, limit: number): Promise<string> {
   const all = new Uint8Array(size);
   let at = 0;
   for (const p of parts) (all.set(p, at), (at += p.length));
-  return utf8.decode(all.subarray(0, limit));
+  return all.subarray(0, limit);
 }
 
 /**
@@ -136,11 +139,12 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
         continue;
       }
       answered = true;
-      const response = await readHead(res, RESPONSE_LOG_BYTES);
+      const responseBytes = await readHead(res, RESPONSE_LOG_BYTES);
+      const response = utf8.decode(responseBytes);
       const code = res.status;
       const outcome = code >= 200 && code < 300 ? 'ok' : code === 410 ? 'gone' : 'http';
       const retryAfter = code === 429 || code === 503 ? parseRetryAfter(res.headers.get('retry-after')) : null;
-      return finish({ statusCode: code, error: null, response, outcome, retryAfter });
+      return finish({ statusCode: code, error: null, response, responseBytes, outcome, retryAfter });
     }
   } catch (err) {
     return finish({ statusCode: null, error: describe(err, timedOut, answered), response: null, outcome: 'network', retryAfter: null });

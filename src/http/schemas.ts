@@ -45,7 +45,7 @@ export const CallbackBodySchema = z
       attempts: z.number().int(),
       last_status_code: z.number().int().nullable(),
       last_error: z.string().nullable(),
-      response_base64: z.string().nullable().openapi({ description: 'the first KiB of the last answer, base64' }),
+      response_base64: z.string().nullable().openapi({ description: 'the first KiB of the last answer: its bytes as received (binary or text), base64' }),
     }),
   })
   .openapi('CallbackBody', { description: 'The JSON body POSTed to a callback URL when the task it reports on completes or fails for good' });

@@ -3,6 +3,7 @@ import { countDelta, KEYS } from './counts';
 import type { DB } from '.';
 import { tasks, type TaskRow, type TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
+import { waitingWakeSql } from './watch';
 
 // The promise a claim makes: every task it claims starts its attempt (the fetch is made) within
 // this long of the claim's time (updated_at), or not at all (it is handed back). The claim's time
@@ -84,7 +85,9 @@ export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | '
 
 // ?1 [{a, i, n: attempts as claimed, d: due again}], ?2 now, ?3 grace. A claimed task that flow
 // control holds back goes back to waiting as it was: its attempt count and status unchanged, due
-// when its flow lets it go. Counters move back for tasks they cover.
+// when its flow lets it go. Counters move back for tasks they cover. Its wake follows the one rule
+// (store/watch.ts): one held beyond Queues' 24 h gets no message now and must be looked at a
+// minute before its slot, not SWEEP_GRACE after it (late, and behind its flow's later tasks).
 const HELD = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i, json_extract(value, '$.n') AS n,
     json_extract(value, '$.d') AS d FROM json_each(?1))`;
 const HELD_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status = 'in_progress' AND tasks.attempts = k.n`;
@@ -92,7 +95,7 @@ const WAITING_AGAIN = `CASE WHEN tasks.attempts - 1 = 0 THEN 'pending' ELSE 'ret
 export const UNCLAIM_SQL = {
   counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD} AS k JOIN tasks ON ${HELD_WHERE}`),
   unclaim: `UPDATE tasks SET status = ${WAITING_AGAIN}, attempts = attempts - 1, due_at = k.d, updated_at = ?2,
-      wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE max(k.d, ?2) + ?3 END
+      wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ${waitingWakeSql('?2', '?3', true, 'k.d')} END
     FROM ${HELD} AS k WHERE ${HELD_WHERE}`,
 };
 

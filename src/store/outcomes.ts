@@ -18,7 +18,8 @@ export interface Outcome {
   durationMs: number;
   statusCode: number | null;
   error: string | null; // error kind and detail for attempts that got no HTTP answer
-  response: string | null; // the first KiB of the answer
+  response: string | null; // the first KiB of the answer, as text
+  responseBytes?: Uint8Array | null; // the same bytes as they came (for callbacks)
 }
 
 // A whole consumer batch is recorded with a few statements whatever its size: the outcomes

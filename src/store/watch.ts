@@ -12,8 +12,11 @@ export function waitingWake(due: number, now: number, graceMs: number): number {
   return due - now > MAX_QUEUE_DELAY_MS ? due - COMING_DUE_MS : Math.max(due, now) + graceMs;
 }
 
-/** The same rule in SQL over `due_at`; `sentNow` false for a first check of a task not just sent. */
-export function waitingWakeSql(now: string, grace: string, sentNow: boolean): string {
-  const later = sentNow ? `max(due_at, ${now}) + ${grace}` : `max(due_at + ${grace}, ${now})`;
-  return `CASE WHEN due_at > ${now} + ${MAX_QUEUE_DELAY_MS} THEN due_at - ${COMING_DUE_MS} ELSE ${later} END`;
+/**
+ * The same rule in SQL over `due` (default the row's `due_at`); `sentNow` false for a first check
+ * of a task not just sent.
+ */
+export function waitingWakeSql(now: string, grace: string, sentNow: boolean, due = 'due_at'): string {
+  const later = sentNow ? `max(${due}, ${now}) + ${grace}` : `max(${due} + ${grace}, ${now})`;
+  return `CASE WHEN ${due} > ${now} + ${MAX_QUEUE_DELAY_MS} THEN ${due} - ${COMING_DUE_MS} ELSE ${later} END`;
 }

@@ -11,6 +11,12 @@ import type { NewTaskRow, TaskRow } from '../store/schema';
 
 export type Reported = Pick<TaskRow, 'appId' | 'id' | 'url' | 'method' | 'attempts' | 'callbackUrl' | 'failureCallbackUrl' | 'callbackOf'>;
 
+/** The answer's own bytes, base64 (an outcome without them, e.g. rebuilt from the row, falls back to its text). */
+function responseBase64(o: Pick<Outcome, 'response' | 'responseBytes'>): string | null {
+  const bytes = o.responseBytes ?? (o.response == null ? null : new TextEncoder().encode(o.response));
+  return bytes == null ? null : Buffer.from(bytes).toString('base64');
+}
+
 /** The JSON a callback receives (its JSON Schema is CallbackBody in the OpenAPI document). */
 export function callbackBody(o: Outcome & { task: Reported }, now: number) {
   const status = o.next.status as 'completed' | 'failed';
@@ -25,8 +31,8 @@ export function callbackBody(o: Outcome & { task: Reported }, now: number) {
       attempts: o.task.attempts,
       last_status_code: o.statusCode,
       last_error: o.error,
-      // The first KiB of the last answer, as Torque keeps it, base64 of its UTF-8 bytes.
-      response_base64: o.response == null ? null : btoa(String.fromCharCode(...new TextEncoder().encode(o.response))),
+      // The first KiB of the last answer, its bytes as they came (text or not).
+      response_base64: responseBase64(o),
     },
   };
 }
