@@ -10,6 +10,7 @@ import { byShard, idsOf, settleUnclaimed } from './messages';
 import { attempt } from './outcome';
 import { FLUSH_COST, outcomeLog } from './outcome-log';
 import { nudge, type TaskMessage } from '../tasks/nudge';
+import { isTransient, retryTransient, RETRY_AFTER_S } from '../store/errors';
 
 export type { TaskMessage };
 
@@ -75,7 +76,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const holdBack = (shard: Shard, held: { task: TaskRow; dueAt: number }[]) => {
     if (held.length === 0) return;
     budget.used += 2;
-    holding.push(unclaimTasks(shard.db, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt })), Date.now(), cfg.SWEEP_GRACE * 1000)
+    holding.push(retryTransient(() => unclaimTasks(shard.db, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt })), Date.now(), cfg.SWEEP_GRACE * 1000))
       .then(() => nudge(env, held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, dueAt }))))
       // Left in_progress, they are put back by the sweeper once their lease runs out.
       .catch((err) => console.error('holding back tasks failed', err)));
@@ -98,8 +99,12 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
         if (Date.now() > c.claimedAt + START_WINDOW_MS) return holdBack(c.shard, [{ task, dueAt: Date.now() }]);
         logOf(c.shard).add(await attempt(task, cfg, circuits.note));
       })
-      // (Only reading a big body can throw here: the task stays claimed until its lease runs out.)
-      .catch((err) => console.error(`task ${c.task.id}: its body could not be read`, err))
+      // Only reading a big body can throw here. A transient D1 failure hands the task back (its
+      // attempt not spent); anything else leaves it claimed until its lease runs out.
+      .catch((err) => {
+        console.error(`task ${c.task.id}: its body could not be read`, err);
+        if (isTransient(err)) holdBack(c.shard, [{ task: c.task, dueAt: Date.now() + RETRY_AFTER_S * 1000 }]);
+      })
       .then(release)
       .finally(() => {
         const took = Date.now() - taken;

@@ -3,6 +3,7 @@ import type { DB } from '../store';
 import { recordOutcomes, type Outcome } from '../store/outcomes';
 import { nudge } from '../tasks/nudge';
 import { callbackRows } from '../tasks/callbacks';
+import { retryTransient } from '../store/errors';
 
 export const FLUSH_EVERY_MS = 1000;
 // Statements one flush may send: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0).
@@ -22,10 +23,15 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
-    budget.used += FLUSH_COST;
     const reports = callbackRows(outcomes, cfg, Date.now());
     try {
-      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports);
+      // A transient D1 failure is tried again (the statements are guarded by the attempt, so a
+      // retry after a lost answer changes nothing): left in_progress, the tasks would spend a retry
+      // as lease_expired and call their hook again.
+      await retryTransient(() => {
+        budget.used += FLUSH_COST;
+        return recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports);
+      });
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);

@@ -6,6 +6,7 @@ import { tendCircuits } from '../flow/alerts';
 import { expireOld, foldNew } from '../store/fold';
 import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
 import { nudge } from '../tasks/nudge';
+import { d1Failure, retryTransient } from '../store/errors';
 
 // Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
 // (a wake round is 2 round trips of at most 10 statements), while still handling up to
@@ -30,7 +31,9 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const [circuits, scheduled, ...each] = await Promise.allSettled([
     tendCircuits(cfg, shards.home.db, now),
     fireDueSchedules(env, shards.home.db, now, ROUNDS),
-    ...shards.all.map((s) => sweepOne(env, cfg, s.db, now, rounds)),
+    // A transient D1 failure is tried again at once (every step is guarded by the state it changes,
+    // so a repeat after a lost answer does nothing twice); a database still failing waits a tick.
+    ...shards.all.map((s) => retryTransient(() => sweepOne(env, cfg, s.db, now, rounds))),
   ]);
   const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, scheduled: 0, failed: [] };
   if (circuits.status === 'rejected') {
@@ -44,7 +47,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   }
   each.forEach((r, i) => {
     if (r.status === 'rejected') {
-      console.error(`sweep of ${shards.all[i].binding} failed`, r.reason);
+      console.error(`sweep of ${shards.all[i].binding} failed (${d1Failure(r.reason) ?? 'not a D1 failure'})`, r.reason);
       report.failed.push(shards.all[i].binding);
       return;
     }
