@@ -28,11 +28,11 @@ export function decideNext(
 }
 
 /** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
-export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void): Promise<Outcome> {
+export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void, qstashKey?: (appId: string) => Promise<string>): Promise<Outcome> {
   const startedAt = Date.now();
   let result: AttemptResult;
   try {
-    result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+    result = await callHook(task, cfg.SIGNING_SECRET, cfg, qstashKey);
   } catch (err) {
     result = internalFailure(err, startedAt);
   }

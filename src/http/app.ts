@@ -17,6 +17,7 @@ import { destinationsApp } from './routes/destinations';
 import { topicsApp } from './routes/topics';
 import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
+import { v2App } from './v2';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 
@@ -80,6 +81,7 @@ app.route('/', flowsApp);
 app.route('/', destinationsApp);
 app.route('/', topicsApp);
 app.route('/', schedulesApp);
+app.route('/v2', v2App);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
 const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/, /^\/schedules(\/[^/]+(\/(pause|resume))?)?$/];
