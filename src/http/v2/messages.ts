@@ -26,7 +26,7 @@ export function messageJson(t: ListedTask) {
     ...(t.callbackUrl ? { callback: t.callbackUrl } : {}), ...(t.failureCallbackUrl ? { failureCallback: t.failureCallbackUrl } : {}),
     ...(h['upstash-topic-name'] ? { topicName: h['upstash-topic-name'] } : {}),
     ...(t.scheduleId || h['upstash-schedule-id'] ? { scheduleId: t.scheduleId ?? h['upstash-schedule-id'] } : {}),
-    flowControlKey: t.flowKey ?? '',
+    ...(t.flowKey ? { flowControlKey: t.flowKey } : {}), callerIP: '',
     ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
     // Torque's own view, for the curious: where the task is now.
     torque: { status: t.status, attempts: t.attempts, qstash: QSTASH_MARK in h },
@@ -35,7 +35,7 @@ export function messageJson(t: ListedTask) {
 
 const dlqJson = (t: ListedTask) => ({
   ...messageJson(t), dlqId: t.id,
-  ...(t.lastStatusCode != null ? { responseStatus: t.lastStatusCode } : {}),
+  responseStatus: t.lastStatusCode, // null: no HTTP answer (responseError says why)
   ...(t.lastResponse != null ? { responseBody: t.lastResponse } : {}),
   ...(t.lastError != null ? { responseError: t.lastError } : {}),
 });
@@ -98,6 +98,11 @@ export const messagesApp = new Hono<AppEnv>()
     }
     const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
     return c.json({ messages: tasks.map(dlqJson), ...(next ? { cursor: next } : {}) });
+  })
+  .get('/dlq/:id', async (c) => {
+    const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+    if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
+    return c.json(dlqJson(t));
   })
   .delete('/dlq/:id', async (c) => {
     const id = c.req.param('id');
