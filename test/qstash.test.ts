@@ -1,6 +1,8 @@
 import { Receiver } from '@upstash/qstash';
 import { describe, expect, it } from 'vitest';
+import { decideNext } from '../src/dispatch/outcome';
 import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
+import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
 import { call, consume, getTask, hook, received } from './helpers';
 
@@ -39,6 +41,32 @@ describe('QStash header values', () => {
     for (const bad of ['', 'period=1s', 'rate=0', 'rate=x', 'speed=3', 'rate=1, rate=2', 'rate=1, period=2d']) {
       expect(status(() => parseFlowValue(bad)), bad).toMatchObject({ status: 400, message: expect.stringContaining('Upstash-Flow-Control-Value') });
     }
+  });
+});
+
+describe('Upstash-Retry-Delay expressions', () => {
+  it('evaluates the forms the SDK documents, in ms over retried', () => {
+    expect(compileRetryDelay('1000')(3)).toBe(1000);
+    expect([0, 1, 2].map(compileRetryDelay('1000 * (1 + retried)'))).toEqual([1000, 2000, 3000]);
+    expect([0, 3].map(compileRetryDelay('pow(2, retried)'))).toEqual([1, 8]);
+    expect([0, 5].map(compileRetryDelay('max(10, pow(2, retried))'))).toEqual([10, 32]);
+    expect(compileRetryDelay('floor(sqrt(abs(-16))) + ceil(0.2) - round(exp(0)) + min(1, 2) / 2')(0)).toBe(4.5);
+  });
+
+  it('refuses anything else, saying what is wrong', () => {
+    for (const bad of ['', 'retried +', 'pow(2)', 'foo(1)', 'this.constructor', '1; 2', '(1', 'max(1, 2, 3)']) {
+      expect(() => compileRetryDelay(bad), bad).toThrow();
+    }
+  });
+
+  it('sets the wait before each retry of a /v2 task (seconds, capped; Retry-After may lengthen it)', () => {
+    const cfg = { MIN_RETRY_DELAY: 1, MAX_RETRY_DELAY: 60, COMPLETED_TTL: 10, FAILED_TTL: 10 };
+    const after = (attempts: number, retryAfter: number | null = null) =>
+      decideNext({ attempts, maxRetries: 10, retryBase: 0 }, { outcome: 'http', retryAfter }, cfg, 0, '1000 * (1 + retried)');
+    expect([1, 2, 3].map((n) => after(n))).toEqual([{ status: 'retry', dueAt: 1000 }, { status: 'retry', dueAt: 2000 }, { status: 'retry', dueAt: 3000 }]);
+    expect(after(11)).toEqual({ status: 'failed', expiresAt: 10_000 }); // the 10 retries are spent
+    expect(after(1, 30)).toEqual({ status: 'retry', dueAt: 30_000 });
+    expect(decideNext({ attempts: 1, maxRetries: 3, retryBase: 0 }, { outcome: 'http', retryAfter: null }, cfg, 0, 'pow(10, 9)')).toEqual({ status: 'retry', dueAt: 60_000 });
   });
 });
 
@@ -104,7 +132,7 @@ describe('POST /v2/publish in the runtime', () => {
     const publish = (headers: Record<string, string>) => call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers });
     for (const [headers, named] of [
       [{ 'upstash-delay': 'soon' }, 'Upstash-Delay'], [{ 'upstash-retries': 'many' }, 'Upstash-Retries'], [{ 'upstash-method': 'BREW' }, 'Upstash-Method'],
-      [{ 'upstash-retry-delay': 'pow(2, retried)' }, 'Upstash-Retry-Delay'], [{ 'upstash-flow-control-value': 'parallelism=1' }, 'Upstash-Flow-Control-Value'],
+      [{ 'upstash-retry-delay': 'pow(2)' }, 'Upstash-Retry-Delay'], [{ 'upstash-retry-delay': 'process.exit()' }, 'Upstash-Retry-Delay'], [{ 'upstash-flow-control-value': 'parallelism=1' }, 'Upstash-Flow-Control-Value'],
       [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'timeout'],
     ] as const) {
       const res = await publish(headers);

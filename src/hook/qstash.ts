@@ -3,8 +3,9 @@
 // (a torque- name, which no client can pass through, so it cannot be forged); it is removed before
 // the call and stands for "sign this the QStash way with the app's current key".
 export const QSTASH_MARK = 'torque-qstash';
-/** Stored with the mark: the message's label (not sent to the hook). */
+/** Stored with the mark (not sent to the hook): the message's label, and its retry delay expression. */
 export const QSTASH_LABEL = 'torque-qstash-label';
+export const QSTASH_RETRY_DELAY = 'torque-qstash-retry-delay';
 
 const utf8 = new TextEncoder();
 const b64url = (bytes: Uint8Array, pad = false) => {
@@ -44,6 +45,7 @@ export function takeQstashMark(headers: Headers): boolean {
   const marked = headers.has(QSTASH_MARK);
   headers.delete(QSTASH_MARK);
   headers.delete(QSTASH_LABEL);
+  headers.delete(QSTASH_RETRY_DELAY);
   return marked;
 }
 
@@ -52,4 +54,14 @@ export async function signQstash(headers: Headers, task: { id: string; url: stri
   headers.set('upstash-message-id', task.id);
   headers.set('upstash-retried', String(Math.max(0, task.attempts - 1)));
   headers.set('upstash-signature', await qstashSignature(key, task.url, body, nowS));
+}
+
+/** A /v2 task's Upstash-Retry-Delay expression, if it has one (read from its stored headers). */
+export function storedRetryDelay(headers: string | null): string | undefined {
+  if (!headers?.includes(QSTASH_RETRY_DELAY)) return undefined;
+  try {
+    return (JSON.parse(headers) as Record<string, string>)[QSTASH_RETRY_DELAY];
+  } catch {
+    return undefined; // (Torque writes these headers; a row it cannot read retries with the default backoff)
+  }
 }

@@ -1,3 +1,4 @@
+import { compileRetryDelay } from '../../hook/retry-delay';
 import { apiError } from '../errors';
 import { MAX_DELAY, METHODS } from '../routes/params';
 
@@ -67,6 +68,7 @@ export type PublishOptions = {
   delay?: number;
   notBefore?: number; // unix seconds
   retries?: number;
+  retryDelay?: string;
   callback?: string;
   failureCallback?: string;
   timeout?: number;
@@ -96,8 +98,13 @@ export function publishOptions(get: (name: string) => string | null | undefined,
   }
   const timeout = h('upstash-timeout') === undefined ? undefined : parseDuration(h('upstash-timeout')!, 'Upstash-Timeout');
   if (timeout === 0) throw bad('Upstash-Timeout', 'must be at least 1s');
-  if (h('upstash-retry-delay') !== undefined) {
-    throw bad('Upstash-Retry-Delay', "Torque does not take per-message retry delay expressions: retries follow Torque's exponential backoff (MIN_RETRY_DELAY to MAX_RETRY_DELAY); leave the header out");
+  const retryDelay = h('upstash-retry-delay');
+  if (retryDelay !== undefined) {
+    try {
+      compileRetryDelay(retryDelay);
+    } catch (err) {
+      throw bad('Upstash-Retry-Delay', `${(err as Error).message} (an expression in ms over retried, e.g. 1000 * (1 + retried) or max(10, pow(2, retried)))`);
+    }
   }
   const flowKey = h('upstash-flow-control-key');
   const flowValue = h('upstash-flow-control-value');
@@ -113,7 +120,7 @@ export function publishOptions(get: (name: string) => string | null | undefined,
   const queue = h('upstash-queue-name');
   if (queue !== undefined) throw apiError(501, 'not_implemented', 'Upstash-Queue-Name: Torque has no ordered queues (parallelism=1 flow control is the nearest: Upstash-Flow-Control-Key with parallelism=1)');
   return {
-    method, delay, retries: retries === undefined ? undefined : Number(retries), timeout,
+    method, delay, retries: retries === undefined ? undefined : Number(retries), timeout, retryDelay,
     notBefore: nb === undefined ? undefined : Number(nb),
     callback: h('upstash-callback'), failureCallback: h('upstash-failure-callback'),
     deduplicationId: dedup, contentBasedDeduplication: h('upstash-content-based-deduplication')?.trim().toLowerCase() === 'true',

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { QSTASH_LABEL, QSTASH_MARK } from '../../hook/qstash';
+import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
 import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/across';
@@ -28,6 +28,7 @@ export function messageJson(t: ListedTask) {
     ...(t.scheduleId || h['upstash-schedule-id'] ? { scheduleId: t.scheduleId ?? h['upstash-schedule-id'] } : {}),
     ...(t.flowKey ? { flowControlKey: t.flowKey } : {}), callerIP: '',
     ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
+    ...(h[QSTASH_RETRY_DELAY] ? { retryDelayExpression: h[QSTASH_RETRY_DELAY] } : {}),
     // Torque's own view, for the curious: where the task is now.
     torque: { status: t.status, attempts: t.attempts, qstash: QSTASH_MARK in h },
   };

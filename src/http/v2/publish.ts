@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { QSTASH_LABEL, QSTASH_MARK } from '../../hook/qstash';
+import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY } from '../../hook/qstash';
 import { getFlow, putFlow } from '../../store/flows';
 import type { NewTaskRow } from '../../store/schema';
 import { getTopic } from '../../store/topics';
@@ -73,6 +73,7 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
     row.headers = JSON.stringify({
       ...o.forward, [QSTASH_MARK]: '1',
       ...(o.label !== undefined ? { [QSTASH_LABEL]: o.label } : {}),
+      ...(o.retryDelay !== undefined ? { [QSTASH_RETRY_DELAY]: o.retryDelay } : {}),
       ...(dest.topic !== undefined ? { 'upstash-topic-name': dest.topic } : {}),
     });
     return row;

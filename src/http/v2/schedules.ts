@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { QSTASH_LABEL } from '../../hook/qstash';
+import { QSTASH_LABEL, QSTASH_RETRY_DELAY } from '../../hook/qstash';
 import { newId } from '../../ids';
 import { cronProblem, nextRun } from '../../schedules/cron';
 import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
@@ -32,6 +32,7 @@ function scheduleJson(s: ScheduleRow) {
     destination: s.url, method: s.method, header, ...(body !== undefined ? { body } : {}),
     retries: s.maxRetries, timeout: s.timeout, isPaused: s.paused, callerIp: '',
     ...(s.flowKey ? { flowControlKey: s.flowKey } : {}), ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
+    ...(h[QSTASH_RETRY_DELAY] ? { retryDelayExpression: h[QSTASH_RETRY_DELAY] } : {}),
     ...(s.lastRunAt ? { lastScheduleTime: s.lastRunAt } : {}), ...(!s.paused && s.nextRunAt < NEVER ? { nextScheduleTime: s.nextRunAt } : {}),
   };
 }
