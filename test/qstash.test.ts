@@ -119,6 +119,22 @@ describe('POST /v2/publish in the runtime', () => {
     expect(await receiver.verify({ signature: got.headers['upstash-signature'], body: 'hello', url: h.url })).toBe(true);
   });
 
+  it("reports to Upstash-Callback with QStash's callback body, signed", async () => {
+    const h = hook('status', 'code=200');
+    const told = hook('ok');
+    const res = await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'ping', headers: { 'upstash-callback': told.url, 'upstash-forward-x-a': 'b' } });
+    const { messageId } = (await res.json()) as { messageId: string };
+    await consume([messageId]);
+    const { tasks } = (await (await call('/tasks?limit=100')).json()) as { tasks: { id: string; callback_of: string | null }[] };
+    const report = tasks.find((t) => t.callback_of === messageId)!;
+    await consume([report.id]);
+    const [got] = await received(told.key);
+    const body = Buffer.from(got.body, 'base64').toString();
+    expect(JSON.parse(body)).toMatchObject({ status: 200, body: btoa('status 200'), retried: 0, sourceMessageId: messageId, url: h.url, method: 'POST', sourceBody: btoa('ping'), sourceHeader: { 'x-a': ['b'] } });
+    const keys = (await (await call('/v2/keys')).json()) as { current: string; next: string };
+    expect(await new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next }).verify({ signature: got.headers['upstash-signature'], body, url: told.url })).toBe(true);
+  });
+
   it('leaves native tasks unsigned the QStash way', async () => {
     const h = hook('ok');
     const res = await call(`/?url=${encodeURIComponent(h.url)}`, { method: 'POST', body: 'x' });
