@@ -65,3 +65,11 @@ export function storedRetryDelay(headers: string | null): string | undefined {
     return undefined; // (Torque writes these headers; a row it cannot read retries with the default backoff)
   }
 }
+
+/** The headers a message sends its hook, as QStash shows them ({name: [value]}), from stored headers. */
+export function shownHeaders(stored: Record<string, string>, contentType?: string | null): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(stored)) if (!k.startsWith('torque-') && !k.startsWith('upstash-')) out[k] = [v];
+  if (contentType) out['Content-Type'] = [contentType];
+  return out;
+}

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { QSTASH_MARK } from '../hook/qstash';
+import { QSTASH_MARK, shownHeaders } from '../hook/qstash';
 import { newId, shardOfId } from '../ids';
 import type { Outcome } from '../store/outcomes';
 import type { NewTaskRow, TaskRow } from '../store/schema';
@@ -41,8 +41,7 @@ export function callbackBody(o: Outcome & { task: Reported }, now: number) {
  */
 export function qstashCallbackBody(o: Outcome & { task: Reported }, stored: Record<string, string>) {
   const t = o.task;
-  const sourceHeader: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(stored)) if (!k.startsWith('torque-') && !k.startsWith('upstash-')) sourceHeader[k] = [v];
+  const sourceHeader = shownHeaders(stored);
   return {
     status: o.statusCode ?? 0, header: {}, body: base64(new TextEncoder().encode(o.response ?? o.error ?? '')),
     retried: Math.max(0, t.attempts - (t.retryBase ?? 0) - 1), maxRetries: t.maxRetries ?? 0,

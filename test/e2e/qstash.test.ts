@@ -2,6 +2,8 @@
 // URL and token point at Torque (the token is an app's API key). Deliveries go to the real hook
 // server, and every one is checked with the SDK's own Receiver.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client, Receiver } from '@upstash/qstash';
 import { startHookServer, type Received } from '../hook-server.ts';
@@ -106,16 +108,18 @@ describe('the QStash SDK against Torque', { timeout: 400_000 }, () => {
     await assert.rejects(client.messages.get(res.messageId), (e: Error & { status?: number }) => e.status === 404);
   });
 
-  it('sends a failed message to the DLQ, and retries it from there', async () => {
-    const res = await client.publish({ url: `${hooks.url}/h/dlq/seq?codes=500,200`, body: 'try me', retries: 0 });
+  it('retries with Upstash-Retry-Delay, sends the failed message to the DLQ, and retries it from there', async () => {
+    const res = await client.publish({ url: `${hooks.url}/h/dlq/seq?codes=500,500,200`, body: 'try me', retries: 1, retryDelay: '1000 * (1 + retried)' });
     const dlq = await waitFor('the DLQ entry', async () => (await client.dlq.listMessages()).messages.find((m) => m.messageId === res.messageId));
     assert.equal(dlq.dlqId, res.messageId);
     assert.equal(dlq.responseStatus, 500);
     const retried = await client.dlq.retry(dlq.dlqId);
     assert.deepEqual(retried.responses, [{ messageId: res.messageId }]);
-    const got = await delivered('dlq', 2);
+    const got = await delivered('dlq', 3);
     for (const r of got) assert.equal(await verify(r), true);
-    assert.equal(got[1].headers['upstash-message-id'], res.messageId);
+    assert.deepEqual(got.map((r) => r.headers['upstash-retried']), ['0', '1', '2']);
+    assert.ok(got[1].at - got[0].at >= 1000, 'the first retry waited the expression\'s 1000 ms');
+    assert.equal(got[2].headers['upstash-message-id'], res.messageId);
     await waitFor('the DLQ to empty', async () => ((await client.dlq.listMessages()).messages.length === 0 ? true : undefined));
   });
 
@@ -164,6 +168,28 @@ describe('the QStash SDK against Torque', { timeout: 400_000 }, () => {
     const got = await delivered('flow', 3);
     assert.deepEqual(got.map((r) => r.inflight), [1, 1, 1]);
     for (const r of got) assert.equal(await verify(r), true);
+  });
+
+  it('publishes and verifies from Python with the standard library, as docs/qstash.md prints it', async (t) => {
+    if (spawnSync('python3', ['--version']).status !== 0) return t.skip('python3 is not installed');
+    const doc = readFileSync(new URL('../../docs/qstash.md', import.meta.url), 'utf8');
+    const example = doc.match(/```python\n([\s\S]*?)```/)![1];
+    const env = { ...process.env, QSTASH_URL: server.base, QSTASH_TOKEN: token };
+    const url = `${hooks.url}/h/python/ok`;
+    const pub = spawnSync('python3', ['-c', `${example}\nprint(json.dumps(publish(${JSON.stringify(url)}, '{"from": "python"}')))`], { env, encoding: 'utf8' });
+    assert.equal(pub.status, 0, pub.stderr);
+    const { messageId } = JSON.parse(pub.stdout) as { messageId: string };
+    const [got] = await delivered('python');
+    assert.equal(got.headers['upstash-message-id'], messageId);
+    const check = (body: string) => spawnSync('python3', ['-c', `${example}\nprint(verify(os.environ["SIG"], base64.b64decode(os.environ["BODY"]), os.environ["URL"], [os.environ["K1"], os.environ["K2"]])["sub"])`], {
+      env: { ...env, SIG: got.headers['upstash-signature'], BODY: body, URL: url, K1: keys.current, K2: keys.next }, encoding: 'utf8',
+    });
+    const ok = check(got.body);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout.trim(), url);
+    const tampered = check(Buffer.from('{"from": "pyth0n"}').toString('base64'));
+    assert.notEqual(tampered.status, 0);
+    assert.match(tampered.stderr, /body does not match/);
   });
 
   it('signs with the next key after a rotation (receivers holding both keep verifying)', async () => {

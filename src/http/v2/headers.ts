@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { compileRetryDelay } from '../../hook/retry-delay';
 import { apiError } from '../errors';
 import { MAX_DELAY, METHODS } from '../routes/params';
@@ -127,4 +128,13 @@ export function publishOptions(get: (name: string) => string | null | undefined,
     flowKey, flow: flowValue === undefined ? undefined : parseFlowValue(flowValue),
     label: h('upstash-label'), forward, contentType: h('content-type') ?? null,
   };
+}
+
+/** A request's JSON body, or a 400 saying what was expected. */
+export async function jsonBody(c: Context, expected: string): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw apiError(400, 'invalid_request', `body: must be JSON ${expected}`);
+  }
 }

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY } from '../../hook/qstash';
+import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
 import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/across';
@@ -17,9 +17,7 @@ const stored = (t: Pick<ListedTask, 'headers'>) => (t.headers ? (JSON.parse(t.he
 /** A task as QStash's Message (times in unix ms). */
 export function messageJson(t: ListedTask) {
   const h = stored(t);
-  const header: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (!k.startsWith('torque-') && !k.startsWith('upstash-')) header[k] = [v];
-  if (t.contentType) header['Content-Type'] = [t.contentType];
+  const header = shownHeaders(h, t.contentType);
   return {
     messageId: t.id, url: t.url, method: t.method, header, maxRetries: t.maxRetries,
     notBefore: t.dueAt, createdAt: t.createdAt,

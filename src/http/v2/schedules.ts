@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { QSTASH_LABEL, QSTASH_RETRY_DELAY } from '../../hook/qstash';
+import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import { newId } from '../../ids';
 import { cronProblem, nextRun } from '../../schedules/cron';
 import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
@@ -23,9 +23,7 @@ export function splitCron(value: string): { cron: string; timezone: string } {
 
 function scheduleJson(s: ScheduleRow) {
   const h = s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {};
-  const header: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (!k.startsWith('torque-') && !k.startsWith('upstash-')) header[k] = [v];
-  if (s.contentType) header['Content-Type'] = [s.contentType];
+  const header = shownHeaders(h, s.contentType);
   const body = s.body ? new TextDecoder().decode(s.body as unknown as Uint8Array) : undefined;
   return {
     scheduleId: s.id, cron: s.timezone === 'UTC' ? s.cron : `CRON_TZ=${s.timezone} ${s.cron}`, createdAt: s.createdAt,

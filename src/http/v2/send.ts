@@ -5,7 +5,7 @@ import { apiError } from '../errors';
 import { rateLimit } from '../middleware';
 import { limitBody } from '../routes/enqueue';
 import type { AppEnv } from '../types';
-import { publishOptions } from './headers';
+import { jsonBody, publishOptions } from './headers';
 import { applyFlow, messageRows, resolveDestination } from './publish';
 
 // POST /v2/publish/<destination> and POST /v2/batch: QStash messages become Torque tasks through
@@ -41,13 +41,7 @@ export const sendApp = new Hono<AppEnv>()
     return c.json(answer(results[0]), results[0].created ? 201 : 202);
   })
   .post('/batch', limitBody(BATCH_FACTOR), rateLimit, async (c) => {
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      throw apiError(400, 'invalid_request', 'body: must be a JSON array of {destination, headers, body}');
-    }
-    const parsed = Batch.safeParse(json);
+    const parsed = Batch.safeParse(await jsonBody(c, 'an array of {destination, headers, body}'));
     if (!parsed.success) {
       const i = parsed.error.issues[0];
       throw apiError(400, 'invalid_request', `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') || 'body'}: ${i.message}`);

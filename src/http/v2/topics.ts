@@ -4,6 +4,7 @@ import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
+import { jsonBody } from './headers';
 
 // URL groups (QStash's name for topics) on Torque's topics: same rows, same fan-out on publish.
 // Torque keeps an endpoint's URL only, so an endpoint's `name` is not kept.
@@ -20,13 +21,7 @@ const Endpoints = z.object({
 async function endpointsOf(c: Context<AppEnv>) {
   const name = c.req.param('name')!;
   if (!NAME.test(name)) throw apiError(400, 'invalid_request', 'name: may hold letters, digits and . _ : @ - only (1 to 128)');
-  let json: unknown;
-  try {
-    json = await c.req.json();
-  } catch {
-    throw apiError(400, 'invalid_request', 'body: must be JSON {"endpoints": [{"url": "..."}]}');
-  }
-  const parsed = Endpoints.safeParse(json);
+  const parsed = Endpoints.safeParse(await jsonBody(c, '{"endpoints": [{"url": "..."}]}'));
   if (!parsed.success) throw apiError(400, 'invalid_request', `endpoints: ${parsed.error.issues[0].message}`);
   const urls = parsed.data.endpoints.map((e, i) => {
     if (e.url === undefined) throw apiError(400, 'invalid_request', `endpoints[${i}].url: is required (Torque does not keep endpoint names)`);
