@@ -90,7 +90,7 @@ export function workerdCpu(): number {
 }
 
 /** Enqueues N tasks (one per request, or BATCH per request) and waits until the hook saw them all. */
-export type Mode = 'single' | 'batch' | 'raw' | 'keyed' | 'topic' | 'scheduled';
+export type Mode = 'single' | 'batch' | 'raw' | 'keyed' | 'topic' | 'scheduled' | 'qstash';
 export const TOPIC_ENDPOINTS = 10;
 
 /** Enqueues N tasks the way `mode` says and waits until the hook saw them all. */
@@ -120,6 +120,11 @@ export async function deliver(mf: Miniflare, hook: Hook, mode: Mode, N: number, 
       const body = JSON.stringify(items);
       res = await mf.dispatchFetch('http://torque/batch', { method: 'POST', body, headers: { 'content-type': 'application/json', ...sized(body) } });
       for (const t of ((await res.json()) as { tasks: { id: string }[] }).tasks) sent.set(t.id, t0);
+    } else if (mode === 'qstash') {
+      // The QStash protocol's publish (/v2), as the official SDK sends it.
+      const body = `n=${i}`;
+      res = await mf.dispatchFetch(`http://torque/v2/publish/${hook.url}`, { method: 'POST', body, headers: { 'upstash-method': 'POST', ...sized(body) } });
+      sent.set(((await res.json()) as { messageId: string }).messageId, t0);
     } else {
       const body = `n=${i}`;
       const flow = mode === 'keyed' ? '&flow_key=bench' : '';

@@ -152,6 +152,14 @@ result.raw_queues_with_d1_write = { ...rawD1, rounds: rawD1s.map((r) => r.end_to
 result.torque_single = { ...single, rounds: singles.map((r) => r.end_to_end_tasks_per_s) };
 console.log('raw queues    (median)', JSON.stringify(result.raw_queues));
 console.log('torque POST / (median)', JSON.stringify(result.torque_single));
+// `npm run bench -- qstash`: POST / and the QStash protocol's publish (/v2), one run each, for their cost per task.
+if (process.argv[2] === 'qstash') {
+  const v2 = await torque(hook, torqueJs, 'qstash');
+  console.log('torque /v2/publish', JSON.stringify(v2));
+  console.log(JSON.stringify({ single: single.per_task, qstash: v2.per_task }));
+  hook.close();
+  process.exit(0);
+}
 // BENCH_QUICK=1: the raw baseline and POST / only (for trying a change; the full run is the record).
 if (process.env.BENCH_QUICK) {
   console.log(JSON.stringify({ ratio: round(single.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw_d1_ratio: round(rawD1.end_to_end_tasks_per_s / rawQ.end_to_end_tasks_per_s), raw: result.raw_queues, single: result.torque_single }));
@@ -170,6 +178,9 @@ console.log(`torque topic of ${TOPIC_ENDPOINTS}`, JSON.stringify(topic));
 const scheduled = await torque(hook, torqueJs, 'scheduled');
 result.torque_scheduled = scheduled;
 console.log('torque scheduled', JSON.stringify(scheduled));
+const qstash = await torque(hook, torqueJs, 'qstash');
+result.torque_qstash_publish = qstash;
+console.log('torque /v2/publish (QStash)', JSON.stringify(qstash));
 const helloRate = (result.hello_world as { requests_per_s: number }).requests_per_s;
 result.ratios = {
   enqueue_vs_hello_world: round(single.enqueue_per_s / helloRate),

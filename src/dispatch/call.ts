@@ -3,6 +3,7 @@ import { parseRetryAfter } from './backoff';
 import { hookHeaders } from '../hook/headers';
 import { hostRefusal, type HostPolicy } from '../hook/hosts';
 import { signatureHeaders } from '../hook/sign';
+import { signQstash, takeQstashMark } from '../hook/qstash';
 
 export const RESPONSE_LOG_BYTES = 1024;
 
@@ -87,17 +88,20 @@ const MAX_REDIRECTS = 10;
  * policy; the method and body change exactly as fetch would change them (303, and 301/302 after a
  * POST, become a bodyless GET; 307/308 keep both), and credentials are not carried cross-origin.
  */
-export async function callHook(task: TaskRow, signingSecret: string | undefined, policy: HostPolicy): Promise<AttemptResult> {
+export async function callHook(task: TaskRow, signingSecret: string | undefined, policy: HostPolicy, qstashKey?: (appId: string) => Promise<string>): Promise<AttemptResult> {
   const startedAt = Date.now();
   let headers: Headers;
   let body: Uint8Array | null;
+  let qstash = false; // a /v2 task: also signed the QStash way (src/hook/qstash.ts)
   const sign = async (headers: Headers, body: Uint8Array | null) => {
+    if (qstash && qstashKey) await signQstash(headers, task, await qstashKey(task.appId), body, Math.floor(startedAt / 1000));
     if (!signingSecret) return;
     const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
     for (const [k, v] of Object.entries(sig)) headers.set(k, v);
   };
   try {
     headers = hookHeaders(task);
+    qstash = takeQstashMark(headers);
     new Request(task.url, { method: task.method }); // a URL or method fetch would refuse, refused now
     body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
     await sign(headers, body);

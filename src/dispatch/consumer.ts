@@ -11,6 +11,7 @@ import { attempt } from './outcome';
 import { FLUSH_COST, outcomeLog } from './outcome-log';
 import { nudge, type TaskMessage } from '../tasks/nudge';
 import { isTransient, retryTransient, RETRY_AFTER_S } from '../store/errors';
+import { currentKeyLookup } from '../store/qstash-keys';
 
 export type { TaskMessage };
 
@@ -69,6 +70,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
   const running = new Set<Promise<void>>();
   const flows = flowControl(env, cfg, shards.home.db);
   const circuits = breakers(env, cfg, shards);
+  const qstashKey = currentKeyLookup(shards.home.db); // /v2 tasks' signing keys, read when needed
   // Claimed tasks that may not start (their flow holds them back, or they found no slot in time)
   // go back to waiting (attempt count unchanged) and to the queue, due when they may go; in the
   // background, so no slot waits for it.
@@ -97,7 +99,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, env: Env): P
         }
         // The claim's promise (see START_WINDOW_MS): an attempt that cannot start in time does not.
         if (Date.now() > c.claimedAt + START_WINDOW_MS) return holdBack(c.shard, [{ task, dueAt: Date.now() }]);
-        logOf(c.shard).add(await attempt(task, cfg, circuits.note));
+        logOf(c.shard).add(await attempt(task, cfg, circuits.note, qstashKey));
       })
       // Only reading a big body can throw here. A transient D1 failure hands the task back (its
       // attempt not spent); anything else leaves it claimed until its lease runs out.

@@ -3,6 +3,8 @@ import type { Next, Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { retryDelay } from './backoff';
 import { callHook, internalFailure, type AttemptResult } from './call';
+import { storedRetryDelay } from '../hook/qstash';
+import { evalRetryDelay } from '../hook/retry-delay';
 
 type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
 
@@ -15,6 +17,7 @@ export function decideNext(
   result: Pick<AttemptResult, 'outcome' | 'retryAfter'>,
   cfg: Policy,
   now: number,
+  retryDelayExpression?: string, // a /v2 task's Upstash-Retry-Delay (ms over `retried`)
 ): Next {
   if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
   const retriesUsed = task.attempts - task.retryBase - 1;
@@ -23,19 +26,21 @@ export function decideNext(
     return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
   }
   const kind = result.outcome === 'network' ? 'network' : 'http';
-  const delay = retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
+  const custom = retryDelayExpression === undefined ? null : evalRetryDelay(retryDelayExpression, retriesUsed, cfg.MAX_RETRY_DELAY);
+  // Retry-After still lengthens the wait: the destination asked for it.
+  const delay = custom !== null ? Math.min(Math.max(custom, result.retryAfter ?? 0), cfg.MAX_RETRY_DELAY) : retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
   return { status: 'retry', dueAt: now + delay * 1000 };
 }
 
 /** One attempt, whatever happens inside it: a throw is this task's failed attempt, never the batch's. */
-export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void): Promise<Outcome> {
+export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, result: AttemptResult) => void, qstashKey?: (appId: string) => Promise<string>): Promise<Outcome> {
   const startedAt = Date.now();
   let result: AttemptResult;
   try {
-    result = await callHook(task, cfg.SIGNING_SECRET, cfg);
+    result = await callHook(task, cfg.SIGNING_SECRET, cfg, qstashKey);
   } catch (err) {
     result = internalFailure(err, startedAt);
   }
   note(task, result);
-  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs) };
+  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs, storedRetryDelay(task.headers)) };
 }

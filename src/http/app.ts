@@ -18,6 +18,7 @@ import { topicsApp } from './routes/topics';
 import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
 import { refuseUnknownParams } from './query';
+import { v2App } from './v2';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 import { d1Failure, RETRY_AFTER_S } from '../store/errors';
@@ -82,6 +83,7 @@ app.route('/', flowsApp);
 app.route('/', destinationsApp);
 app.route('/', topicsApp);
 app.route('/', schedulesApp);
+app.route('/v2', v2App);
 
 // Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
 const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/, /^\/schedules(\/[^/]+(\/(pause|resume))?)?$/];

@@ -73,3 +73,12 @@ export async function fire(db: DB, fires: Fire[], now: number) {
   const [made] = await d1.batch<{ app: string; id: string; dueAt: number }>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
   return made.results;
 }
+
+/** Creates or replaces a schedule by id (QStash's Upstash-Schedule-Id); a replaced one keeps its creation time. */
+export async function putSchedule(db: DB, row: NewSchedule): Promise<ScheduleRow> {
+  const { appId: _a, id: _i, createdAt: _c, ...changes } = row;
+  const [saved] = await db.insert(schedules).values(row)
+    .onConflictDoUpdate({ target: [schedules.appId, schedules.id], set: { ...changes, lastRunAt: null, lastTaskId: null } })
+    .returning();
+  return saved;
+}

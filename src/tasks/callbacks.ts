@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { QSTASH_MARK, shownHeaders } from '../hook/qstash';
 import { newId, shardOfId } from '../ids';
 import type { Outcome } from '../store/outcomes';
 import type { NewTaskRow, TaskRow } from '../store/schema';
@@ -9,7 +10,10 @@ import type { NewTaskRow, TaskRow } from '../store/schema';
 // the very transaction that records the outcome, whose `callback_of` names the task it reports
 // on. A report never has callbacks of its own, so reports cannot loop.
 
-export type Reported = Pick<TaskRow, 'appId' | 'id' | 'url' | 'method' | 'attempts' | 'callbackUrl' | 'failureCallbackUrl' | 'callbackOf'>;
+export type Reported = Pick<TaskRow, 'appId' | 'id' | 'url' | 'method' | 'attempts' | 'callbackUrl' | 'failureCallbackUrl' | 'callbackOf'>
+  & Partial<Pick<TaskRow, 'headers' | 'body' | 'maxRetries' | 'retryBase' | 'createdAt' | 'scheduleId'>>;
+
+const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
 /** The answer's own bytes, base64 (an outcome without them, e.g. rebuilt from the row, falls back to its text). */
 function responseBase64(o: Pick<Outcome, 'response' | 'responseBytes'>): string | null {
@@ -37,6 +41,23 @@ export function callbackBody(o: Outcome & { task: Reported }, now: number) {
   };
 }
 
+/**
+ * What QStash sends a callback, for tasks made through /v2 (so QStash users' callback handlers
+ * read it unchanged): the answer (its first KiB, as Torque keeps it) and the message it answers.
+ */
+export function qstashCallbackBody(o: Outcome & { task: Reported }, stored: Record<string, string>) {
+  const t = o.task;
+  const sourceHeader = shownHeaders(stored);
+  return {
+    status: o.statusCode ?? 0, header: {}, body: base64(new TextEncoder().encode(o.response ?? o.error ?? '')),
+    retried: Math.max(0, t.attempts - (t.retryBase ?? 0) - 1), maxRetries: t.maxRetries ?? 0,
+    sourceMessageId: t.id, url: t.url, method: t.method, sourceHeader, sourceBody: t.body ? base64(new Uint8Array(t.body)) : '',
+    ...(stored['upstash-topic-name'] ? { topicName: stored['upstash-topic-name'] } : {}),
+    ...(t.scheduleId ? { scheduleId: t.scheduleId } : {}),
+    createdAt: t.createdAt ?? 0, callerIP: '',
+  };
+}
+
 /** The report tasks these outcomes call for (with the attempt they report, for the insert's guard). */
 export function callbackRows(outcomes: Outcome[], cfg: Pick<Config, 'DEFAULT_TIMEOUT' | 'MAX_RETRIES'>, now: number): (NewTaskRow & { ofAttempts: number })[] {
   const rows: (NewTaskRow & { ofAttempts: number })[] = [];
@@ -44,13 +65,16 @@ export function callbackRows(outcomes: Outcome[], cfg: Pick<Config, 'DEFAULT_TIM
     if (o.task.callbackOf || o.next.status === 'retry') continue;
     const url = o.next.status === 'completed' ? o.task.callbackUrl : o.task.failureCallbackUrl;
     if (!url) continue;
+    // A /v2 task's report is a /v2 task too: QStash's callback body, signed the QStash way.
+    const stored = o.task.headers?.includes(QSTASH_MARK) ? (JSON.parse(o.task.headers) as Record<string, string>) : null;
+    const qstash = stored?.[QSTASH_MARK] !== undefined;
     rows.push({
       id: newId(now, shardOfId(o.task.id) ?? 0),
       appId: o.task.appId,
       url,
       method: 'POST',
-      headers: null,
-      body: Buffer.from(JSON.stringify(callbackBody(o, now))),
+      headers: qstash ? JSON.stringify({ [QSTASH_MARK]: '1' }) : null,
+      body: Buffer.from(JSON.stringify(qstash ? qstashCallbackBody(o, stored!) : callbackBody(o, now))),
       contentType: 'application/json',
       status: 'pending',
       attempts: 0,

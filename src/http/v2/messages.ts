@@ -1,0 +1,143 @@
+import { Hono, type Context } from 'hono';
+import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
+import type { TaskStatus } from '../../store/schema';
+import type { ListedTask } from '../../store/tasks';
+import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/across';
+import { replay } from '../../tasks/enqueue';
+import { nudge } from '../../tasks/nudge';
+import { apiError } from '../errors';
+import { rateLimit } from '../middleware';
+import type { AppEnv } from '../types';
+
+// Messages and the DLQ. A message is a task (its id is the message id); the DLQ is the app's
+// failed tasks (the DLQ id is the task id too, and a retried DLQ message keeps it).
+
+const stored = (t: Pick<ListedTask, 'headers'>) => (t.headers ? (JSON.parse(t.headers) as Record<string, string>) : {});
+
+/** A task as QStash's Message (times in unix ms). */
+export function messageJson(t: ListedTask) {
+  const h = stored(t);
+  const header = shownHeaders(h, t.contentType);
+  return {
+    messageId: t.id, url: t.url, method: t.method, header, maxRetries: t.maxRetries,
+    notBefore: t.dueAt, createdAt: t.createdAt,
+    ...(t.callbackUrl ? { callback: t.callbackUrl } : {}), ...(t.failureCallbackUrl ? { failureCallback: t.failureCallbackUrl } : {}),
+    ...(h['upstash-topic-name'] ? { topicName: h['upstash-topic-name'] } : {}),
+    ...(t.scheduleId || h['upstash-schedule-id'] ? { scheduleId: t.scheduleId ?? h['upstash-schedule-id'] } : {}),
+    ...(t.flowKey ? { flowControlKey: t.flowKey } : {}), callerIP: '',
+    ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
+    ...(h[QSTASH_RETRY_DELAY] ? { retryDelayExpression: h[QSTASH_RETRY_DELAY] } : {}),
+    // Torque's own view, for the curious: where the task is now.
+    torque: { status: t.status, attempts: t.attempts, qstash: QSTASH_MARK in h },
+  };
+}
+
+const dlqJson = (t: ListedTask) => ({
+  ...messageJson(t), dlqId: t.id,
+  responseStatus: t.lastStatusCode, // null: no HTTP answer (responseError says why)
+  ...(t.lastResponse != null ? { responseBody: t.lastResponse } : {}),
+  ...(t.lastError != null ? { responseError: t.lastError } : {}),
+});
+
+const count = (c: Context<AppEnv>) => {
+  const v = c.req.query('count');
+  if (v === undefined) return 100;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw apiError(400, 'invalid_request', 'count: must be a whole number from 1 to 1000');
+  return Number(v);
+};
+
+// Bulk filters QStash has and Torque cannot apply (it keeps no index on them): refused by name,
+// so that a filtered call never acts on more than it named.
+const FILTERS = ['url', 'topicName', 'label', 'flowControlKey', 'scheduleId', 'queueName', 'api', 'fromDate', 'toDate', 'callerIp', 'host', 'path', 'responseStatus', 'messageId', 'state'];
+function refuseFilters(c: Context<AppEnv>) {
+  const given = FILTERS.filter((f) => c.req.queries(f) !== undefined);
+  if (given.length) throw apiError(501, 'not_implemented', `filter ${given.join(', ')}: Torque filters bulk actions by ids or takes all; list ids first (GET /v2/dlq) and pass them`);
+}
+
+/** Deletes every task of these statuses (as far as one request's budget goes: call again while `cursor` is set). */
+async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: string) {
+  let total = 0;
+  let next: string | null = null;
+  for (const status of statuses) {
+    const r = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
+    total += r.total;
+    if (r.next && (!next || r.next > next)) next = r.next;
+  }
+  return { total, next };
+}
+
+export const messagesApp = new Hono<AppEnv>()
+  .get('/messages/:id', async (c) => {
+    const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+    if (!t) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
+    return c.json(messageJson(t));
+  })
+  .delete('/messages/:id', async (c) => {
+    if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
+    return c.json({ cancelled: 1 });
+  })
+  .delete('/messages', async (c) => {
+    refuseFilters(c);
+    const ids = c.req.queries('messageIds');
+    if (ids) {
+      let cancelled = 0;
+      for (const id of ids) if (await deleteTask(c.get('shards'), c.get('app'), id)) cancelled++;
+      return c.json({ cancelled });
+    }
+    // No ids and no filter: every message not yet delivered (waiting or waiting to retry).
+    const { total } = await deleteAll(c, ['pending', 'retry']);
+    return c.json({ cancelled: total });
+  })
+  .get('/dlq', async (c) => {
+    const ids = c.req.queries('dlqIds');
+    refuseFilters(c);
+    if (ids) {
+      const found = await Promise.all(ids.map((id) => getTask(c.get('shards'), c.get('app'), id)));
+      return c.json({ messages: found.filter((t) => t?.status === 'failed').map((t) => dlqJson(t!)) });
+    }
+    const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
+    return c.json({ messages: tasks.map(dlqJson), ...(next ? { cursor: next } : {}) });
+  })
+  .get('/dlq/:id', async (c) => {
+    const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+    if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
+    return c.json(dlqJson(t));
+  })
+  .delete('/dlq/:id', async (c) => {
+    const id = c.req.param('id');
+    const t = await getTask(c.get('shards'), c.get('app'), id);
+    if (t?.status !== 'failed' || !(await deleteTask(c.get('shards'), c.get('app'), id))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
+    return c.json({ deleted: 1 });
+  })
+  .delete('/dlq', async (c) => {
+    refuseFilters(c);
+    const ids = c.req.queries('dlqIds');
+    if (ids) {
+      let deleted = 0;
+      for (const id of ids) {
+        const t = await getTask(c.get('shards'), c.get('app'), id);
+        if (t?.status === 'failed' && (await deleteTask(c.get('shards'), c.get('app'), id))) deleted++;
+      }
+      return c.json({ deleted });
+    }
+    const { total, next } = await deleteAll(c, ['failed'], c.req.query('cursor') || undefined);
+    return c.json({ deleted: total, ...(next ? { cursor: next } : {}) });
+  })
+  .post('/dlq/retry', rateLimit, async (c) => {
+    refuseFilters(c);
+    const ids = c.req.queries('dlqIds');
+    const now = Date.now();
+    if (ids) {
+      const responses: { messageId: string }[] = [];
+      for (const id of ids) {
+        const t = await getTask(c.get('shards'), c.get('app'), id);
+        if (t?.status !== 'failed') continue;
+        const done = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), id, now);
+        if (done && done !== 'busy') responses.push({ messageId: id });
+      }
+      return c.json({ responses });
+    }
+    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').SWEEP_GRACE * 1000, c.req.query('cursor') || undefined);
+    await nudge(c.env, replayed, now);
+    return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });
+  });

@@ -1,0 +1,100 @@
+import { Hono, type Context } from 'hono';
+import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
+import { newId } from '../../ids';
+import { cronProblem, nextRun } from '../../schedules/cron';
+import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
+import { apiError } from '../errors';
+import { limitBody } from '../middleware';
+import type { AppEnv } from '../types';
+import { publishOptions } from './headers';
+import { applyFlow, messageRows } from './publish';
+
+// QStash schedules on Torque's schedules: the cron tick makes each run's task from the template,
+// whose stored headers carry the QStash mark (signed deliveries) and Upstash-Schedule-Id.
+
+const NEVER = 8_640_000_000_000_000;
+const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
+
+/** "CRON_TZ=Europe/Berlin 0 9 * * *" -> the expression and its zone (UTC without the prefix). */
+export function splitCron(value: string): { cron: string; timezone: string } {
+  const m = value.trim().match(/^CRON_TZ=(\S+)\s+(.+)$/);
+  return m ? { cron: m[2].trim(), timezone: m[1] } : { cron: value.trim(), timezone: 'UTC' };
+}
+
+function scheduleJson(s: ScheduleRow) {
+  const h = s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {};
+  const header = shownHeaders(h, s.contentType);
+  const body = s.body ? new TextDecoder().decode(s.body as unknown as Uint8Array) : undefined;
+  return {
+    scheduleId: s.id, cron: s.timezone === 'UTC' ? s.cron : `CRON_TZ=${s.timezone} ${s.cron}`, createdAt: s.createdAt,
+    destination: s.url, method: s.method, header, ...(body !== undefined ? { body } : {}),
+    retries: s.maxRetries, timeout: s.timeout, isPaused: s.paused, callerIp: '',
+    ...(s.flowKey ? { flowControlKey: s.flowKey } : {}), ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
+    ...(h[QSTASH_RETRY_DELAY] ? { retryDelayExpression: h[QSTASH_RETRY_DELAY] } : {}),
+    ...(s.lastRunAt ? { lastScheduleTime: s.lastRunAt } : {}), ...(!s.paused && s.nextRunAt < NEVER ? { nextScheduleTime: s.nextRunAt } : {}),
+  };
+}
+
+const notFound = (id: string) => apiError(404, 'not_found', `schedule ${id} not found`);
+
+async function pause(c: Context<AppEnv>, paused: boolean) {
+  const id = c.req.param('id')!;
+  const found = await getSchedule(c.get('db'), c.get('app'), id);
+  if (!found) throw notFound(id);
+  const now = Date.now();
+  await setSchedulePaused(c.get('db'), c.get('app'), id, paused, paused ? null : nextRun(found.cron, found.timezone, now) ?? NEVER, now);
+  return c.body(null, 200);
+}
+
+export const schedulesV2 = new Hono<AppEnv>()
+  // Before the create route, whose path would take them (a destination has 4 segments or more).
+  .on(['PATCH', 'POST'], '/schedules/:id/pause', (c) => pause(c, true))
+  .on(['PATCH', 'POST'], '/schedules/:id/resume', (c) => pause(c, false))
+  .post('/schedules/*', limitBody(), async (c) => {
+    const url = new URL(c.req.url);
+    const raw = url.pathname.slice(url.pathname.indexOf('/schedules/') + '/schedules/'.length) + url.search;
+    const dest = /^https?%3A/i.test(raw) ? decodeURIComponent(raw) : raw;
+    if (!/^https?:\/\//i.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque schedules call a URL (not a URL group); give an http(s) URL');
+    const spec = c.req.header('upstash-cron');
+    if (!spec) throw apiError(400, 'invalid_request', 'Upstash-Cron: is required (e.g. "*/5 * * * *" or "CRON_TZ=Europe/Berlin 0 9 * * *")');
+    const { cron, timezone } = splitCron(spec);
+    const problem = cronProblem(cron, timezone);
+    if (problem) throw apiError(400, 'invalid_request', `Upstash-Cron: ${problem.field === 'timezone' ? 'CRON_TZ ' : ''}${problem.message}`);
+    const o = publishOptions((n) => c.req.header(n), c.req.raw.headers.keys());
+    for (const [h, v] of [['Upstash-Callback', o.callback], ['Upstash-Failure-Callback', o.failureCallback], ['Upstash-Delay', o.delay], ['Upstash-Not-Before', o.notBefore]] as const) {
+      if (v !== undefined) throw apiError(501, 'not_implemented', `${h}: Torque schedules do not take it (each run's task is due at its run)`);
+    }
+    const id = c.req.header('upstash-schedule-id') ?? newId();
+    if (!ID.test(id)) throw apiError(400, 'invalid_request', 'Upstash-Schedule-Id: must be 1 to 64 of letters, digits and . _ : @ -');
+    const now = Date.now();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    // The template is checked exactly as a message would be (host policy, headers, body size).
+    const [t] = await messageRows(c, { url: dest }, { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, bytes.length ? bytes : null, now);
+    await applyFlow(c, o, now);
+    const headers = JSON.stringify({ ...JSON.parse(t.headers!), 'upstash-schedule-id': id });
+    await putSchedule(c.get('db'), {
+      appId: c.get('app'), id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
+      contentType: t.contentType ?? null, timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
+      nextRunAt: nextRun(cron, timezone, now) ?? NEVER, createdAt: now, updatedAt: now,
+    });
+    return c.json({ scheduleId: id }, 201);
+  })
+  .get('/schedules', async (c) => {
+    const all: ScheduleRow[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await listSchedules(c.get('db'), c.get('app'), 500, after);
+      all.push(...page);
+      if (page.length < 500 || all.length >= 5000) break;
+      after = page.at(-1)!.id;
+    }
+    return c.json(all.map(scheduleJson));
+  })
+  .get('/schedules/:id', async (c) => {
+    const s = await getSchedule(c.get('db'), c.get('app'), c.req.param('id'));
+    if (!s) throw notFound(c.req.param('id'));
+    return c.json(scheduleJson(s));
+  })
+  .delete('/schedules/:id', async (c) => {
+    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound(c.req.param('id'));
+    return c.body(null, 200);
+  });

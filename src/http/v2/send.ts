@@ -1,0 +1,66 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { enqueue } from '../../tasks/enqueue';
+import { apiError } from '../errors';
+import { rateLimit } from '../middleware';
+import { limitBody } from '../middleware';
+import type { AppEnv } from '../types';
+import { jsonBody, publishOptions } from './headers';
+import { applyFlow, messageRows, resolveDestination } from './publish';
+
+// POST /v2/publish/<destination> and POST /v2/batch: QStash messages become Torque tasks through
+// the native enqueue (one statement for all the rows of a request, as POST /batch).
+
+const MAX_BATCH = 100;
+const BATCH_FACTOR = 4; // as the native /batch: the whole request up to 4 × MAX_BODY_BYTES
+
+type Result = { task: { id: string; url: string }; created: boolean };
+const answer = (r: Result) => ({ messageId: r.task.id, url: r.task.url, ...(r.created ? {} : { deduplicated: true }) });
+
+const BatchItem = z.object({
+  destination: z.string().min(1, 'is required'),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.string().optional(),
+  queue: z.string().optional(),
+}).strict();
+const Batch = z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} messages`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} messages`);
+
+export const sendApp = new Hono<AppEnv>()
+  .post('/publish/*', limitBody(), rateLimit, async (c) => {
+    const url = new URL(c.req.url);
+    // The destination is the rest of the path as sent (a URL's own query string included).
+    const raw = url.pathname.slice(url.pathname.indexOf('/publish/') + '/publish/'.length) + url.search;
+    const dest = await resolveDestination(c, raw);
+    const o = publishOptions((n) => c.req.header(n), c.req.raw.headers.keys());
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const now = Date.now();
+    const rows = await messageRows(c, dest, o, bytes.length ? bytes : null, now);
+    await applyFlow(c, o, now);
+    const results = await enqueue(c.get('shards'), c.env, rows);
+    if (dest.topic !== undefined) return c.json(results.map(answer), results.every((r) => !r.created) ? 202 : 201);
+    return c.json(answer(results[0]), results[0].created ? 201 : 202);
+  })
+  .post('/batch', limitBody(BATCH_FACTOR), rateLimit, async (c) => {
+    const parsed = Batch.safeParse(await jsonBody(c, 'an array of {destination, headers, body}'));
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw apiError(400, 'invalid_request', `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') || 'body'}: ${i.message}`);
+    }
+    const now = Date.now();
+    // Validated all-or-nothing: one bad message refuses the batch, and nothing is stored.
+    const items = await Promise.all(parsed.data.map(async (m, i) => {
+      if (m.queue !== undefined) throw apiError(501, 'not_implemented', `[${i}].queue: Torque has no ordered queues`);
+      const headers = new Headers(m.headers ?? {});
+      const o = publishOptions((n) => headers.get(n), headers.keys());
+      const dest = await resolveDestination(c, m.destination);
+      const body = m.body === undefined || m.body === '' ? null : new TextEncoder().encode(m.body);
+      return { dest, o, rows: await messageRows(c, dest, o, body, now, `[${i}].`) };
+    }));
+    for (const it of items) await applyFlow(c, it.o, now);
+    const results = await enqueue(c.get('shards'), c.env, items.flatMap((it) => it.rows));
+    let at = 0;
+    return c.json(items.map((it) => {
+      const mine = results.slice(at, (at += it.rows.length)).map(answer);
+      return it.dest.topic !== undefined ? mine : mine[0];
+    }), 201);
+  });

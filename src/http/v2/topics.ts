@@ -1,0 +1,70 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { hostRefusal } from '../../hook/hosts';
+import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
+import { apiError } from '../errors';
+import type { AppEnv } from '../types';
+import { jsonBody } from './headers';
+
+// URL groups (QStash's name for topics) on Torque's topics: same rows, same fan-out on publish.
+// Torque keeps an endpoint's URL only, so an endpoint's `name` is not kept.
+
+const MAX_ENDPOINTS = 100;
+const NAME = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+const groupJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints.map((url) => ({ url })), createdAt: t.updatedAt, updatedAt: t.updatedAt });
+
+const Endpoints = z.object({
+  endpoints: z.array(z.object({ url: z.string().optional(), name: z.string().optional() })).min(1, 'must hold at least one endpoint'),
+});
+
+async function endpointsOf(c: Context<AppEnv>) {
+  const name = c.req.param('name')!;
+  if (!NAME.test(name)) throw apiError(400, 'invalid_request', 'name: may hold letters, digits and . _ : @ - only (1 to 128)');
+  const parsed = Endpoints.safeParse(await jsonBody(c, '{"endpoints": [{"url": "..."}]}'));
+  if (!parsed.success) throw apiError(400, 'invalid_request', `endpoints: ${parsed.error.issues[0].message}`);
+  const urls = parsed.data.endpoints.map((e, i) => {
+    if (e.url === undefined) throw apiError(400, 'invalid_request', `endpoints[${i}].url: is required (Torque does not keep endpoint names)`);
+    return e.url;
+  });
+  return { name, urls };
+}
+
+export const topicsV2 = new Hono<AppEnv>()
+  .post('/topics/:name/endpoints', async (c) => {
+    const { name, urls } = await endpointsOf(c);
+    urls.forEach((url, i) => {
+      let ok = false;
+      try {
+        ok = ['http:', 'https:'].includes(new URL(url).protocol);
+      } catch {}
+      if (!ok) throw apiError(400, 'invalid_request', `endpoints[${i}].url: must be an absolute http: or https: URL`);
+      const refusal = hostRefusal(url, c.get('config'));
+      if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}].url: ${refusal}`);
+    });
+    const had = (await getTopic(c.get('db'), c.get('app'), name))?.endpoints ?? [];
+    const all = [...new Set([...had, ...urls])];
+    if (all.length > MAX_ENDPOINTS) throw apiError(400, 'invalid_request', `endpoints: a URL group holds at most ${MAX_ENDPOINTS} endpoints`);
+    await putTopic(c.get('db'), c.get('app'), name, all, Date.now());
+    return c.body(null, 200);
+  })
+  .delete('/topics/:name/endpoints', async (c) => {
+    const { name, urls } = await endpointsOf(c);
+    const topic = await getTopic(c.get('db'), c.get('app'), name);
+    if (!topic) throw apiError(404, 'not_found', `URL group "${name}" not found`);
+    const left = topic.endpoints.filter((u) => !urls.includes(u));
+    // A group with no endpoint left is gone (as in QStash): nothing could be published to it.
+    if (left.length === 0) await deleteTopic(c.get('db'), c.get('app'), name);
+    else await putTopic(c.get('db'), c.get('app'), name, left, Date.now());
+    return c.body(null, 200);
+  })
+  .get('/topics', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
+  .get('/topics/:name', async (c) => {
+    const topic = await getTopic(c.get('db'), c.get('app'), c.req.param('name'));
+    if (!topic) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
+    return c.json(groupJson(topic));
+  })
+  .delete('/topics/:name', async (c) => {
+    if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.param('name')))) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
+    return c.body(null, 200);
+  });

@@ -1,0 +1,164 @@
+import { Receiver } from '@upstash/qstash';
+import { describe, expect, it } from 'vitest';
+import { decideNext } from '../src/dispatch/outcome';
+import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
+import { compileRetryDelay } from '../src/hook/retry-delay';
+import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
+import { call, consume, getTask, hook, received } from './helpers';
+
+// The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
+// with the official SDK's Receiver), and a publish delivered by the real consumer.
+
+const status = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return { status: (err as { status?: number }).status, message: (err as Error).message };
+  }
+  return null;
+};
+
+describe('QStash header values', () => {
+  it('reads durations in every form QStash takes', () => {
+    expect(parseDuration('10s', 'h')).toBe(10);
+    expect(parseDuration('5m', 'h')).toBe(300);
+    expect(parseDuration('1d2h', 'h')).toBe(93_600);
+    expect(parseDuration('1h30m10s', 'h')).toBe(5410);
+    expect(parseDuration('1500ms', 'h')).toBe(2); // rounded up to a whole second
+    expect(parseDuration('42', 'h')).toBe(42);
+  });
+
+  it('refuses durations it cannot read, with a 400 naming the header', () => {
+    for (const bad of ['10y', '', 's', '1h1h', '-5s', '1.5s', '10 s', '1h junk']) {
+      expect(status(() => parseDuration(bad, 'Upstash-Delay')), bad).toMatchObject({ status: 400, message: expect.stringContaining('Upstash-Delay') });
+    }
+  });
+
+  it('reads flow-control values onto Torque flows', () => {
+    expect(parseFlowValue('parallelism=1')).toEqual({ parallelism: 1, rate: null, period: 1 });
+    expect(parseFlowValue('parallelism=2, rate=10, period=1m')).toEqual({ parallelism: 2, rate: 10, period: 60 });
+    expect(parseFlowValue('rate=5,period=1d')).toEqual({ parallelism: null, rate: 5, period: 86_400 });
+    for (const bad of ['', 'period=1s', 'rate=0', 'rate=x', 'speed=3', 'rate=1, rate=2', 'rate=1, period=2d']) {
+      expect(status(() => parseFlowValue(bad)), bad).toMatchObject({ status: 400, message: expect.stringContaining('Upstash-Flow-Control-Value') });
+    }
+  });
+});
+
+describe('Upstash-Retry-Delay expressions', () => {
+  it('evaluates the forms the SDK documents, in ms over retried', () => {
+    expect(compileRetryDelay('1000')(3)).toBe(1000);
+    expect([0, 1, 2].map(compileRetryDelay('1000 * (1 + retried)'))).toEqual([1000, 2000, 3000]);
+    expect([0, 3].map(compileRetryDelay('pow(2, retried)'))).toEqual([1, 8]);
+    expect([0, 5].map(compileRetryDelay('max(10, pow(2, retried))'))).toEqual([10, 32]);
+    expect(compileRetryDelay('floor(sqrt(abs(-16))) + ceil(0.2) - round(exp(0)) + min(1, 2) / 2')(0)).toBe(4.5);
+  });
+
+  it('refuses anything else, saying what is wrong', () => {
+    for (const bad of ['', 'retried +', 'pow(2)', 'foo(1)', 'this.constructor', '1; 2', '(1', 'max(1, 2, 3)']) {
+      expect(() => compileRetryDelay(bad), bad).toThrow();
+    }
+  });
+
+  it('sets the wait before each retry of a /v2 task (seconds, capped; Retry-After may lengthen it)', () => {
+    const cfg = { MIN_RETRY_DELAY: 1, MAX_RETRY_DELAY: 60, COMPLETED_TTL: 10, FAILED_TTL: 10 };
+    const after = (attempts: number, retryAfter: number | null = null) =>
+      decideNext({ attempts, maxRetries: 10, retryBase: 0 }, { outcome: 'http', retryAfter }, cfg, 0, '1000 * (1 + retried)');
+    expect([1, 2, 3].map((n) => after(n))).toEqual([{ status: 'retry', dueAt: 1000 }, { status: 'retry', dueAt: 2000 }, { status: 'retry', dueAt: 3000 }]);
+    expect(after(11)).toEqual({ status: 'failed', expiresAt: 10_000 }); // the 10 retries are spent
+    expect(after(1, 30)).toEqual({ status: 'retry', dueAt: 30_000 });
+    expect(decideNext({ attempts: 1, maxRetries: 3, retryBase: 0 }, { outcome: 'http', retryAfter: null }, cfg, 0, 'pow(10, 9)')).toEqual({ status: 'retry', dueAt: 60_000 });
+  });
+});
+
+describe('the QStash delivery signature', () => {
+  const keys = { currentSigningKey: 'sig_current_key_for_tests', nextSigningKey: 'sig_next_key_for_tests' };
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('is a JWT the official Receiver verifies, with the claims QStash sends', async () => {
+    const body = new TextEncoder().encode('{"a":1}');
+    const jwt = await qstashSignature(keys.currentSigningKey, 'https://example.com/hook?x=1', body, now());
+    expect(await new Receiver(keys).verify({ signature: jwt, body: '{"a":1}', url: 'https://example.com/hook?x=1' })).toBe(true);
+    const [header, claims] = jwt.split('.').slice(0, 2).map((p) => JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/'))));
+    expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(claims).toMatchObject({ iss: 'Upstash', sub: 'https://example.com/hook?x=1', nbf: claims.iat, exp: claims.iat + SIGNATURE_TTL_S });
+    expect(claims.jti).toMatch(/^jwt_/);
+  });
+
+  it('covers an empty body (the hash of nothing), and a receiver holding the key as next verifies it', async () => {
+    const jwt = await qstashSignature(keys.nextSigningKey, 'https://example.com/h', null, now());
+    const claims = JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    expect(claims.body).toBe('47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=');
+    expect(await new Receiver(keys).verify({ signature: jwt, body: '', url: 'https://example.com/h' })).toBe(true);
+  });
+
+  it('is refused for another body, another URL, another key or once expired', async () => {
+    const jwt = await qstashSignature(keys.currentSigningKey, 'https://example.com/h', new TextEncoder().encode('x'), now());
+    await expect(new Receiver(keys).verify({ signature: jwt, body: 'y' })).rejects.toThrow(/body hash/);
+    await expect(new Receiver(keys).verify({ signature: jwt, body: 'x', url: 'https://example.com/other' })).rejects.toThrow(/subject/);
+    await expect(new Receiver({ currentSigningKey: 'sig_a', nextSigningKey: 'sig_b' }).verify({ signature: jwt, body: 'x' })).rejects.toThrow(/signature/);
+    const old = await qstashSignature(keys.currentSigningKey, 'https://example.com/h', null, now() - 600);
+    // (Receiver reports the last key it tried: both are the signing key here, so the reason shows.)
+    await expect(new Receiver({ ...keys, nextSigningKey: keys.currentSigningKey }).verify({ signature: old, body: '' })).rejects.toThrow(/exp/);
+  });
+});
+
+describe('POST /v2/publish in the runtime', () => {
+  it('stores a task the consumer delivers signed with the app key, with QStash headers and forwarded ones', async () => {
+    const h = hook('ok', 'q=1');
+    const res = await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain', 'upstash-forward-x-tenant': 'acme', 'upstash-retries': '1' } });
+    expect(res.status).toBe(201);
+    const { messageId, url } = (await res.json()) as { messageId: string; url: string };
+    expect(url).toBe(h.url);
+    expect((await getTask(messageId)).max_retries).toBe(1);
+    await consume([messageId]);
+    const [got] = await received(h.key);
+    expect(got.headers).toMatchObject({ 'x-tenant': 'acme', 'upstash-message-id': messageId, 'upstash-retried': '0', 'content-type': 'text/plain' });
+    expect(got.headers['torque-qstash']).toBeUndefined();
+    const keys = (await (await call('/v2/keys')).json()) as { current: string; next: string };
+    const receiver = new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next });
+    expect(await receiver.verify({ signature: got.headers['upstash-signature'], body: 'hello', url: h.url })).toBe(true);
+  });
+
+  it("reports to Upstash-Callback with QStash's callback body, signed", async () => {
+    const h = hook('status', 'code=200');
+    const told = hook('ok');
+    const res = await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'ping', headers: { 'upstash-callback': told.url, 'upstash-forward-x-a': 'b' } });
+    const { messageId } = (await res.json()) as { messageId: string };
+    await consume([messageId]);
+    const { tasks } = (await (await call('/tasks?limit=100')).json()) as { tasks: { id: string; callback_of: string | null }[] };
+    const report = tasks.find((t) => t.callback_of === messageId)!;
+    await consume([report.id]);
+    const [got] = await received(told.key);
+    const body = Buffer.from(got.body, 'base64').toString();
+    expect(JSON.parse(body)).toMatchObject({ status: 200, body: btoa('status 200'), retried: 0, sourceMessageId: messageId, url: h.url, method: 'POST', sourceBody: btoa('ping'), sourceHeader: { 'x-a': ['b'] } });
+    const keys = (await (await call('/v2/keys')).json()) as { current: string; next: string };
+    expect(await new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next }).verify({ signature: got.headers['upstash-signature'], body, url: told.url })).toBe(true);
+  });
+
+  it('leaves native tasks unsigned the QStash way', async () => {
+    const h = hook('ok');
+    const res = await call(`/?url=${encodeURIComponent(h.url)}`, { method: 'POST', body: 'x' });
+    await consume([((await res.json()) as { id: string }).id]);
+    const [got] = await received(h.key);
+    expect(got.headers['upstash-signature']).toBeUndefined();
+  });
+
+  it('answers a bad header with a 400 naming it, and what Torque does not do with a 501', async () => {
+    const h = hook('ok');
+    const publish = (headers: Record<string, string>) => call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers });
+    for (const [headers, named] of [
+      [{ 'upstash-delay': 'soon' }, 'Upstash-Delay'], [{ 'upstash-retries': 'many' }, 'Upstash-Retries'], [{ 'upstash-method': 'BREW' }, 'Upstash-Method'],
+      [{ 'upstash-retry-delay': 'pow(2)' }, 'Upstash-Retry-Delay'], [{ 'upstash-retry-delay': 'process.exit()' }, 'Upstash-Retry-Delay'], [{ 'upstash-flow-control-value': 'parallelism=1' }, 'Upstash-Flow-Control-Value'],
+      [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'timeout'],
+    ] as const) {
+      const res = await publish(headers);
+      expect(res.status, named).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain(named);
+    }
+    expect((await publish({ 'upstash-queue-name': 'q' })).status).toBe(501);
+    expect((await call('/v2/publish/no-such-group', { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await call('/v2/events')).status).toBe(501);
+    expect((await call('/v2/nothing-here')).status).toBe(404);
+    expect(await received(h.key)).toHaveLength(0);
+  });
+});
