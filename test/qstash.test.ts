@@ -4,7 +4,7 @@ import { decideNext } from '../src/dispatch/outcome';
 import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
 import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
-import { call, consume, getTask, hook, received } from './helpers';
+import { call, callWith, consume, getTask, hook, received } from './helpers';
 
 // The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
 // with the official SDK's Receiver), and a publish delivered by the real consumer.
@@ -159,6 +159,43 @@ describe('POST /v2/publish in the runtime', () => {
     expect((await call('/v2/publish/no-such-group', { method: 'POST', body: 'x' })).status).toBe(404);
     expect((await call('/v2/events')).status).toBe(501);
     expect((await call('/v2/nothing-here')).status).toBe(404);
+    expect(await received(h.key)).toHaveLength(0);
+  });
+
+  it('batches URLs and URL groups in one request; a duplicate id inside it is one message', async () => {
+    const [a, b, one] = [hook('ok'), hook('ok'), hook('ok')];
+    await call('/v2/topics/pair/endpoints', { method: 'POST', body: JSON.stringify({ endpoints: [{ url: a.url }, { url: b.url }] }) });
+    const res = await call('/v2/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([
+      { destination: 'pair', body: 'to both' },
+      { destination: one.url, body: 'x', headers: { 'Upstash-Deduplication-Id': 'twice' } },
+      { destination: one.url, body: 'x', headers: { 'Upstash-Deduplication-Id': 'twice' } },
+    ]) });
+    expect(res.status).toBe(201);
+    const out = (await res.json()) as [{ messageId: string; url: string }[], { messageId: string }, { messageId: string; deduplicated?: boolean }];
+    expect(out[0].map((m) => m.url)).toEqual([a.url, b.url]);
+    expect(out[2]).toMatchObject({ messageId: out[1].messageId, deduplicated: true });
+    await consume([...out[0].map((m) => m.messageId), out[1].messageId]);
+    for (const h of [a, b]) expect((await received(h.key))[0].headers['upstash-topic-name']).toBe('pair');
+    expect(await received(one.key)).toHaveLength(1);
+  });
+
+  it('refuses what it cannot store or afford with a 4xx, storing nothing', async () => {
+    const h = hook('ok');
+    const batch = (items: unknown) => call('/v2/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(items) });
+    for (const [items, named] of [
+      [[{ destination: h.url, headers: { 'bad header': 'x' } }], '[0].headers'], [[{ destination: h.url }, { destination: 'no-such-group' }], 'not found'],
+      [[], 'must hold'], [{ destination: h.url }, 'expected array'], [[{ destination: h.url, headers: { 'Upstash-Forward-Host': 'evil' } }], 'host'],
+    ] as const) {
+      const res = await batch(items);
+      expect(res.status, named).toBeGreaterThanOrEqual(400);
+      expect(res.status, named).toBeLessThan(500);
+      expect(((await res.json()) as { error: { message: string } }).error.message, named).toContain(named);
+    }
+    const ids = Array.from({ length: 101 }, (_, i) => `messageIds=${i}`).join('&');
+    expect((await call(`/v2/messages?${ids}`, { method: 'DELETE' })).status).toBe(400);
+    await callWith({}, '/v2/topics/wide/endpoints', { method: 'POST', body: JSON.stringify({ endpoints: [1, 2, 3, 4, 5].map((i) => ({ url: `${h.url}?e=${i}` })) }) });
+    const big = await callWith({ MAX_BODY_BYTES: '100' }, '/v2/publish/wide', { method: 'POST', body: 'x'.repeat(90) });
+    expect(big.status).toBe(413);
     expect(await received(h.key)).toHaveLength(0);
   });
 });
