@@ -4,6 +4,7 @@ import { decideNext } from '../src/dispatch/outcome';
 import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
 import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
+import { splitCron } from '../src/http/v2/schedules';
 import { call, callWith, consume, getTask, hook, received } from './helpers';
 
 // The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
@@ -41,6 +42,41 @@ describe('QStash header values', () => {
     for (const bad of ['', 'period=1s', 'rate=0', 'rate=x', 'speed=3', 'rate=1, rate=2', 'rate=1, period=2d']) {
       expect(status(() => parseFlowValue(bad)), bad).toMatchObject({ status: 400, message: expect.stringContaining('Upstash-Flow-Control-Value') });
     }
+  });
+});
+
+describe('schedules and keys', () => {
+  it('reads the CRON_TZ= prefix of Upstash-Cron', () => {
+    expect(splitCron('CRON_TZ=Europe/Berlin 0 9 * * *')).toEqual({ cron: '0 9 * * *', timezone: 'Europe/Berlin' });
+    expect(splitCron(' */5 * * * * ')).toEqual({ cron: '*/5 * * * *', timezone: 'UTC' });
+  });
+
+  it('keeps an app its keys until rotated; a rotation makes next current and a new next', async () => {
+    const get = async () => (await (await call('/v2/keys')).json()) as { current: string; next: string };
+    const first = await get();
+    expect(await get()).toEqual(first);
+    const rotated = (await (await call('/v2/keys/rotate', { method: 'POST' })).json()) as { current: string; next: string };
+    expect(rotated.current).toBe(first.next);
+    expect(rotated.next).not.toBe(first.current);
+    expect(await get()).toEqual(rotated);
+  });
+
+  it('answers a bad cron or zone with a 400 naming Upstash-Cron, and upserts by Upstash-Schedule-Id', async () => {
+    const h = hook('ok');
+    const make = (headers: Record<string, string>) => call(`/v2/schedules/${h.url}`, { method: 'POST', body: 'x', headers });
+    for (const cron of ['every day', 'CRON_TZ=Mars/Olympus 0 9 * * *', '* * * *']) {
+      const res = await make({ 'upstash-cron': cron });
+      expect(res.status, cron).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('Upstash-Cron');
+    }
+    expect((await make({})).status).toBe(400);
+    expect((await make({ 'upstash-cron': '0 9 * * *', 'upstash-schedule-id': 'mine' })).status).toBe(201);
+    expect((await make({ 'upstash-cron': 'CRON_TZ=Asia/Tokyo 0 9 * * *', 'upstash-schedule-id': 'mine' })).status).toBe(201);
+    const s = (await (await call('/v2/schedules/mine')).json()) as { cron: string; nextScheduleTime: number };
+    expect(s.cron).toBe('CRON_TZ=Asia/Tokyo 0 9 * * *');
+    expect(new Date(s.nextScheduleTime).getUTCHours()).toBe(0); // 09:00 in Tokyo
+    expect((await call('/v2/schedules/mine', { method: 'DELETE' })).status).toBe(200);
+    expect((await call('/v2/schedules/mine')).status).toBe(404);
   });
 });
 
