@@ -1,6 +1,9 @@
 import { Receiver } from '@upstash/qstash';
 import { describe, expect, it } from 'vitest';
-import { decideNext } from '../src/dispatch/outcome';
+import { env } from 'cloudflare:workers';
+import { getConfig } from '../src/config';
+import { attempt, decideNext } from '../src/dispatch/outcome';
+import type { TaskRow } from '../src/store/schema';
 import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
 import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
@@ -169,6 +172,17 @@ describe('POST /v2/publish in the runtime', () => {
     expect(JSON.parse(body)).toMatchObject({ status: 200, body: btoa('status 200'), retried: 0, sourceMessageId: messageId, url: h.url, method: 'POST', sourceBody: btoa('ping'), sourceHeader: { 'x-a': ['b'] } });
     const keys = (await (await call('/v2/keys')).json()) as { current: string; next: string };
     expect(await new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next }).verify({ signature: got.headers['upstash-signature'], body, url: told.url })).toBe(true);
+  });
+
+  it('a signing key that cannot be read fails the attempt (retried), never the task for good', async () => {
+    const h = hook('ok');
+    const task = {
+      appId: 'default', id: '01KEYREADFAILS000000000000', url: h.url, method: 'POST', headers: JSON.stringify({ 'torque-qstash': '1' }), body: null,
+      contentType: null, status: 'in_progress', attempts: 1, maxRetries: 3, retryBase: 0, timeout: 10, createdAt: 0, updatedAt: 0, dueAt: 0,
+    } as unknown as TaskRow;
+    const out = await attempt(task, getConfig(env), () => {}, () => Promise.reject(new Error('D1 is down')));
+    expect(out).toMatchObject({ outcome: 'internal', next: { status: 'retry' } });
+    expect(await received(h.key)).toHaveLength(0);
   });
 
   it('leaves native tasks unsigned the QStash way', async () => {
