@@ -199,7 +199,7 @@ describe('POST /v2/publish in the runtime', () => {
     for (const [headers, named] of [
       [{ 'upstash-delay': 'soon' }, 'Upstash-Delay'], [{ 'upstash-retries': 'many' }, 'Upstash-Retries'], [{ 'upstash-method': 'BREW' }, 'Upstash-Method'],
       [{ 'upstash-retry-delay': 'pow(2)' }, 'Upstash-Retry-Delay'], [{ 'upstash-retry-delay': 'process.exit()' }, 'Upstash-Retry-Delay'], [{ 'upstash-flow-control-value': 'parallelism=1' }, 'Upstash-Flow-Control-Value'],
-      [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'timeout'],
+      [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'Upstash-Timeout: must be at most'], [{ 'upstash-forward-host': 'x' }, 'Upstash-Forward-host'],
     ] as const) {
       const res = await publish(headers);
       expect(res.status, named).toBe(400);
