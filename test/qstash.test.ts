@@ -1,10 +1,14 @@
 import { Receiver } from '@upstash/qstash';
 import { describe, expect, it } from 'vitest';
-import { decideNext } from '../src/dispatch/outcome';
+import { env } from 'cloudflare:workers';
+import { getConfig } from '../src/config';
+import { attempt, decideNext } from '../src/dispatch/outcome';
+import type { TaskRow } from '../src/store/schema';
 import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
 import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
-import { call, consume, getTask, hook, received } from './helpers';
+import { splitCron } from '../src/http/v2/schedules';
+import { call, callWith, consume, getTask, hook, received } from './helpers';
 
 // The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
 // with the official SDK's Receiver), and a publish delivered by the real consumer.
@@ -41,6 +45,41 @@ describe('QStash header values', () => {
     for (const bad of ['', 'period=1s', 'rate=0', 'rate=x', 'speed=3', 'rate=1, rate=2', 'rate=1, period=2d']) {
       expect(status(() => parseFlowValue(bad)), bad).toMatchObject({ status: 400, message: expect.stringContaining('Upstash-Flow-Control-Value') });
     }
+  });
+});
+
+describe('schedules and keys', () => {
+  it('reads the CRON_TZ= prefix of Upstash-Cron', () => {
+    expect(splitCron('CRON_TZ=Europe/Berlin 0 9 * * *')).toEqual({ cron: '0 9 * * *', timezone: 'Europe/Berlin' });
+    expect(splitCron(' */5 * * * * ')).toEqual({ cron: '*/5 * * * *', timezone: 'UTC' });
+  });
+
+  it('keeps an app its keys until rotated; a rotation makes next current and a new next', async () => {
+    const get = async () => (await (await call('/v2/keys')).json()) as { current: string; next: string };
+    const first = await get();
+    expect(await get()).toEqual(first);
+    const rotated = (await (await call('/v2/keys/rotate', { method: 'POST' })).json()) as { current: string; next: string };
+    expect(rotated.current).toBe(first.next);
+    expect(rotated.next).not.toBe(first.current);
+    expect(await get()).toEqual(rotated);
+  });
+
+  it('answers a bad cron or zone with a 400 naming Upstash-Cron, and upserts by Upstash-Schedule-Id', async () => {
+    const h = hook('ok');
+    const make = (headers: Record<string, string>) => call(`/v2/schedules/${h.url}`, { method: 'POST', body: 'x', headers });
+    for (const cron of ['every day', 'CRON_TZ=Mars/Olympus 0 9 * * *', '* * * *']) {
+      const res = await make({ 'upstash-cron': cron });
+      expect(res.status, cron).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('Upstash-Cron');
+    }
+    expect((await make({})).status).toBe(400);
+    expect((await make({ 'upstash-cron': '0 9 * * *', 'upstash-schedule-id': 'mine' })).status).toBe(201);
+    expect((await make({ 'upstash-cron': 'CRON_TZ=Asia/Tokyo 0 9 * * *', 'upstash-schedule-id': 'mine' })).status).toBe(201);
+    const s = (await (await call('/v2/schedules/mine')).json()) as { cron: string; nextScheduleTime: number };
+    expect(s.cron).toBe('CRON_TZ=Asia/Tokyo 0 9 * * *');
+    expect(new Date(s.nextScheduleTime).getUTCHours()).toBe(0); // 09:00 in Tokyo
+    expect((await call('/v2/schedules/mine', { method: 'DELETE' })).status).toBe(200);
+    expect((await call('/v2/schedules/mine')).status).toBe(404);
   });
 });
 
@@ -135,6 +174,17 @@ describe('POST /v2/publish in the runtime', () => {
     expect(await new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next }).verify({ signature: got.headers['upstash-signature'], body, url: told.url })).toBe(true);
   });
 
+  it('a signing key that cannot be read fails the attempt (retried), never the task for good', async () => {
+    const h = hook('ok');
+    const task = {
+      appId: 'default', id: '01KEYREADFAILS000000000000', url: h.url, method: 'POST', headers: JSON.stringify({ 'torque-qstash': '1' }), body: null,
+      contentType: null, status: 'in_progress', attempts: 1, maxRetries: 3, retryBase: 0, timeout: 10, createdAt: 0, updatedAt: 0, dueAt: 0,
+    } as unknown as TaskRow;
+    const out = await attempt(task, getConfig(env), () => {}, () => Promise.reject(new Error('D1 is down')));
+    expect(out).toMatchObject({ outcome: 'internal', next: { status: 'retry' } });
+    expect(await received(h.key)).toHaveLength(0);
+  });
+
   it('leaves native tasks unsigned the QStash way', async () => {
     const h = hook('ok');
     const res = await call(`/?url=${encodeURIComponent(h.url)}`, { method: 'POST', body: 'x' });
@@ -149,7 +199,7 @@ describe('POST /v2/publish in the runtime', () => {
     for (const [headers, named] of [
       [{ 'upstash-delay': 'soon' }, 'Upstash-Delay'], [{ 'upstash-retries': 'many' }, 'Upstash-Retries'], [{ 'upstash-method': 'BREW' }, 'Upstash-Method'],
       [{ 'upstash-retry-delay': 'pow(2)' }, 'Upstash-Retry-Delay'], [{ 'upstash-retry-delay': 'process.exit()' }, 'Upstash-Retry-Delay'], [{ 'upstash-flow-control-value': 'parallelism=1' }, 'Upstash-Flow-Control-Value'],
-      [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'timeout'],
+      [{ 'upstash-callback': 'not a url' }, 'Upstash-Callback'], [{ 'upstash-timeout': '1d' }, 'Upstash-Timeout: must be at most'], [{ 'upstash-forward-host': 'x' }, 'Upstash-Forward-host'],
     ] as const) {
       const res = await publish(headers);
       expect(res.status, named).toBe(400);
@@ -159,6 +209,43 @@ describe('POST /v2/publish in the runtime', () => {
     expect((await call('/v2/publish/no-such-group', { method: 'POST', body: 'x' })).status).toBe(404);
     expect((await call('/v2/events')).status).toBe(501);
     expect((await call('/v2/nothing-here')).status).toBe(404);
+    expect(await received(h.key)).toHaveLength(0);
+  });
+
+  it('batches URLs and URL groups in one request; a duplicate id inside it is one message', async () => {
+    const [a, b, one] = [hook('ok'), hook('ok'), hook('ok')];
+    await call('/v2/topics/pair/endpoints', { method: 'POST', body: JSON.stringify({ endpoints: [{ url: a.url }, { url: b.url }] }) });
+    const res = await call('/v2/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([
+      { destination: 'pair', body: 'to both' },
+      { destination: one.url, body: 'x', headers: { 'Upstash-Deduplication-Id': 'twice' } },
+      { destination: one.url, body: 'x', headers: { 'Upstash-Deduplication-Id': 'twice' } },
+    ]) });
+    expect(res.status).toBe(201);
+    const out = (await res.json()) as [{ messageId: string; url: string }[], { messageId: string }, { messageId: string; deduplicated?: boolean }];
+    expect(out[0].map((m) => m.url)).toEqual([a.url, b.url]);
+    expect(out[2]).toMatchObject({ messageId: out[1].messageId, deduplicated: true });
+    await consume([...out[0].map((m) => m.messageId), out[1].messageId]);
+    for (const h of [a, b]) expect((await received(h.key))[0].headers['upstash-topic-name']).toBe('pair');
+    expect(await received(one.key)).toHaveLength(1);
+  });
+
+  it('refuses what it cannot store or afford with a 4xx, storing nothing', async () => {
+    const h = hook('ok');
+    const batch = (items: unknown) => call('/v2/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(items) });
+    for (const [items, named] of [
+      [[{ destination: h.url, headers: { 'bad header': 'x' } }], '[0].headers'], [[{ destination: h.url }, { destination: 'no-such-group' }], 'not found'],
+      [[], 'must hold'], [{ destination: h.url }, 'expected array'], [[{ destination: h.url, headers: { 'Upstash-Forward-Host': 'evil' } }], 'host'],
+    ] as const) {
+      const res = await batch(items);
+      expect(res.status, named).toBeGreaterThanOrEqual(400);
+      expect(res.status, named).toBeLessThan(500);
+      expect(((await res.json()) as { error: { message: string } }).error.message, named).toContain(named);
+    }
+    const ids = Array.from({ length: 101 }, (_, i) => `messageIds=${i}`).join('&');
+    expect((await call(`/v2/messages?${ids}`, { method: 'DELETE' })).status).toBe(400);
+    await callWith({}, '/v2/topics/wide/endpoints', { method: 'POST', body: JSON.stringify({ endpoints: [1, 2, 3, 4, 5].map((i) => ({ url: `${h.url}?e=${i}` })) }) });
+    const big = await callWith({ MAX_BODY_BYTES: '100' }, '/v2/publish/wide', { method: 'POST', body: 'x'.repeat(90) });
+    expect(big.status).toBe(413);
     expect(await received(h.key)).toHaveLength(0);
   });
 });

@@ -92,9 +92,10 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
   const startedAt = Date.now();
   let headers: Headers;
   let body: Uint8Array | null;
-  let qstash = false; // a /v2 task: also signed the QStash way (src/hook/qstash.ts)
+  let qstash = false; // a /v2 task: also signed the QStash way (src/hook/qstash.ts), with this key
+  let qstashSecret: string | undefined;
   const sign = async (headers: Headers, body: Uint8Array | null) => {
-    if (qstash && qstashKey) await signQstash(headers, task, await qstashKey(task.appId), body, Math.floor(startedAt / 1000));
+    if (qstashSecret) await signQstash(headers, task, qstashSecret, body, Math.floor(startedAt / 1000));
     if (!signingSecret) return;
     const sig = await signatureHeaders(signingSecret, task.id, Math.floor(startedAt / 1000), body);
     for (const [k, v] of Object.entries(sig)) headers.set(k, v);
@@ -104,9 +105,19 @@ export async function callHook(task: TaskRow, signingSecret: string | undefined,
     qstash = takeQstashMark(headers);
     new Request(task.url, { method: task.method }); // a URL or method fetch would refuse, refused now
     body = task.method === 'GET' || !task.body ? null : new Uint8Array(task.body);
-    await sign(headers, body);
   } catch (err) {
     // Same stored task, same failure next time: it fails now rather than after every retry.
+    return { ...internalFailure(err, startedAt), outcome: 'invalid' };
+  }
+  try {
+    if (qstash && qstashKey) qstashSecret = await qstashKey(task.appId);
+  } catch (err) {
+    // The key could not be read now (storage trouble): this attempt fails and is retried.
+    return internalFailure(err, startedAt);
+  }
+  try {
+    await sign(headers, body);
+  } catch (err) {
     return { ...internalFailure(err, startedAt), outcome: 'invalid' };
   }
   const controller = new AbortController();

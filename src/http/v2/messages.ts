@@ -39,6 +39,14 @@ const dlqJson = (t: ListedTask) => ({
   ...(t.lastError != null ? { responseError: t.lastError } : {}),
 });
 
+// Ids one bulk call takes (each costs a few D1 queries, of the 1,000 a request may send).
+const MAX_IDS = 100;
+const idsOf = (c: Context<AppEnv>, name: string) => {
+  const ids = c.req.queries(name);
+  if (ids && ids.length > MAX_IDS) throw apiError(400, 'invalid_request', `${name}: at most ${MAX_IDS} ids a call, got ${ids.length}`);
+  return ids;
+};
+
 const count = (c: Context<AppEnv>) => {
   const v = c.req.query('count');
   if (v === undefined) return 100;
@@ -78,7 +86,7 @@ export const messagesApp = new Hono<AppEnv>()
   })
   .delete('/messages', async (c) => {
     refuseFilters(c);
-    const ids = c.req.queries('messageIds');
+    const ids = idsOf(c, 'messageIds');
     if (ids) {
       let cancelled = 0;
       for (const id of ids) if (await deleteTask(c.get('shards'), c.get('app'), id)) cancelled++;
@@ -89,7 +97,7 @@ export const messagesApp = new Hono<AppEnv>()
     return c.json({ cancelled: total });
   })
   .get('/dlq', async (c) => {
-    const ids = c.req.queries('dlqIds');
+    const ids = idsOf(c, 'dlqIds');
     refuseFilters(c);
     if (ids) {
       const found = await Promise.all(ids.map((id) => getTask(c.get('shards'), c.get('app'), id)));
@@ -111,7 +119,7 @@ export const messagesApp = new Hono<AppEnv>()
   })
   .delete('/dlq', async (c) => {
     refuseFilters(c);
-    const ids = c.req.queries('dlqIds');
+    const ids = idsOf(c, 'dlqIds');
     if (ids) {
       let deleted = 0;
       for (const id of ids) {
@@ -125,7 +133,7 @@ export const messagesApp = new Hono<AppEnv>()
   })
   .post('/dlq/retry', rateLimit, async (c) => {
     refuseFilters(c);
-    const ids = c.req.queries('dlqIds');
+    const ids = idsOf(c, 'dlqIds');
     const now = Date.now();
     if (ids) {
       const responses: { messageId: string }[] = [];

@@ -3,7 +3,7 @@ import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY } from '../../hook/qstash
 import { getFlow, putFlow } from '../../store/flows';
 import type { NewTaskRow } from '../../store/schema';
 import { getTopic } from '../../store/topics';
-import { buildTask } from '../../tasks/enqueue';
+import { buildTask, TaskInputError } from '../../tasks/enqueue';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
 import type { PublishOptions } from './headers';
@@ -53,6 +53,19 @@ async function dedupKey(dest: string, o: PublishOptions, body: Uint8Array | null
   return `qstash-content:${await sha256Hex([dest, o.method ?? 'POST', o.contentType ?? '', headers, body])}`;
 }
 
+// buildTask names native fields; a /v2 client sent headers, so its 4xx names those.
+const HEADER_OF: [RegExp, string][] = [
+  [/^timeout$/, 'Upstash-Timeout'], [/^url$/, 'destination'], [/^callback$/, 'Upstash-Callback'],
+  [/^failure_callback$/, 'Upstash-Failure-Callback'], [/^content-type$/, 'Content-Type'], [/^headers\.(.+)$/, 'Upstash-Forward-$1'],
+];
+function asHeaders(err: unknown, prefix: string): unknown {
+  if (!(err instanceof TaskInputError) || !err.field.startsWith(prefix)) return err;
+  const field = err.field.slice(prefix.length);
+  const hit = HEADER_OF.find(([re]) => re.test(field));
+  if (!hit) return err;
+  return new TaskInputError(`${prefix}${field.replace(hit[0], hit[1])}`, err.message.slice(err.field.length + 2), err.tooLarge);
+}
+
 /**
  * The task rows of one message (one per endpoint for a URL group), checked by buildTask exactly as
  * native tasks are. The stored headers carry the forwarded ones, the QStash mark (signing), the
@@ -64,12 +77,18 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
   const urls = dest.url !== undefined ? [dest.url] : dest.endpoints;
   if (urls.length === 0) throw apiError(400, 'invalid_request', `${field}destination: URL group "${dest.topic}" has no endpoints`);
   return urls.map((url, i) => {
-    const row: Omit<NewTaskRow, 'id'> = buildTask(c.get('config'), c.get('app'), {
-      url, method: o.method, timeout: o.timeout, delay, max_retries: o.retries ?? QSTASH_DEFAULT_RETRIES,
-      headers: o.forward, body, contentType: o.contentType,
-      idempotencyKey: key && (dest.topic !== undefined ? `${key}#${url}` : key),
-      flowKey: o.flowKey, callback: o.callback, failureCallback: o.failureCallback,
-    }, now, dest.topic !== undefined ? `${field}endpoints[${i}].` : field);
+    const prefix = dest.topic !== undefined ? `${field}endpoints[${i}].` : field;
+    let row: Omit<NewTaskRow, 'id'>;
+    try {
+      row = buildTask(c.get('config'), c.get('app'), {
+        url, method: o.method, timeout: o.timeout, delay, max_retries: o.retries ?? QSTASH_DEFAULT_RETRIES,
+        headers: o.forward, body, contentType: o.contentType,
+        idempotencyKey: key && (dest.topic !== undefined ? `${key}#${url}` : key),
+        flowKey: o.flowKey, callback: o.callback, failureCallback: o.failureCallback,
+      }, now, prefix);
+    } catch (err) {
+      throw asHeaders(err, prefix);
+    }
     row.headers = JSON.stringify({
       ...o.forward, [QSTASH_MARK]: '1',
       ...(o.label !== undefined ? { [QSTASH_LABEL]: o.label } : {}),

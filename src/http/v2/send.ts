@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { enqueue } from '../../tasks/enqueue';
 import { apiError } from '../errors';
@@ -13,6 +13,13 @@ import { applyFlow, messageRows, resolveDestination } from './publish';
 
 const MAX_BATCH = 100;
 const BATCH_FACTOR = 4; // as the native /batch: the whole request up to 4 × MAX_BODY_BYTES
+
+/** A URL group stores the body once per endpoint: a request's rows are held to what a native /batch may carry. */
+function holdTotal(c: Context<AppEnv>, rows: { body?: Uint8Array | null }[]) {
+  const total = rows.reduce((n, r) => n + (r.body?.length ?? 0), 0);
+  const most = BATCH_FACTOR * c.get('config').MAX_BODY_BYTES;
+  if (total > most) throw apiError(413, 'body_too_large', `body: stored once per message and endpoint, ${total} bytes in all is more than ${BATCH_FACTOR} × MAX_BODY_BYTES (${most} bytes)`);
+}
 
 type Result = { task: { id: string; url: string }; created: boolean };
 const answer = (r: Result) => ({ messageId: r.task.id, url: r.task.url, ...(r.created ? {} : { deduplicated: true }) });
@@ -35,6 +42,7 @@ export const sendApp = new Hono<AppEnv>()
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     const now = Date.now();
     const rows = await messageRows(c, dest, o, bytes.length ? bytes : null, now);
+    holdTotal(c, rows);
     await applyFlow(c, o, now);
     const results = await enqueue(c.get('shards'), c.env, rows);
     if (dest.topic !== undefined) return c.json(results.map(answer), results.every((r) => !r.created) ? 202 : 201);
@@ -50,14 +58,21 @@ export const sendApp = new Hono<AppEnv>()
     // Validated all-or-nothing: one bad message refuses the batch, and nothing is stored.
     const items = await Promise.all(parsed.data.map(async (m, i) => {
       if (m.queue !== undefined) throw apiError(501, 'not_implemented', `[${i}].queue: Torque has no ordered queues`);
-      const headers = new Headers(m.headers ?? {});
+      let headers: Headers;
+      try {
+        headers = new Headers(m.headers ?? {});
+      } catch (err) {
+        throw apiError(400, 'invalid_request', `[${i}].headers: ${err instanceof Error ? err.message : String(err)}`);
+      }
       const o = publishOptions((n) => headers.get(n), headers.keys());
       const dest = await resolveDestination(c, m.destination);
       const body = m.body === undefined || m.body === '' ? null : new TextEncoder().encode(m.body);
       return { dest, o, rows: await messageRows(c, dest, o, body, now, `[${i}].`) };
     }));
+    const rows = items.flatMap((it) => it.rows);
+    holdTotal(c, rows);
     for (const it of items) await applyFlow(c, it.o, now);
-    const results = await enqueue(c.get('shards'), c.env, items.flatMap((it) => it.rows));
+    const results = await enqueue(c.get('shards'), c.env, rows);
     let at = 0;
     return c.json(items.map((it) => {
       const mine = results.slice(at, (at += it.rows.length)).map(answer);
