@@ -31,7 +31,7 @@ describe('fair schedules', () => {
     // A fresh app, so the small test limiter (3 per 10 s) is this test's alone.
     const made = await callWith({}, '/admin/apps', { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'scheduler' }) });
     const { api_key } = (await made.json()) as { api_key: string };
-    const vars = { AUTHENTICATE: 'true', ENQUEUE_LIMITER: env.TEST_LIMITER };
+    const vars = { AUTHENTICATE: 'true', ENQUEUE_LIMITER: (env as unknown as { TEST_LIMITER: RateLimit }).TEST_LIMITER };
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await create(vars, { cron: '* * * * *', url: hook('ok').url }, { authorization: `Bearer ${api_key}` })).status);
     expect(statuses).toContain(429);
