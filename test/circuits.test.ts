@@ -53,6 +53,13 @@ describe('circuits by origin', () => {
     // The scheme is named by the URL form (its slashes encoded, as every path segment's).
     await env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms) VALUES ('default', 'http://127.0.0.1:1', 'open', 9, ?1, ?1, 60000)`).bind(Date.now()).run();
     expect((await call(`/destinations/${encodeURIComponent('http://127.0.0.1:1')}/reset`, { method: 'POST' })).status).toBe(204);
+    // A bare host names every origin on it, whatever the scheme and port.
+    for (const d of ['http://127.0.0.1:7', 'https://127.0.0.1:8', 'https://127.0.0.1', 'http://127.0.0.2:7']) {
+      await env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms) VALUES ('default', ?2, 'open', 9, ?1, ?1, 60000)`).bind(Date.now(), d).run();
+    }
+    expect((await call('/destinations/127.0.0.1/reset', { method: 'POST' })).status).toBe(204);
+    const { results } = await env.DB.prepare(`SELECT destination FROM circuits WHERE destination LIKE '%127.0.0.%'`).all<{ destination: string }>();
+    expect(results.map((r) => r.destination)).toEqual(['http://127.0.0.2:7']);
   });
 });
 
