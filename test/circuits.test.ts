@@ -94,7 +94,12 @@ describe('bounded circuit state', () => {
   it("a consumer invocation reads only its batch's circuits, not another app's thousands", async () => {
     await fill('someone-else', 3000, 'open', Date.now() + 600_000);
     const reads: { sql: string; values: unknown[] }[] = [];
-    const DB = watchedD1(env.DB, { bind: (sql, values) => void (/FROM circuits/.test(sql) && /^\s*SELECT/i.test(sql) && reads.push({ sql, values })) });
+    // Every read of circuits, with the values it was sent with (if any).
+    const isRead = (sql: string) => /FROM circuits/.test(sql) && /^\s*SELECT/i.test(sql);
+    const DB = watchedD1(env.DB, {
+      prepare: (sql) => void (isRead(sql) && reads.push({ sql, values: [] })),
+      bind: (sql, values) => void (isRead(sql) && (reads.findLast((r) => r.sql === sql)!.values = values)),
+    });
     const ok = hook('ok');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await enqueue(ok.url, 'x', { flow_key: 'reads' })).task.id);
