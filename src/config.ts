@@ -138,6 +138,8 @@ const ConfigSchema = z
     // an open circuit lets one probe through per interval (doubling while probes fail, to 10×).
     BREAKER_THRESHOLD: int(10, 0, 10_000),
     BREAKER_INTERVAL: int(30, 1, 3600),
+    // Schedules an app may have at once (POST /schedules beyond it: 409 naming this variable).
+    MAX_SCHEDULES_PER_APP: int(1000, 1, 100_000),
     // Where the operator hears of circuits opening and closing (a signed JSON POST), if anywhere.
     ALERT_URL: z.string().optional().transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return undefined;

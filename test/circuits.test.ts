@@ -52,6 +52,13 @@ describe('circuits by origin', () => {
     // The scheme is named by the URL form (its slashes encoded, as every path segment's).
     await env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms) VALUES ('default', 'http://127.0.0.1:1', 'open', 9, ?1, ?1, 60000)`).bind(Date.now()).run();
     expect((await call(`/destinations/${encodeURIComponent('http://127.0.0.1:1')}/reset`, { method: 'POST' })).status).toBe(204);
+    // A bare host names every origin on it, whatever the scheme and port.
+    for (const d of ['http://127.0.0.1:7', 'https://127.0.0.1:8', 'https://127.0.0.1', 'http://127.0.0.2:7']) {
+      await env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms) VALUES ('default', ?2, 'open', 9, ?1, ?1, 60000)`).bind(Date.now(), d).run();
+    }
+    expect((await call('/destinations/127.0.0.1/reset', { method: 'POST' })).status).toBe(204);
+    const { results } = await env.DB.prepare(`SELECT destination FROM circuits WHERE destination LIKE '%127.0.0.%'`).all<{ destination: string }>();
+    expect(results.map((r) => r.destination)).toEqual(['http://127.0.0.2:7']);
   });
 });
 
@@ -86,7 +93,12 @@ describe('bounded circuit state', () => {
   it("a consumer invocation reads only its batch's circuits, not another app's thousands", async () => {
     await fill('someone-else', 3000, 'open', Date.now() + 600_000);
     const reads: { sql: string; values: unknown[] }[] = [];
-    const DB = watchedD1(env.DB, { bind: (sql, values) => void (/FROM circuits/.test(sql) && /^\s*SELECT/i.test(sql) && reads.push({ sql, values })) });
+    // Every read of circuits, with the values it was sent with (if any).
+    const isRead = (sql: string) => /FROM circuits/.test(sql) && /^\s*SELECT/i.test(sql);
+    const DB = watchedD1(env.DB, {
+      prepare: (sql) => void (isRead(sql) && reads.push({ sql, values: [] })),
+      bind: (sql, values) => void (isRead(sql) && (reads.findLast((r) => r.sql === sql)!.values = values)),
+    });
     const ok = hook('ok');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await enqueue(ok.url, 'x', { flow_key: 'reads' })).task.id);

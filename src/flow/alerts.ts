@@ -29,8 +29,9 @@ export async function tendCircuits(cfg: Config, home: DB, now: number): Promise<
 
 /** Sends this tick's alerts: one signed JSON POST per app with changes. Returns how many were sent. */
 export async function sendCircuitAlerts(cfg: Config, home: DB, now: number): Promise<number> {
+  // (Changes are noted only while ALERT_URL is set; any left from before it was unset wait for it.)
+  if (!cfg.ALERT_URL) return 0;
   const changes = await takeCircuitChanges(home, CHANGES_PER_TICK);
-  if (!cfg.ALERT_URL || changes.length === 0) return 0; // (changes noted before ALERT_URL was unset go too)
   const byApp = new Map<string, CircuitChange[]>();
   for (const c of changes) byApp.get(c.appId)?.push(c) ?? byApp.set(c.appId, [c]);
   await Promise.all([...byApp].map(([app, list]) => post(cfg, app, list, now)));

@@ -9,20 +9,20 @@ const NEVER = 8_640_000_000_000_000;
 
 /**
  * Turns every schedule due by `now` into one task (in the home database, with its schedule's move
- * in the same transaction), in chunks, at most `chunks` of FIRE_CHUNK per tick. A schedule that
- * missed runs (Torque was down, a tick was late) fires once for them and moves on to its next run
- * after now: missed runs are not made up one by one.
+ * in the same transaction), at most `chunks` of FIRE_CHUNK per tick, apps taking turns (see
+ * dueSchedules): when more are due than a tick fires, each app's oldest go first and the rest
+ * are the oldest of the next tick. A schedule that missed runs (Torque was down, a tick was late)
+ * fires once for them and moves on to its next run after now: missed runs are not made up one by one.
  */
 export async function fireDueSchedules(env: Env, home: DB, now: number, chunks: number): Promise<number> {
+  // One read in fair order for the whole tick, then fired in chunks.
+  const due = await dueSchedules(home, now, chunks * FIRE_CHUNK);
   let made = 0;
-  for (let i = 0; i < chunks; i++) {
-    const due = await dueSchedules(home, now);
-    if (due.length === 0) break;
-    const fires = due.map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) ?? NEVER }));
+  for (let i = 0; i < due.length; i += FIRE_CHUNK) {
+    const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) ?? NEVER }));
     const tasks = await fire(home, fires, now);
     await nudge(env, tasks, now);
     made += tasks.length;
-    if (due.length < FIRE_CHUNK) break;
   }
   return made;
 }

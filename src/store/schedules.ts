@@ -5,9 +5,25 @@ import { schedules } from './schema';
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type NewSchedule = typeof schedules.$inferInsert;
 
-export async function createSchedule(db: DB, row: NewSchedule): Promise<ScheduleRow> {
-  const [created] = await db.insert(schedules).values(row).returning();
-  return created;
+const COLUMNS = {
+  app_id: 'appId', id: 'id', name: 'name', cron: 'cron', timezone: 'timezone', url: 'url', method: 'method', headers: 'headers', body: 'body',
+  content_type: 'contentType', timeout: 'timeout', max_retries: 'maxRetries', flow_key: 'flowKey', paused: 'paused', next_run_at: 'nextRunAt',
+  created_at: 'createdAt', updated_at: 'updatedAt',
+} as const satisfies Record<string, keyof NewSchedule>;
+
+/**
+ * Creates a schedule if its app has fewer than `max` (counted and inserted in one statement, so
+ * concurrent creates cannot pass the limit together); undefined when the app is at its limit.
+ */
+export async function createSchedule(db: DB, row: NewSchedule, max: number): Promise<ScheduleRow | undefined> {
+  const names = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
+  const values = names.map((c) => {
+    const v = row[COLUMNS[c]];
+    return v === undefined ? null : typeof v === 'boolean' ? Number(v) : v;
+  });
+  const { meta } = await db.$client.prepare(`INSERT INTO schedules (${names.join(', ')}) SELECT ${names.map((_, i) => `?${i + 2}`).join(', ')}
+      WHERE (SELECT count(*) FROM schedules WHERE app_id = ?${names.indexOf('app_id') + 2}) < ?1`).bind(max, ...values).run();
+  return meta.changes ? getSchedule(db, row.appId, row.id) : undefined;
 }
 
 export async function getSchedule(db: DB, appId: string, id: string): Promise<ScheduleRow | undefined> {
@@ -36,12 +52,19 @@ export async function setSchedulePaused(db: DB, appId: string, id: string, pause
 
 export const FIRE_CHUNK = 500;
 
-/** Schedules due by `now`, oldest first (the schedules_due index: no walk over all schedules). */
-export async function dueSchedules(db: DB, now: number) {
+/**
+ * Up to `limit` schedules due by `now` (the schedules_due index: no walk over all schedules), in
+ * turns: every app's oldest due schedule, then every app's second, and so on. An app with 10,000
+ * due schedules gets no more of a tick than an app with one before that one has had its turn.
+ */
+export async function dueSchedules(db: DB, now: number, limit: number) {
   const { results } = await db.$client
-    .prepare(`SELECT app_id AS appId, id, cron, timezone, next_run_at AS nextRunAt FROM schedules
-      WHERE paused = 0 AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ${FIRE_CHUNK}`)
-    .bind(now)
+    .prepare(`SELECT appId, id, cron, timezone, nextRunAt FROM (
+        SELECT app_id AS appId, id, cron, timezone, next_run_at AS nextRunAt,
+          row_number() OVER (PARTITION BY app_id ORDER BY next_run_at, id) AS turn
+        FROM schedules WHERE paused = 0 AND next_run_at <= ?1)
+      ORDER BY turn, nextRunAt LIMIT ?2`)
+    .bind(now, limit)
     .all<Pick<ScheduleRow, 'appId' | 'id' | 'cron' | 'timezone' | 'nextRunAt'>>();
   return results;
 }

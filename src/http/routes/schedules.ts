@@ -5,7 +5,8 @@ import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedule
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { errorResponses, jsonResponse } from '../schemas';
+import { ErrorSchema, errorResponses, jsonResponse, rateLimited } from '../schemas';
+import { rateLimit } from '../middleware';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput } from './params';
@@ -33,8 +34,13 @@ const PAGE = 100;
 export const schedulesApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
+    // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever).
+    middleware: [rateLimit] as const,
     request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput } } } },
-    responses: { 201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+    responses: {
+      201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...rateLimited,
+      409: jsonResponse(ErrorSchema, 'limit_reached: the app has MAX_SCHEDULES_PER_APP schedules'),
+    },
   }), async (c) => {
     const input = c.req.valid('json');
     const timezone = input.timezone ?? 'UTC';
@@ -43,12 +49,14 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
     const now = Date.now();
     // The template is checked exactly as a task would be (host policy, headers, body size).
     const t = buildTask(c.get('config'), c.get('app'), itemInput(input), now);
+    const max = c.get('config').MAX_SCHEDULES_PER_APP;
     const row = await createSchedule(c.get('db'), {
       appId: c.get('app'), id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
       url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
       timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(input.cron, timezone, now)!, createdAt: now, updatedAt: now,
-    });
+    }, max);
+    if (!row) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     c.header('Location', `/schedules/${row.id}`);
     return c.json(scheduleJson(row), 201);
   })
