@@ -1,32 +1,28 @@
 import type { Config } from '../config';
 import type { DB } from '../store';
-import { recordOutcomes, type Outcome } from '../store/outcomes';
+import { OUTCOME_STATEMENTS, recordOutcomes, type Outcome } from '../store/outcomes';
 import { nudge } from '../tasks/nudge';
 import { callbackRows } from '../tasks/callbacks';
+import type { StatementBudget } from './statements';
 
 export const FLUSH_EVERY_MS = 1000;
-// Statements one flush may send: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0).
-export const FLUSH_COST = 8;
-
-/** An invocation's D1 statements: how many it has sent, and how many it may. */
-export type Budget = { used: number; limit: number };
 
 /**
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,
  * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
  */
-export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
+export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudget) {
   const graceMs = cfg.SWEEP_GRACE * 1000;
   let buffer: Outcome[] = [];
   let last = Date.now();
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
-    budget.used += FLUSH_COST;
     const reports = callbackRows(outcomes, cfg, Date.now());
     try {
-      await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports);
+      budget.spendFlush(await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports));
     } catch (err) {
+      budget.spendFlush(OUTCOME_STATEMENTS + reports.length); // sent, whatever came back (an upper bound)
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
       return;
@@ -49,7 +45,7 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
     add(o: Outcome): void {
       buffer.push(o);
       // Near the end of the budget, what is left is written once, when the batch ends.
-      if (!timer && budget.used + 2 * FLUSH_COST < budget.limit) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
+      if (!timer && budget.mayFlushEarly()) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
     },
   };
 }

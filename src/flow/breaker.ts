@@ -32,7 +32,7 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
  * Tells the operator (ALERT_URL) that circuits opened or closed: one signed JSON call per change,
  * Standard Webhooks signing as for hooks. Best effort: one try, 10 s at most, failures logged.
  */
-async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], now: number): Promise<void> {
+async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], now: number, fetcher: typeof fetch): Promise<void> {
   if (!cfg.ALERT_URL || changes.length === 0) return;
   await Promise.all(changes.map(async ({ type, c }) => {
     const body = new TextEncoder().encode(JSON.stringify({
@@ -43,7 +43,7 @@ async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], no
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Torque' };
     if (cfg.SIGNING_SECRET) Object.assign(headers, await signatureHeaders(cfg.SIGNING_SECRET, id, Math.floor(now / 1000), body));
     try {
-      const res = await fetch(cfg.ALERT_URL!, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
+      const res = await fetcher(cfg.ALERT_URL!, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
       await res.body?.cancel();
       if (!res.ok) console.error(`ALERT_URL answered ${res.status} to ${type}`);
     } catch (err) {
@@ -52,7 +52,8 @@ async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], no
   }));
 }
 
-export function breakers(cfg: Config, home: DB) {
+/** `fetcher`: how ALERT_URL is called (the consumer's, through its connection budget). */
+export function breakers(cfg: Config, home: DB, fetcher: typeof fetch = fetch) {
   const on = cfg.BREAKER_THRESHOLD > 0;
   const intervalMs = cfg.BREAKER_INTERVAL * 1000;
   let view: Map<string, CircuitRow> | undefined;
@@ -69,7 +70,7 @@ export function breakers(cfg: Config, home: DB) {
         const now = Date.now();
         const { left, opened, closed } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10);
         for (const c of left) view?.set(key(c.appId, c.destination), c);
-        await alert(cfg, [...opened.map((c) => ({ type: 'circuit.opened', c })), ...closed.map((c) => ({ type: 'circuit.closed', c }))], now);
+        await alert(cfg, [...opened.map((c) => ({ type: 'circuit.opened', c })), ...closed.map((c) => ({ type: 'circuit.closed', c }))], now, fetcher);
         for (const n of batch) if (n.closed && n.failures === 0) view?.delete(key(n.app, n.destination));
       } catch (err) {
         console.error('recording circuit state failed', err);
