@@ -1,6 +1,6 @@
 // Fault injection for platform bindings (not Torque's code): a D1 database whose statements fail
-// when a predicate on their SQL says so (or commit and lose their answer), and a queue whose sends fail. Everything else passes
-// through to the real local D1 and queue.
+// when a predicate on their SQL says so (or commit and lose their answer, or wait in line), and a
+// queue whose sends fail. Everything else passes through to the real local D1 and queue.
 import { env } from 'cloudflare:workers';
 
 export const injected = () => new Error('D1_ERROR: injected fault: storage unavailable');

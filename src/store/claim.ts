@@ -43,9 +43,9 @@ export const CLAIM_SQL = {
 };
 
 /**
- * Claims due tasks among `keys`, to start within START_WINDOW_MS (../start-window.ts) of their claim: only pending/retry tasks
- * that are due (and whose timeout fits in `budgetMs`) move to in_progress, so duplicate, stale and
- * early messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the
+ * Claims due tasks among `keys`, to start within START_WINDOW_MS (../start-window.ts) of their
+ * claim: only pending/retry tasks that are due (and whose timeout fits in `budgetMs`) move to
+ * in_progress, so duplicate, stale and early messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the
  * counters already cover are claimed together with their counter move, in one transaction.
  */
 export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000): Promise<ClaimedTask[]> {
