@@ -4,15 +4,21 @@
 // machine workerd itself tops out near 500 tasks/s, so the model's databases must be the limit for
 // the figures to show them). Reports end-to-end tasks/s with 1, 2, 4 and 8 databases, for POST /
 // and /batch, the ratio 8 / 1, and the per-database ceiling the model predicts from statements per
-// task. BENCH_CAPACITY_TASKS (default 1000) tasks per POST / run, 4 times that per /batch run; BENCH_CONSUMERS (default 16) consumer
-// invocations at once. Prints a table, then one JSON line.
+// task. BENCH_D1_LATENCY_MS (default "20,50": one table per value) adds a round trip to every D1
+// call (production D1 is a network hop away; local D1 answers at once), which does not hold the
+// database. BENCH_CAPACITY_TASKS (default 1000) tasks per POST / run, 4 times that per /batch run;
+// BENCH_CONSUMERS (default 16) consumer invocations at once; BENCH_CAPACITY_COUNTS (default
+// "1,2,4,8") and BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1
+// prints what each kind of statement cost per task. Prints a table, then one JSON line.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
 
 const SERVICE_MS = Number(process.env.BENCH_D1_SERVICE_MS ?? 10);
 const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 1000);
-const COUNTS = [1, 2, 4, 8];
+const LATENCIES = (process.env.BENCH_D1_LATENCY_MS ?? '20,50').split(',').map(Number);
+const COUNTS = (process.env.BENCH_CAPACITY_COUNTS ?? '1,2,4,8').split(',').map(Number);
+const MODES = (process.env.BENCH_CAPACITY_MODES ?? 'single,batch').split(',') as ('single' | 'batch')[];
 // Consumer invocations at once (see wrapQueue in instrumented.ts); production scales to 250.
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
 // Clients enqueueing at once: enough to keep 8 modelled databases busy.
@@ -24,15 +30,15 @@ const script = await bundle('bench/instrumented.ts', 'torque');
 const lanes = Array.from({ length: CONSUMERS }, (_, k) => k);
 const names = (n: number) => ['DB', ...Array.from({ length: n - 1 }, (_, i) => `DB_${i + 1}`)];
 
-async function run(n: number, mode: 'single' | 'batch') {
+async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
   const mf = new Miniflare({
-    ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${n}` : false,
+    ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${n}-${latencyMs}` : false,
     queueProducers: Object.fromEntries(lanes.flatMap((k) => [[k ? `TASKS_LANE_${k}` : 'TASKS', { queueName: `torque-tasks-${k}` }], [k ? `TASKS_BULK_LANE_${k}` : 'TASKS_BULK', { queueName: `torque-bulk-${k}` }]])),
     durableObjects: { FLOW_GATES: 'FlowGate' },
     queueConsumers: Object.fromEntries(lanes.flatMap((k) => [
       [`torque-tasks-${k}`, { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }], [`torque-bulk-${k}`, { maxBatchSize: 1, maxRetries: 10 }],
     ])),
-    bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS) },
+    bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS), BENCH_D1_LATENCY_MS: String(latencyMs) },
   });
   try {
     for (const name of names(n)) await migrate(mf, name);
@@ -40,27 +46,35 @@ async function run(n: number, mode: 'single' | 'batch') {
     const tasks = mode === 'batch' ? 4 * N : N;
     const { end_to_end_tasks_per_s, enqueue_per_s } = await deliver(mf, hook, mode, tasks, CONC);
     const c = (await (await mf.dispatchFetch('http://torque/__bench/counters')).json()) as Record<string, number>;
+    if (process.env.BENCH_STATEMENTS) {
+      const by = (await (await mf.dispatchFetch('http://torque/__bench/statements')).json()) as Record<string, { n: number }>;
+      for (const [sql, st] of Object.entries(by).sort((a, b) => b[1].n - a[1].n)) console.log(`  ${(st.n / tasks).toFixed(3)} per task  ${sql}`);
+    }
     return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3) };
   } finally {
     await mf.dispose();
   }
 }
 
-console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, ${CONSUMERS} consumer invocations at once, ${CONC} clients`);
+console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, ${CONSUMERS} consumer invocations at once, ${CONC} clients`);
 const result: Record<string, unknown> = { tasks: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS };
-for (const mode of ['single', 'batch'] as const) {
-  const rows = [];
-  for (const n of COUNTS) {
-    rows.push(await run(n, mode));
-    console.log(`${mode === 'single' ? 'POST /    ' : 'POST /batch'} ${JSON.stringify(rows.at(-1))}`);
+for (const latencyMs of LATENCIES) {
+  const at: Record<string, unknown> = {};
+  for (const mode of MODES) {
+    const rows = [];
+    for (const n of COUNTS) {
+      rows.push({ d1_latency_ms: latencyMs, ...(await run(n, mode, latencyMs)) });
+      console.log(`${mode === 'single' ? 'POST /    ' : 'POST /batch'} ${JSON.stringify(rows.at(-1))}`);
+    }
+    const one = rows[0];
+    at[mode === 'single' ? 'torque_single' : 'torque_batch'] = {
+      runs: rows,
+      [`scaling_${COUNTS.at(-1)}_vs_${COUNTS[0]}`]: round(rows.at(-1)!.end_to_end_tasks_per_s / one.end_to_end_tasks_per_s),
+      // What the model allows one database: statements it can run per second over statements per task.
+      modelled_tasks_per_s_per_database: round(1000 / SERVICE_MS / one.d1_queries_per_task, 1),
+    };
   }
-  const one = rows[0];
-  result[mode === 'single' ? 'torque_single' : 'torque_batch'] = {
-    runs: rows,
-    scaling_8_vs_1: round(rows.at(-1)!.end_to_end_tasks_per_s / one.end_to_end_tasks_per_s),
-    // What the model allows one database: statements it can run per second over statements per task.
-    modelled_tasks_per_s_per_database: round(1000 / SERVICE_MS / one.d1_queries_per_task, 1),
-  };
+  result[`latency_${latencyMs}_ms`] = at;
 }
 hook.close();
 if (D1_DIR) rmSync(D1_DIR, { recursive: true, force: true });

@@ -2,7 +2,8 @@
 // they cost, from D1's own result metadata (rows_read, rows_written) and the messages sent.
 // GET /__bench/counters reads the totals; POST resets them. Never deployed.
 // With BENCH_D1_SERVICE_MS set, each D1 database is modelled as what it is in production: one
-// single-threaded server, running one statement at a time, each taking that long.
+// single-threaded server, running one statement at a time, each taking that long; with
+// BENCH_D1_LATENCY_MS, every call to it also takes that round trip (production D1 is a network hop away).
 import torque from '../src';
 import type { TaskMessage } from '../src/tasks/nudge';
 
@@ -38,17 +39,27 @@ const tally = (r: Meta, sql: string) => {
   s.written += r.meta?.rows_written ?? 0;
 };
 
-/** One database's turn-taking: work runs one call at a time, `statements` × the service time each. */
-function server(serviceMs: number) {
+/**
+ * One database's turn-taking: work runs one call at a time, `statements` × the service time each.
+ * With a round trip (`latencyMs`), each call (a statement, or a batch: one round trip) also spends
+ * half of it on the way there and half on the way back, without holding the database.
+ */
+function server(serviceMs: number, latencyMs = 0) {
   let line = Promise.resolve();
-  return <T>(statements: number, work: () => Promise<T>): Promise<T> => {
-    if (!serviceMs) return work();
+  const travel = () => new Promise((r) => setTimeout(r, latencyMs / 2));
+  return async <T>(statements: number, work: () => Promise<T>): Promise<T> => {
+    if (!serviceMs && !latencyMs) return work();
+    if (latencyMs) await travel();
     const turn = line.then(async () => {
-      await new Promise((r) => setTimeout(r, serviceMs * statements));
+      if (serviceMs) await new Promise((r) => setTimeout(r, serviceMs * statements));
       return work();
     });
     line = turn.then(() => undefined, () => undefined);
-    return turn;
+    try {
+      return await turn;
+    } finally {
+      if (latencyMs) await travel();
+    }
   };
 }
 type Serve = ReturnType<typeof server>;
@@ -128,8 +139,9 @@ const wrap = (env: Env) => {
   let w = envs.get(env);
   if (!w) {
     const serviceMs = Number((env as unknown as Record<string, string>).BENCH_D1_SERVICE_MS ?? 0);
+    const latencyMs = Number((env as unknown as Record<string, string>).BENCH_D1_LATENCY_MS ?? 0);
     const dbs = Object.entries(env).filter(([name]) => /^DB(_\d+)?$/.test(name)).map(([name, db]) => {
-      if (!servers.has(name)) servers.set(name, server(serviceMs));
+      if (!servers.has(name)) servers.set(name, server(serviceMs, latencyMs));
       return [name, wrapD1(db as D1Database, servers.get(name)!)];
     });
     const lanes = (name: string, first: Queue) => [first, ...Object.entries(env).filter(([k]) => k.startsWith(`${name}_LANE_`)).map(([, v]) => v as Queue)];

@@ -5,8 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/dispatch/consumer';
 import type { TaskMessage } from '../src/tasks/nudge';
-import { call, callWith, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received, recordingQueue } from './helpers';
-import { watchedD1 } from './d1-wrap';
+import { call, callWith, claimed, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received, recordingQueue } from './helpers';
+import { guardedD1, is, slowD1 } from './faults';
+
+/** A D1 binding that notes, for every claim that ran (a statement, or the batch of older tasks), how many tasks its answer claimed. */
+const claimCounting = (claims: number[]) =>
+  guardedD1(env.DB, is.claim, async (run) => {
+    const answer = (await run()) as D1Result | D1Result[];
+    claims.push((Array.isArray(answer) ? answer.at(-1)! : answer).results.length);
+    return answer as never;
+  });
 
 const ms = (iso: string) => new Date(iso).getTime();
 /** Seconds between a task's last update and its next due time: the backoff it was given. */
@@ -182,8 +190,21 @@ describe('claiming', () => {
   });
 
   it('ignores messages for unknown tasks and malformed bodies', async () => {
-    const result = await consume(['01DOESNOTEXIST']);
-    expect(result.ackAll).toBe(true);
+    const ok = hook('ok');
+    const { task } = await enqueue(ok.url);
+    const bodies = [
+      { app: 'default', ids: ['01DOESNOTEXIST'] }, // an id of no task
+      { app: 'default', ids: ['01M0000000000000000000000Z'] }, // an id naming no database of this deployment
+      null, 'text', { ids: [task.id] }, { app: 'default', ids: task.id }, { app: 'default', ids: [42, null] }, { app: 7, ids: [task.id] },
+      { app: 'default', ids: [task.id] }, // and one good message among them
+    ];
+    const batch = createMessageBatch<TaskMessage>('torque-tasks', bodies.map((body, i) => ({ id: `bad${i}`, timestamp: new Date(), attempts: 1, body: body as TaskMessage })));
+    const handed = recordingQueue();
+    await handleQueue(batch, { ...env, ...handed.vars });
+    expect((await getQueueResult(batch, createExecutionContext())).ackAll).toBe(true);
+    expect(handed.sent).toEqual([]); // nothing handed back or re-sent for them
+    expect(await received(ok.key)).toHaveLength(1); // the good one ran, once
+    expect((await getTask(task.id)).status).toBe('completed');
   });
 
   it(`calls hooks concurrently, ${HOOK_CONCURRENCY} at a time (one connection stays free for D1 and the queue)`, async () => {
@@ -403,13 +424,6 @@ describe('claiming ahead', () => {
     for (let i = 0; i < HOOK_CONCURRENCY; i++) ids.push((await enqueue(slow.url, 'x', { timeout: '10' })).task.id);
     return [...ids, ...(await then())];
   }
-  async function claimed(id: string) {
-    for (;;) {
-      const row = await env.DB.prepare('SELECT status FROM tasks WHERE id = ?').bind(id).first<{ status: string }>();
-      if (row?.status === 'in_progress') return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
 
   it('a task deleted after its claim, before its attempt starts, is not called after the DELETE answered', async () => {
     const victim = hook('ok');
@@ -447,17 +461,9 @@ describe('claiming ahead', () => {
     const h = hook('ok');
     const { task } = await enqueue(h.url);
     // Every claim reaches the database 3 s after it was sent: longer than the start window.
-    const slow = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop !== 'prepare') return Reflect.get(target, prop).bind(target);
-        return (sql: string) => {
-          const stmt = target.prepare(sql);
-          if (!/SET status = 'in_progress'/.test(sql)) return stmt;
-          return { bind: (...v: unknown[]) => ({ all: async () => (await new Promise((r) => setTimeout(r, 3000)), stmt.bind(...v).all()) }) };
-        };
-      },
-    });
+    const slow = slowD1(is.claim, 3000);
     await consume([task.id], { DB: slow });
+    expect(slow.slowed()).toBeGreaterThan(0); // the claim was among the statements slowed
     expect(await received(h.key)).toHaveLength(1);
     expect((await getTask(task.id)).status).toBe('completed');
   });
@@ -467,12 +473,18 @@ describe('claiming ahead', () => {
     const items = Array.from({ length: 100 }, () => ({ url: h.url }));
     const res = await call('/batch', { method: 'POST', body: JSON.stringify(items), headers: { 'content-type': 'application/json' } });
     const ids = ((await res.json()) as { tasks: { id: string }[] }).tasks.map((t) => t.id);
-    let claims = 0;
-    const DB = watchedD1(env.DB, { prepare: (sql) => void (/SET status = 'in_progress'/.test(sql) && claims++) });
-    await consume(ids, { DB });
-    expect(await received(h.key)).toHaveLength(100);
-    // One per wave of free slots would be 100 / HOOK_CONCURRENCY = 20.
-    expect(claims).toBeLessThanOrEqual(10);
+    // Claim statements that ran, and the tasks they claimed (from their answers, not the SQL's text).
+    const claims: number[] = [];
+    const DB = claimCounting(claims);
+    const handed = recordingQueue();
+    await consume(ids, { DB, ...handed.vars });
+    // Every task ran here, or (on a machine too busy to start it in time) went back to the queue.
+    const ran = await received(h.key);
+    expect(ran.length + handed.ids().length).toBe(100);
+    expect(claims.reduce((a, b) => a + b, 0)).toBe(ran.length);
+    // One claim per wave of free slots would claim HOOK_CONCURRENCY tasks each: claims are bigger.
+    expect(claims.length).toBeGreaterThan(0);
+    expect(ran.length / claims.length).toBeGreaterThan(HOOK_CONCURRENCY);
   });
 });
 

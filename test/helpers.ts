@@ -60,6 +60,19 @@ export async function getTask(id: string): Promise<Record<string, any>> {
   return (await call(`/tasks/${id}`)).json();
 }
 
+/** Polls `check` until it holds, failing after `ms` (a condition with a deadline, not a fixed sleep). */
+export async function waitFor(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Waits until the consumer has claimed this task (it is in_progress). */
+export const claimed = (id: string) =>
+  waitFor(async () => (await env.DB.prepare('SELECT status FROM tasks WHERE id = ?').bind(id).first<{ status: string }>())?.status === 'in_progress', `task ${id} claimed`);
+
 /** Makes a waiting task due now (a test shortcut for "time passes"). */
 export async function makeDue(id: string) {
   await env.DB.prepare('UPDATE tasks SET due_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();

@@ -5,7 +5,7 @@ import { claimTasks } from '../src/store/claim';
 import { openDb } from '../src/store';
 import { sweep } from '../src/sweep/sweep';
 import { afterWalk, call, callWith, consume, enqueue, expectCountsExact, getTask, hook, received, sweepCaughtUp, timePasses } from './helpers';
-import { failingQueue, faultyD1, is } from './faults';
+import { answerLostD1, failingQueue, faultyD1, is } from './faults';
 
 const GRACE = Number(env.SWEEP_GRACE) * 1000;
 /** How long a claim of a task with a 1 s timeout is leased: its timeout plus the grace. */
@@ -78,6 +78,20 @@ describe('faults in the consumer', () => {
     expect((await getTask(task.id)).status).toBe('pending');
     await consume([task.id]);
     await expectSettled([task.id], h.key);
+  });
+
+  it('puts back a claim that committed but whose answer was lost: the redelivery runs it, its retry budget intact', async () => {
+    const h = hook('ok');
+    const { task } = await enqueue(h.url, 'x', { max_retries: '0' });
+    const result = await consume([task.id], { DB: answerLostD1(is.claim) });
+    expect(result.retryBatch.retry).toBe(true); // redelivered (after 5 s)
+    expect(await received(h.key)).toHaveLength(0);
+    // Waiting again at once (not in_progress until its lease runs out), no attempt spent.
+    expect(await getTask(task.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    await expectCountsExact();
+    await consume([task.id]);
+    await expectSettled([task.id], h.key);
+    expect(await getTask(task.id)).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
   it('recovers tasks whose outcome could not be recorded once their lease runs out', async () => {

@@ -1,22 +1,18 @@
 import type { Config } from '../config';
 import type { DB } from '../store';
-import { recordOutcomes, type Outcome } from '../store/outcomes';
+import { OUTCOME_STATEMENTS, recordOutcomes, type Outcome } from '../store/outcomes';
 import { nudge } from '../tasks/nudge';
 import { callbackRows } from '../tasks/callbacks';
 import { retryTransient } from '../store/errors';
+import type { StatementBudget } from './statements';
 
 export const FLUSH_EVERY_MS = 1000;
-// Statements one flush may send: throughput, counts, archive, record, and a deletion's 4 (COMPLETED_TTL=0).
-export const FLUSH_COST = 8;
-
-/** An invocation's D1 statements: how many it has sent, and how many it may. */
-export type Budget = { used: number; limit: number };
 
 /**
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,
  * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
  */
-export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
+export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudget) {
   const graceMs = cfg.SWEEP_GRACE * 1000;
   let buffer: Outcome[] = [];
   let last = Date.now();
@@ -27,10 +23,14 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
     try {
       // A transient D1 failure is tried again (the statements are guarded by the attempt, so a
       // retry after a lost answer changes nothing): left in_progress, the tasks would spend a retry
-      // as lease_expired and call their hook again.
-      await retryTransient(() => {
-        budget.used += FLUSH_COST;
-        return recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports);
+      // as lease_expired and call their hook again. Each try spends what it sent.
+      await retryTransient(async () => {
+        try {
+          budget.spendFlush(await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports));
+        } catch (err) {
+          budget.spendFlush(OUTCOME_STATEMENTS + reports.length); // sent, whatever came back (an upper bound)
+          throw err;
+        }
       });
     } catch (err) {
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
@@ -55,7 +55,7 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: Budget) {
     add(o: Outcome): void {
       buffer.push(o);
       // Near the end of the budget, what is left is written once, when the batch ends.
-      if (!timer && budget.used + 2 * FLUSH_COST < budget.limit) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
+      if (!timer && budget.mayFlushEarly()) timer = setTimeout(flush, Math.max(0, FLUSH_EVERY_MS - (Date.now() - last)));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { SOON_MS } from '../start-window';
 
 // Flow control needs one place that sees every start of a key, whichever consumer invocation, in
 // whichever Cloudflare location, makes it: a Durable Object per key is that place (one instance
@@ -36,13 +37,10 @@ export interface Admission {
 export const PAUSED_RECHECK_MS = 5_000;
 // A key at its parallelism does not know when a slot frees; its tasks look again this soon.
 export const BUSY_RECHECK_MS = 1_000;
-// A task back this close to its slot takes it; one that never comes back gives it up after this.
-// Queues delays a message by whole seconds, so a task cannot come back exactly at its slot: it is
-// sent back to arrive in the second before it, and starts when its slot comes, at most this soon.
-export const SOON_MS = 1_500;
 // Back later than this after its slot, a task lost it (starting it now could crowd the next
 // period): it queues again, at the end.
 const LATE_MS = 100;
+// A task promised a slot that never comes back gives it up after this.
 const ABANDONED_MS = 60_000;
 
 const SCHEMA = [

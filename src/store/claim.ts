@@ -5,17 +5,10 @@ import { tasks, type TaskRow, type TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
 import { waitingWakeSql } from './watch';
 
-// The promise a claim makes: every task it claims starts its attempt (the fetch is made) within
-// this long of the claim's time (updated_at), or not at all (it is handed back). The claim's time
-// is when the database ran the claim (its own clock, see CLAIMED_NOW), not when the invocation
-// sent it: a claim that waited in a busy database's line would otherwise arrive with its window
-// spent, and every claim would bounce exactly when the database is busiest. A DELETE that catches a task inside that window answers once the window
-// has passed (see tasks/across.ts), so "never called after DELETE answered" holds although the
-// consumer does not read the row again before each start. See dispatch/consumer.ts.
-export const START_WINDOW_MS = 2_500;
-// What a DELETE adds to that window for clocks of two Cloudflare machines that disagree a little
-// (and for Workers' clock, which only moves at I/O).
-export const CLOCK_MARGIN_MS = 250;
+// A claim's time (updated_at) is when the database ran it, by its own clock (CLAIMED_NOW), not when
+// the invocation sent it: a claim that waited in a busy database's line would otherwise arrive
+// with its start window spent, and every claim would bounce exactly when the database is busiest.
+// The window itself, and how a DELETE relies on it, is in ../start-window.ts.
 // The database's clock in unix ms (SQLite's 'now' is fixed for the whole statement).
 export const CLAIMED_NOW = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
 
@@ -51,9 +44,9 @@ export const CLAIM_SQL = {
 };
 
 /**
- * Claims due tasks among `keys`, to start within START_WINDOW_MS of `now`: only pending/retry tasks
- * that are due (and whose timeout fits in `budgetMs`) move to in_progress, so duplicate, stale and
- * early messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the
+ * Claims due tasks among `keys`, to start within START_WINDOW_MS (../start-window.ts) of their
+ * claim: only pending/retry tasks that are due (and whose timeout fits in `budgetMs`) move to
+ * in_progress, so duplicate, stale and early messages, and deleted tasks, claim nothing. One statement in the usual case; tasks the
  * counters already cover are claimed together with their counter move, in one transaction.
  */
 export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000): Promise<ClaimedTask[]> {
@@ -73,6 +66,28 @@ export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: 
     claimed.push(...(older.results.map(toTask) as ClaimedTask[]));
   }
   return claimed;
+}
+
+// Statements claimTasks sends at most (one usually; the batch of two when older tasks are among them).
+export const CLAIM_STATEMENTS = 3;
+
+// ?1 keys, ?2 the lease base a claim was sent with (its `now` + grace). A claim whose answer was
+// lost may have committed: its tasks are those of its keys still in_progress with that claim's
+// lease (due_at = ?2 + timeout), which no other claim or outcome writes. The lease base is the
+// claim's token: it needs no column of its own.
+export const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS('?1')} AS k
+  JOIN tasks ON tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
+
+/**
+ * Puts back what a claim of `keys` sent at `now` may have claimed although its answer never came
+ * (D1 retries only read-only queries): waiting again, due `now`, their attempt count unchanged, so
+ * the message's redelivery runs them with their retry budget intact. Returns how many it put back.
+ */
+export async function releaseLostClaim(db: DB, keys: TaskKey[], now: number, graceMs: number): Promise<number> {
+  if (keys.length === 0) return 0;
+  const { results } = await db.$client.prepare(LOST_CLAIM_SQL).bind(keysJson(keys), now + graceMs).all<TaskKey & { attempts: number }>();
+  await unclaimTasks(db, results.map((t) => ({ ...t, dueAt: now })), Date.now(), graceMs);
+  return results.length;
 }
 
 /** The body of a claimed task, read as its attempt starts; null if the task is no longer that claim (deleted). */
@@ -98,6 +113,9 @@ export const UNCLAIM_SQL = {
       wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ${waitingWakeSql('?2', '?3', true, 'k.d')} END
     FROM ${HELD} AS k WHERE ${HELD_WHERE}`,
 };
+
+// Statements unclaimTasks sends (one transaction).
+export const UNCLAIM_STATEMENTS = 2;
 
 /** Puts claimed tasks that may not start yet back to waiting, due at `dueAt` each (one transaction). */
 export async function unclaimTasks(db: DB, held: { app: string; id: string; attempts: number; dueAt: number }[], now: number, graceMs: number) {

@@ -77,12 +77,16 @@ function wakeAfter(o: Outcome, graceMs: number): number | null {
 const COMPLETED_NOW = deletion(`FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`);
 
+// Statements one recording sends at most without reports: throughput, counts, archive, record,
+// and a deletion's 4 (COMPLETED_TTL=0). Reports (callbacks) add their inserts.
+export const OUTCOME_STATEMENTS = 8;
+
 /**
  * Records a consumer batch's outcomes (and their counters and throughput) in one transaction;
- * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed.
+ * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed. Returns the statements sent.
  */
-export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false, reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<void> {
-  if (outcomes.length === 0) return;
+export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false, reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<number> {
+  if (outcomes.length === 0) return 0;
   const encode = (list: Outcome[]) =>
     JSON.stringify(
       list.map((o) => ({
@@ -104,7 +108,7 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: numbe
   const again = kept.filter((o) => o.task.attempts > 1);
   const d1 = db.$client;
   const done = gone.length ? encode(gone) : '';
-  await d1.batch([
+  const sent = [
     // Reports (callbacks) first: each is inserted only while its task is still the claimed attempt.
     ...(reports.length ? statements(db, reports, true) : []),
     d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
@@ -112,5 +116,7 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: numbe
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),
     ...(kept.length ? [d1.prepare(OUTCOME_SQL.record).bind(encode(kept))] : []),
     ...(gone.length ? [COMPLETED_NOW.enqueued, COMPLETED_NOW.counts, COMPLETED_NOW.attempts, COMPLETED_NOW.tasks].map((sql) => d1.prepare(sql).bind(done)) : []),
-  ]);
+  ];
+  await d1.batch(sent);
+  return sent.length;
 }

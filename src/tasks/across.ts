@@ -1,4 +1,5 @@
-import { CLOCK_MARGIN_MS, replayTasks as replayIn, START_WINDOW_MS } from '../store/claim';
+import { replayTasks as replayIn } from '../store/claim';
+import { deleteAnswersAt } from '../start-window';
 import type { TaskStatus } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
 import { countApps, mergeCounts, minuteSeries as seriesIn, noCounts, type AppCounts, type Throughput } from '../store/stats';
@@ -21,14 +22,12 @@ export function listAttempts(shards: Shards, id: string) {
 
 /**
  * A deleted task is never called after the deletion answers. A task claimed moments ago may still
- * be about to start (a claim covers tasks starting within START_WINDOW_MS, and the consumer does
- * not read each row again before its start: that would cost a D1 query per attempt), so a deletion
- * that removed one answers only once that window has passed: by then its attempt has started or
- * never will.
+ * be about to start, so a deletion that removed one answers only once its start window has passed
+ * (the timing contract in ../start-window.ts): by then its attempt has started or never will.
  */
 async function settle(lastClaim: number | null) {
-  if (lastClaim == null) return;
-  const wait = lastClaim + START_WINDOW_MS + CLOCK_MARGIN_MS - Date.now();
+  const at = deleteAnswersAt(lastClaim);
+  const wait = at == null ? 0 : at - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
