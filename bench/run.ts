@@ -12,6 +12,11 @@ if (process.argv[2] === 'capacity') {
   await import('./capacity.ts');
   process.exit(0);
 }
+// `npm run bench -- sweep`: what one sweeper tick does per database (bench/sweep.ts).
+if (process.argv[2] === 'sweep') {
+  await import('./sweep.ts');
+  process.exit(0);
+}
 
 const N = Number(process.env.BENCH_TASKS ?? 5000);
 // Two cores shared by the runtime, the client and the hook make single runs noisy: the raw
