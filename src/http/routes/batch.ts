@@ -11,7 +11,7 @@ const route = createRoute({
   method: 'post',
   path: '/batch',
   summary: `Enqueue 1..${MAX_BATCH} tasks at once; validated all-or-nothing`,
-  middleware: [limitBody(4)] as const,
+  middleware: [limitBody(true)] as const,
   request: {
     body: {
       required: true,

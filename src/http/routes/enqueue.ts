@@ -20,15 +20,17 @@ export function passthroughHeaders(headers: Record<string, unknown>): Record<str
   return out;
 }
 
-/** Refuses bodies over `factor` × MAX_BODY_BYTES before reading them (413). */
-export const limitBody = (factor = 1) => createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
-    maxSize: c.get('config').MAX_BODY_BYTES * factor,
+/** Refuses bodies over MAX_BODY_BYTES (or, with `batch`, MAX_BATCH_BYTES) before reading them (413). */
+export const limitBody = (batch = false) => createMiddleware<AppEnv>((c, next) => {
+  const cfg = c.get('config');
+  const [max, name] = batch ? [cfg.MAX_BATCH_BYTES, 'MAX_BATCH_BYTES'] : [cfg.MAX_BODY_BYTES, 'MAX_BODY_BYTES'];
+  return bodyLimit({
+    maxSize: max,
     onError: () => {
-      throw apiError(413, 'body_too_large', `body: larger than ${factor > 1 ? `${factor} × ` : ''}MAX_BODY_BYTES (${c.get('config').MAX_BODY_BYTES * factor} bytes)`);
+      throw apiError(413, 'body_too_large', `body: larger than ${name} (${max} bytes)`);
     },
-  })(c, next),
-);
+  })(c, next);
+});
 
 const created = {
   content: { 'application/json': { schema: TaskSchema } },
