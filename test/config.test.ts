@@ -43,7 +43,7 @@ describe('configuration', () => {
     expect(() => getConfig({ ...env, MAX_TIMEOUT: '900', CONSUMER_BUDGET: '600' } as Env)).toThrow(/MAX_TIMEOUT must not exceed CONSUMER_BUDGET/);
   });
 
-  it('bounds MAX_BODY_BYTES so a stored row (body and every other column) fits D1's 2,000,000-byte row', async () => {
+  it("bounds MAX_BODY_BYTES so a stored row (body and every other column) fits D1's 2,000,000-byte row", () => {
     const most = D1_MAX_ROW_BYTES - ROW_OTHER_BYTES;
     expect(getConfig({ ...env, MAX_BODY_BYTES: String(most) } as Env).MAX_BODY_BYTES).toBe(most);
     expect(() => getConfig({ ...env, MAX_BODY_BYTES: String(most + 1) } as Env)).toThrow(/MAX_BODY_BYTES must/);

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { logEvent } from '../log';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
 import { signatureHeaders } from '../hook/sign';
@@ -33,6 +34,7 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
  * Standard Webhooks signing as for hooks. Best effort: one try, 10 s at most, failures logged.
  */
 async function alert(cfg: Config, changes: { type: string; c: CircuitRow }[], now: number): Promise<void> {
+  for (const { type, c } of changes) logEvent('circuit.changed', { change: type, app: c.appId, destination: c.destination, failures: c.failures }, type === 'circuit.opened' ? 'warn' : 'info');
   if (!cfg.ALERT_URL || changes.length === 0) return;
   await Promise.all(changes.map(async ({ type, c }) => {
     const body = new TextEncoder().encode(JSON.stringify({
