@@ -25,7 +25,7 @@ async function withTorque<T>(n: number, label: string, run: (mf: Miniflare) => P
     ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${label}-${n}` : false,
     // Producers only: what the sweeper re-sends stays in the queue.
     queueProducers: { TASKS: { queueName: 'torque-tasks' }, TASKS_BULK: { queueName: 'torque-bulk' } },
-    durableObjects: { FLOW_GATES: 'FlowGate' },
+    durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
     bindings: { AUTHENTICATE: 'false', DATABASES: names(n).join(','), COMPLETED_TTL: String(TTL_S) },
   });
   try {
