@@ -34,7 +34,7 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${n}-${latencyMs}` : false,
     queueProducers: Object.fromEntries(lanes.flatMap((k) => [[k ? `TASKS_LANE_${k}` : 'TASKS', { queueName: `torque-tasks-${k}` }], [k ? `TASKS_BULK_LANE_${k}` : 'TASKS_BULK', { queueName: `torque-bulk-${k}` }]])),
-    durableObjects: { FLOW_GATES: 'FlowGate' },
+    durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
     queueConsumers: Object.fromEntries(lanes.flatMap((k) => [
       [`torque-tasks-${k}`, { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }], [`torque-bulk-${k}`, { maxBatchSize: 1, maxRetries: 10 }],
     ])),

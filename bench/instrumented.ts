@@ -9,7 +9,8 @@ import type { TaskMessage } from '../src/tasks/nudge';
 
 export { FlowGate } from '../src';
 
-const counters = { d1Calls: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0, gateRequests: 0 };
+// d1Ms: time spent waiting on D1 calls (summed over calls, so concurrent calls each count).
+const counters = { d1Calls: 0, d1Ms: 0, d1MaxMs: 0, d1Statements: 0, rowsRead: 0, rowsWritten: 0, messagesSent: 0, invocations: 0, gateRequests: 0 };
 // Per statement (its SQL's first words): how often it ran and the rows it read and wrote.
 const bySql = new Map<string, { n: number; read: number; written: number }>();
 
@@ -37,6 +38,12 @@ const tally = (r: Meta, sql: string) => {
   s.n++;
   s.read += r.meta?.rows_read ?? 0;
   s.written += r.meta?.rows_written ?? 0;
+};
+
+const timed = (t0: number) => {
+  const ms = performance.now() - t0;
+  counters.d1Ms += ms;
+  counters.d1MaxMs = Math.max(counters.d1MaxMs, ms);
 };
 
 /**
@@ -69,7 +76,9 @@ const sqlOf = new WeakMap<object, string>();
 function wrapStatement(stmt: D1PreparedStatement, serve: Serve, sql: string): D1PreparedStatement {
   const all = () => serve(1, async () => {
     counters.d1Calls++;
+    const t0 = performance.now();
     const r = await stmt.all();
+    timed(t0);
     tally(r, sql);
     return r;
   });
@@ -98,7 +107,9 @@ function wrapD1(db: D1Database, serve: Serve): D1Database {
     prepare: (sql: string) => wrapStatement(db.prepare(sql), serve, sql),
     batch: (statements: D1PreparedStatement[]) => serve(statements.length, async () => {
       counters.d1Calls++;
+      const t0 = performance.now();
       const results = await db.batch(statements.map((s) => real.get(s) ?? s));
+      timed(t0);
       results.forEach((r, i) => tally(r, sqlOf.get(statements[i]) ?? '?'));
       return results;
     }),

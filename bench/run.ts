@@ -12,6 +12,11 @@ if (process.argv[2] === 'capacity') {
   await import('./capacity.ts');
   process.exit(0);
 }
+// `npm run bench -- sweep`: what one sweeper tick does per database (bench/sweep.ts).
+if (process.argv[2] === 'sweep') {
+  await import('./sweep.ts');
+  process.exit(0);
+}
 
 const N = Number(process.env.BENCH_TASKS ?? 5000);
 // Two cores shared by the runtime, the client and the hook make single runs noisy: the raw
@@ -36,7 +41,7 @@ async function torque(hook: Hook, script: string, mode: Mode) {
     ...COMPAT, modules: true, scriptPath: script, d1Databases: ['DB'], d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${++runs}` : false,
     queueProducers: { TASKS: { queueName: 'torque-tasks' }, TASKS_BULK: { queueName: 'torque-bulk' } },
     queueConsumers: { 'torque-tasks': { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }, 'torque-bulk': { maxBatchSize: 1, maxRetries: 10 } },
-    durableObjects: { FLOW_GATES: 'FlowGate' },
+    durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
     bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false' }, // the bench hook is on loopback
   });
   try {

@@ -1,5 +1,16 @@
 import { z } from 'zod';
 import { normalizePattern } from './hook/hosts';
+import { CONSUMER_WALL_S, D1_MAX_ROW_BYTES, MEMORY_PER_REQUEST_BYTE, REQUEST_MEMORY_BYTES } from './platform';
+
+// A task row holds its body and, at most (as validated): 3 URLs of 2,048 bytes, 16 KiB of
+// passthrough headers as JSON (escaping can double them), a content type, keys, a 1,024-character
+// response excerpt and an error: under 100,000 bytes. The body gets the rest of D1's row.
+export const ROW_OTHER_BYTES = 100_000;
+// A consumer's last attempt ends by CONSUMER_BUDGET; its outcomes are flushed after that (a few
+// statements per database, each at most D1's 30 s), inside the invocation's wall time.
+export const FINAL_FLUSH_S = 30;
+// /batch (and a topic publish) may carry this many times MAX_BODY_BYTES, within the request memory budget.
+const BATCH_FACTOR = 4;
 
 // Vars arrive as strings. A bad value must fail loudly by name rather than silently default,
 // so each one is parsed strictly and the error lists every offending variable.
@@ -114,8 +125,8 @@ const ConfigSchema = z
     // Seconds after its creation at which the sweeper's walk over new ids takes a task (counts it, and
     // checks it if unfinished): longer than an enqueue takes to commit plus clock drift.
     SWEEP_WALK_LAG: int(120, 5, 3600),
-    MAX_BODY_BYTES: int(1_048_576, 1, 2_000_000),
-    CONSUMER_BUDGET: int(840, 1, 900),
+    MAX_BODY_BYTES: int(1_048_576, 1, D1_MAX_ROW_BYTES - ROW_OTHER_BYTES),
+    CONSUMER_BUDGET: int(840, 1, CONSUMER_WALL_S - FINAL_FLUSH_S),
     ALLOWED_HOSTS: hostList,
     BLOCKED_HOSTS: hostList,
     // On by default: a deployed Torque should never be pointed at its own network (see README).
@@ -179,7 +190,10 @@ const ConfigSchema = z
   .refine((c) => c.MIN_RETRY_DELAY <= c.MAX_RETRY_DELAY, {
     path: ['MIN_RETRY_DELAY'],
     message: 'must not exceed MAX_RETRY_DELAY',
-  });
+  })
+  // The most a /batch or a topic publish may carry: BATCH_FACTOR bodies, unless that would exceed
+  // the request memory budget (see platform.ts): 4 MiB by default, 4,448,683 bytes at most.
+  .transform((c) => ({ ...c, MAX_BATCH_BYTES: Math.min(BATCH_FACTOR * c.MAX_BODY_BYTES, Math.floor(REQUEST_MEMORY_BYTES / MEMORY_PER_REQUEST_BYTE)) }));
 
 export type Config = z.output<typeof ConfigSchema>;
 

@@ -5,6 +5,7 @@ import { retryDelay } from './backoff';
 import { callHook, internalFailure, type AttemptResult } from './call';
 import { storedRetryDelay } from '../hook/qstash';
 import { evalRetryDelay } from '../hook/retry-delay';
+import { logEvent } from '../log';
 
 type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
 
@@ -42,5 +43,12 @@ export async function attempt(task: TaskRow, cfg: Config, note: (task: TaskRow, 
     result = internalFailure(err, startedAt);
   }
   note(task, result);
-  return { task, ...result, next: decideNext(task, result, cfg, result.startedAt + result.durationMs, storedRetryDelay(task.headers)) };
+  const next = decideNext(task, result, cfg, result.startedAt + result.durationMs, storedRetryDelay(task.headers));
+  if (result.outcome !== 'ok') {
+    logEvent('attempt.failed', {
+      app: task.appId, task: task.id, attempt: task.attempts, outcome: result.outcome, status_code: result.statusCode,
+      error: result.error, duration_ms: result.durationMs, next: next.status,
+    }, 'warn');
+  }
+  return { task, ...result, next };
 }

@@ -1,3 +1,4 @@
+import { logEvent } from '../log';
 import type { Config } from '../config';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
@@ -73,7 +74,9 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       if (batch.length === 0) return;
       try {
         const now = Date.now();
-        const { left, held } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10, !!cfg.ALERT_URL);
+        const { left, held, opened, closed } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10, !!cfg.ALERT_URL);
+        for (const c of opened) logEvent('circuit.changed', { change: 'opened', app: c.appId, destination: c.destination, failures: c.failures }, 'warn');
+        for (const c of closed) logEvent('circuit.changed', { change: 'closed', app: c.appId, destination: c.destination, failures: c.failures });
         for (const c of left) view.set(key(c.appId, c.destination), c);
         for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.app, n.destination), null);
         // A probe succeeded: every task its circuit held goes now, not at its next look.

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
 import { TaskInputError } from '../tasks/enqueue';
 import { apiError } from './errors';
-import { authenticate, BODY_FACTOR, context, hsts, limitBody, rateLimit, refuseLoops } from './middleware';
+import { authenticate, context, hsts, limitBody, rateLimit, refuseLoops } from './middleware';
 import { adminApp } from './routes/admin';
 import { batchApp } from './routes/batch';
 import { dashboardApp } from './dashboard/routes';
@@ -34,7 +34,7 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-app.use('*', context, hsts, refuseLoops, refuseUnknownParams(app), limitBody(BODY_FACTOR));
+app.use('*', context, hsts, refuseLoops, refuseUnknownParams(app), limitBody(true));
 
 // The three ways to present an API key (any one will do), and the admin token.
 const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });

@@ -107,16 +107,18 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * Refuses bodies over `factor` × MAX_BODY_BYTES before reading them (413). Every request is held to
- * BODY_FACTOR (the most a route needs: a /batch of items, a publish stored once per endpoint), so no
- * route parses a body of any size; routes whose body is the task's data hold it to 1×.
+ * Refuses bodies over MAX_BODY_BYTES, or for `batch` MAX_BATCH_BYTES, before reading them (413).
+ * Every request is held to MAX_BATCH_BYTES (the most a route needs: a /batch of items, a publish
+ * stored once per endpoint; bounded by the request memory budget, see config.ts), so no route parses
+ * a body of any size; routes whose body is the task's data hold it to MAX_BODY_BYTES.
  */
-export const BODY_FACTOR = 4;
-export const limitBody = (factor = 1) => createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
-    maxSize: c.get('config').MAX_BODY_BYTES * factor,
+export const limitBody = (batch = false) => createMiddleware<AppEnv>((c, next) => {
+  const cfg = c.get('config');
+  const [max, name] = batch ? [cfg.MAX_BATCH_BYTES, 'MAX_BATCH_BYTES'] : [cfg.MAX_BODY_BYTES, 'MAX_BODY_BYTES'];
+  return bodyLimit({
+    maxSize: max,
     onError: () => {
-      throw apiError(413, 'body_too_large', `body: larger than ${factor > 1 ? `${factor} × ` : ''}MAX_BODY_BYTES (${c.get('config').MAX_BODY_BYTES * factor} bytes)`);
+      throw apiError(413, 'body_too_large', `body: larger than ${name} (${max} bytes)`);
     },
-  })(c, next),
-);
+  })(c, next);
+});

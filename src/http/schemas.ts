@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
 import { TASK_STATUSES, type AttemptRow, type TaskRow } from '../store/schema';
-import { BODY_FACTOR } from './middleware';
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
@@ -127,7 +126,7 @@ export const errorResponses = {
   400: error('bad input; the message names the field'),
   401: error('missing, malformed, unknown or revoked API key (WWW-Authenticate: Bearer)'),
   404: error('unknown task (or another app\'s)'),
-  413: error(`body_too_large: a body over ${BODY_FACTOR} × MAX_BODY_BYTES (MAX_BODY_BYTES where the body is the task's data), refused before it is read`),
+  413: error("body_too_large: a body over MAX_BATCH_BYTES (MAX_BODY_BYTES where the body is the task's data), refused before it is read"),
   500: error('misconfigured (a bad var, named), not_migrated (no schema), or storage_error (storage refused; not worth retrying)'),
   503: error('storage_unavailable: D1 is unreachable or overloaded; retry after Retry-After seconds'),
 } as const;

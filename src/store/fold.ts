@@ -1,19 +1,29 @@
 import { idFloor } from '../ids';
-import { enqueuedByMinute } from './counts';
+import { countDelta, enqueuedByMinute } from './counts';
 import type { DB } from '.';
-import { SWEEP_CHUNK } from './sweep';
-import { deletion } from './tasks';
+import { EXPIRY_ROUND_COST, FOLD_ROUND_COST, inRounds, WALK_CHUNK, type TickBudget } from './rounds';
 import { waitingWakeSql } from './watch';
 
 // The two walks over new ids (see sweep.ts). Each reads, per app, only the ids made since its last
 // walk (the clustered key makes that a range), so its cost follows the enqueue rate, never the
-// number of stored tasks. A walk moves an app's cursor only for apps that had rows in the range.
+// number of stored tasks. A walk moves an app's cursor only over rows it has handled.
 
-// ?1 the walk's upper id, ?2 now, ?3 grace.
-// CROSS JOIN keeps apps as the outer loop, so each app's new ids are one range of the clustered key.
-const NEW = `FROM app_stats AS s CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.folded_to AND t.id <= ?1`;
+// A walk goes in chunks: a read finds, per app, the last id of the next WALK_CHUNK rows past the
+// app's cursor (?1 the walk's upper id, ?2 the chunk), then one transaction acts on exactly those ranges
+// and moves the cursors to their ends. Each row is read once per walk: nothing re-reads what a
+// former round or tick has already handled, however long the backlog.
+const chunkSql = (cursor: 'folded_to' | 'expired_to', upper: string) => `
+  SELECT a, max(i) AS h, count(*) AS n FROM (SELECT t.app_id AS a, t.id AS i FROM app_stats AS s CROSS JOIN tasks AS t
+    ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= ${upper} LIMIT ?2) GROUP BY a`;
+// ?1 the ranges [{a: app, h: last id}]: the rows of each app past its cursor up to h.
+const RANGES = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.h') AS h FROM json_each(?1))`;
+const rangeOf = (cursor: 'folded_to' | 'expired_to') =>
+  `FROM ${RANGES} AS b JOIN app_stats AS s ON s.app_id = b.a CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= b.h`;
+const NEW = rangeOf('folded_to');
 
+// ?1 ranges, ?2 now, ?3 grace.
 export const FOLD_SQL = {
+  chunk: chunkSql('folded_to', '?1'),
   // Tasks that are still waiting, running or failed join the wake index; completed ones need nothing
   // until the expiry walk. A waiting task is due its lost-message check SWEEP_GRACE after it is due
   // (now, if that has passed: the wake round right after this walk then re-sends it).
@@ -21,55 +31,67 @@ export const FOLD_SQL = {
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${NEW} WHERE t.wake_at IS NULL AND t.status <> 'completed')`,
   enqueued: enqueuedByMinute(NEW),
   fold: `UPDATE app_stats SET pending = app_stats.pending + f.pending, in_progress = app_stats.in_progress + f.in_progress,
-      retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = ?1
-    FROM (SELECT t.app_id, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,
+      retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = f.h
+    FROM (SELECT t.app_id, b.h, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,
             sum(t.status = 'retry') AS retry, sum(t.status = 'completed') AS completed, sum(t.status = 'failed') AS failed
           ${NEW} GROUP BY t.app_id) AS f
     WHERE app_stats.app_id = f.app_id`,
 };
 
-/** Counts the tasks made up to `lagMs` ago into app_stats, and hands unfinished ones to the wake index. */
-export async function foldNew(db: DB, now: number, lagMs: number, graceMs: number): Promise<void> {
+/** The next chunk of a walk: its ranges (as the JSON parameter) and how many rows they hold. */
+async function chunk(db: DB, sql: string, upTo: string): Promise<{ found: number; json: string }> {
+  const { results } = await db.$client.prepare(sql).bind(upTo, WALK_CHUNK).all<{ a: string; h: string; n: number }>();
+  return { found: results.reduce((sum, r) => sum + r.n, 0), json: JSON.stringify(results.map(({ a, h }) => ({ a, h }))) };
+}
+
+/** Counts the tasks made up to `lagMs` ago into app_stats and hands unfinished ones to the wake index, in rounds. */
+export async function foldNew(db: DB, now: number, lagMs: number, graceMs: number, budget: TickBudget): Promise<boolean> {
   const d1 = db.$client;
   // Never past the real clock (a sweep run with a clock ahead must not fold ids not yet made).
   const upTo = idFloor(Math.min(now - lagMs, Date.now()));
-  await d1.batch([
-    d1.prepare(FOLD_SQL.track).bind(upTo, now, graceMs),
-    d1.prepare(FOLD_SQL.enqueued).bind(upTo),
-    d1.prepare(FOLD_SQL.fold).bind(upTo),
-  ]);
+  return inRounds(budget, FOLD_ROUND_COST, WALK_CHUNK, async () => {
+    const { found, json } = await chunk(db, FOLD_SQL.chunk, upTo);
+    if (found === 0) return 0;
+    await d1.batch([
+      d1.prepare(FOLD_SQL.track).bind(json, now, graceMs),
+      d1.prepare(FOLD_SQL.enqueued).bind(json),
+      d1.prepare(FOLD_SQL.fold).bind(json),
+    ]);
+    return found;
+  });
 }
 
-// ?1 the walk's upper id (never past an app's folded_to), ?2 now.
-const OLD = `FROM app_stats AS s CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.expired_to AND t.id <= min(?1, s.folded_to)`;
-const expired = deletion(`${OLD} WHERE t.status = 'completed' AND t.wake_at IS NULL AND t.due_at <= ?2 AND t.id IN (
-  SELECT t.id ${OLD} WHERE t.status = 'completed' AND t.wake_at IS NULL AND t.due_at <= ?2 LIMIT ${SWEEP_CHUNK})`);
-
+// ?1 ranges, ?2 now. The expiry walk never passes an app's fold (chunk: ?1 its upper id).
+const OLD = rangeOf('expired_to');
+const EXPIRED = `t.status = 'completed' AND t.wake_at IS NULL AND t.due_at <= ?2`;
 export const EXPIRY_SQL = {
+  chunk: chunkSql('expired_to', 'min(?1, s.folded_to)'),
   // Nothing but expired completed tasks should be left untracked this far back; anything else is
   // handed to the wake index before the walk moves past it.
   track: `UPDATE tasks SET wake_at = due_at WHERE (app_id, id) IN (
     SELECT t.app_id, t.id ${OLD} WHERE t.wake_at IS NULL AND NOT (t.status = 'completed' AND t.due_at <= ?2))`,
-  counts: expired.counts,
-  delete: expired.tasks,
-  advance: `UPDATE app_stats SET expired_to = min(?1, folded_to)
-    WHERE expired_to < min(?1, folded_to) AND EXISTS (SELECT 1 FROM tasks AS t WHERE t.app_id = app_stats.app_id
-      AND t.id > app_stats.expired_to AND t.id <= min(?1, app_stats.folded_to))`,
+  counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, NULL AS new ${OLD} WHERE ${EXPIRED}`),
+  // Counted by meta.changes: returning every deleted id would cost the Worker memory for nothing.
+  delete: `DELETE FROM tasks WHERE (app_id, id) IN (SELECT t.app_id, t.id ${OLD} WHERE ${EXPIRED})`,
+  advance: `UPDATE app_stats SET expired_to = b.h FROM ${RANGES} AS b WHERE app_stats.app_id = b.a`,
 };
 
-/** Deletes completed tasks made before COMPLETED_TTL (+ the walk's lag) ago that the wake index never held. */
-export async function expireOld(db: DB, now: number, lagMs: number, completedTtlMs: number, rounds: number): Promise<number> {
+/** Deletes completed tasks made before COMPLETED_TTL (+ the walk's lag) ago that the wake index never held, in rounds. */
+export async function expireOld(db: DB, now: number, lagMs: number, completedTtlMs: number, budget: TickBudget) {
   const d1 = db.$client;
   const upTo = idFloor(now - completedTtlMs - lagMs);
-  await d1.prepare(EXPIRY_SQL.track).bind(upTo, now).run();
   let deleted = 0;
-  for (let i = 0; i < rounds; i++) {
-    const [, gone] = await d1.batch([d1.prepare(EXPIRY_SQL.counts).bind(upTo, now), d1.prepare(EXPIRY_SQL.delete).bind(upTo, now)]);
-    deleted += gone.results.length;
-    if (gone.results.length < SWEEP_CHUNK) {
-      await d1.prepare(EXPIRY_SQL.advance).bind(upTo).run();
-      break;
-    }
-  }
-  return deleted;
+  const caughtUp = await inRounds(budget, EXPIRY_ROUND_COST, WALK_CHUNK, async () => {
+    const { found, json } = await chunk(db, EXPIRY_SQL.chunk, upTo);
+    if (found === 0) return 0;
+    const [, , gone] = await d1.batch([
+      d1.prepare(EXPIRY_SQL.track).bind(json, now),
+      d1.prepare(EXPIRY_SQL.counts).bind(json, now),
+      d1.prepare(EXPIRY_SQL.delete).bind(json, now),
+      d1.prepare(EXPIRY_SQL.advance).bind(json),
+    ]);
+    deleted += gone.meta.changes;
+    return found;
+  });
+  return { deleted, caughtUp };
 }

@@ -6,12 +6,11 @@ import { deletion, type TaskKey } from './tasks';
 
 // The sweeper sees a task only when it must act on it, through two cheap paths:
 // - the wake index: rows whose wake_at has come (a waiting task's message may be lost, a lease
-//   ran out, a failed or late task expires). Each round takes at most SWEEP_CHUNK of them.
+//   ran out, a failed or late task expires). Rounds are sized by the work they find (see rounds.ts).
 // - a walk over new ids (ids sort by creation time; the table is clustered on app_id, id), which
 //   every task passes exactly once, SWEEP_WALK_LAG after it was made: the task is counted into app_stats
 //   then, and, unless it already completed, handed to the wake index. A second walk, COMPLETED_TTL
 //   later, deletes the completed ones. So a task that succeeds at once never enters an index.
-export const SWEEP_CHUNK = 500;
 const DAY_MS = 86_400_000;
 
 export type Due = TaskKey & { dueAt: number };
@@ -26,7 +25,7 @@ const expire = deletion(`${AT} WHERE ${EXPIRED}`);
 
 // ?1 keys of rows whose wake_at came, ?2 now, ?3 grace, ?4 failed TTL.
 export const WAKE_SQL = {
-  due: `SELECT app_id AS a, id AS i FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ${SWEEP_CHUNK}`,
+  due: `SELECT app_id AS a, id AS i FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
   // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
   // due_at stays the true due time; wake_at is the re-send marker.
   resend: `UPDATE tasks SET wake_at = ${waitingWakeSql('?2', '?3', true)}
@@ -55,10 +54,10 @@ export const WAKE_SQL = {
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.wake_at <= ?2 AND t.status IN ('in_progress', 'completed', 'failed') AND t.due_at > ?2)`,
 };
 
-/** One round over rows whose wake_at came: returns what must be (re)sent and how much was done. */
-export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlMs: number) {
+/** One round over up to `size` rows whose wake_at came: returns what must be (re)sent and how much was done. */
+export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlMs: number, size: number) {
   const d1 = db.$client;
-  const { results: keys } = await d1.prepare(WAKE_SQL.due).bind(now).all<{ a: string; i: string }>();
+  const { results: keys } = await d1.prepare(WAKE_SQL.due).bind(now, size).all<{ a: string; i: string }>();
   if (keys.length === 0) return { seen: 0, send: [] as Due[], resent: 0, recovered: 0, deleted: 0 };
   const args = [JSON.stringify(keys), now, graceMs, failedTtlMs];
   const order = ['resend', 'leaseMinutes', 'leaseCounts', 'leaseArchive', 'recover', 'expireEnqueued', 'expireCounts', 'expireAttempts', 'expire', 'later'] as const;

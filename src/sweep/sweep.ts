@@ -4,13 +4,12 @@ import { openShards } from '../store/shards';
 import { fireDueSchedules } from '../schedules/tick';
 import { tendCircuits } from '../flow/alerts';
 import { expireOld, foldNew } from '../store/fold';
-import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
+import { pruneStats, wakeRound, type Due } from '../store/sweep';
+import { inRounds, tickBudget, WAKE_CHUNK, WAKE_ROUND_COST, type TickBudget } from '../store/rounds';
 import { nudge } from '../tasks/nudge';
 import { d1Failure, retryTransient } from '../store/errors';
 
-// Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
-// (a wake round is 2 round trips of at most 10 statements), while still handling up to
-// ROUNDS * SWEEP_CHUNK rows of each kind per minute. Several databases share the limit.
+// Schedules fire in at most this many chunks per tick (their own budget, see schedules/tick.ts).
 const ROUNDS = 20;
 
 export interface SweepReport {
@@ -21,21 +20,24 @@ export interface SweepReport {
   scheduled: number;
   /** Databases whose sweep failed this time (their tasks are caught up on a later run). */
   failed: string[];
+  /** Databases with work left when the tick's budget ran out (a backlog: the next ticks go on). */
+  behind: string[];
 }
 
 /** Sweeps every database at once; one that fails or is slow holds up none of the others. */
 export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const cfg = getConfig(env);
   const shards = openShards(env, cfg);
-  const rounds = Math.max(1, Math.floor(ROUNDS / shards.all.length));
+  // Shared by every database: one with a backlog takes what the others do not need.
+  const budget = tickBudget();
   const [circuits, scheduled, ...each] = await Promise.allSettled([
     tendCircuits(cfg, shards.home.db, now),
     fireDueSchedules(env, shards.home.db, now, ROUNDS),
     // A transient D1 failure is tried again at once (every step is guarded by the state it changes,
     // so a repeat after a lost answer does nothing twice); a database still failing waits a tick.
-    ...shards.all.map((s) => retryTransient(() => sweepOne(env, cfg, s.db, now, rounds))),
+    ...shards.all.map((s) => retryTransient(() => sweepOne(env, cfg, s.db, now, budget))),
   ]);
-  const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, scheduled: 0, failed: [] };
+  const report: SweepReport = { recovered: 0, resent: 0, deleted: 0, scheduled: 0, failed: [], behind: [] };
   if (circuits.status === 'rejected') {
     console.error('pruning circuits or alerting failed', circuits.reason);
     report.failed.push('circuits');
@@ -54,28 +56,31 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
     report.recovered += r.value.recovered;
     report.resent += r.value.resent;
     report.deleted += r.value.deleted;
+    if (!r.value.caughtUp) report.behind.push(shards.all[i].binding);
   });
   return report;
 }
 
-async function sweepOne(env: Env, cfg: Config, db: DB, now: number, rounds: number) {
+async function sweepOne(env: Env, cfg: Config, db: DB, now: number, budget: TickBudget) {
   const grace = cfg.SWEEP_GRACE * 1000;
   // The rows are updated before they are sent: if the queue is down, the send fails but the sweep
   // goes on (deletions still happen), and the tasks come back on a later run.
   const send = (due: Due[]) => nudge(env, due, now);
   // New tasks first: the walk hands the unfinished ones to the wake index, which comes next.
   const lag = cfg.SWEEP_WALK_LAG * 1000;
-  await foldNew(db, now, lag, grace);
-  const report = { recovered: 0, resent: 0, deleted: 0 };
-  for (let i = 0; i < rounds; i++) {
-    const round = await wakeRound(db, now, grace, cfg.FAILED_TTL * 1000);
+  const folded = await foldNew(db, now, lag, grace, budget);
+  const report = { recovered: 0, resent: 0, deleted: 0, caughtUp: folded };
+  const woken = await inRounds(budget, WAKE_ROUND_COST, WAKE_CHUNK, async () => {
+    const round = await wakeRound(db, now, grace, cfg.FAILED_TTL * 1000, WAKE_CHUNK);
     await send(round.send);
     report.recovered += round.recovered;
     report.resent += round.resent;
     report.deleted += round.deleted;
-    if (round.seen < SWEEP_CHUNK) break;
-  }
-  report.deleted += await expireOld(db, now, lag, cfg.COMPLETED_TTL * 1000, rounds);
+    return round.seen;
+  });
+  const expired = await expireOld(db, now, lag, cfg.COMPLETED_TTL * 1000, budget);
+  report.deleted += expired.deleted;
+  report.caughtUp &&= woken && expired.caughtUp;
   await pruneStats(db, now);
   return report;
 }

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
+import { limitBody } from '../middleware';
 import type { AppEnv } from '../types';
 import { BatchItem, taskFields } from './params';
 
@@ -10,6 +11,7 @@ const route = createRoute({
   method: 'post',
   path: '/batch',
   summary: `Enqueue 1..${MAX_BATCH} tasks at once; validated all-or-nothing`,
+  middleware: [limitBody(true)] as const,
   request: {
     body: {
       required: true,

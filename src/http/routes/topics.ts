@@ -5,7 +5,7 @@ import { buildTask, enqueue } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { errorResponses, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
-import { BODY_FACTOR, limitBody } from '../middleware';
+import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
 import { hookUrl, pathName, taskOptions } from './params';
 
@@ -13,7 +13,6 @@ import { hookUrl, pathName, taskOptions } from './params';
 // statement (one D1 batch), each with its own retries, so a dead endpoint holds up no other.
 
 const MAX_ENDPOINTS = 100;
-const PUBLISH_FACTOR = BODY_FACTOR;
 const TopicSchema = z.object({ name: z.string(), endpoints: z.array(z.string()), updated_at: z.string() }).openapi('Topic');
 const topicJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints, updated_at: new Date(t.updatedAt).toISOString() });
 const nameParam = z.object({
@@ -64,7 +63,7 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
     },
     responses: {
       201: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), 'the tasks, in endpoint order'), ...errorResponses, ...rateLimited,
-      413: { description: `body (times the endpoints) larger than ${PUBLISH_FACTOR} × MAX_BODY_BYTES`, content: errorResponses[400].content },
+      413: { description: 'body (times the endpoints) larger than MAX_BATCH_BYTES (4 × MAX_BODY_BYTES within the request memory budget)', content: errorResponses[400].content },
     },
   }), async (c) => {
     const topic = await getTopic(c.get('db'), c.get('app'), c.req.valid('param').name);
@@ -72,8 +71,8 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
     const input = await requestedTask(c.req.raw, c.req.valid('query'), c.req.valid('header'));
     // The body is stored once per endpoint: the whole publish is held to what a /batch may carry.
     const total = (input.body?.length ?? 0) * topic.endpoints.length;
-    const most = PUBLISH_FACTOR * c.get('config').MAX_BODY_BYTES;
-    if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than ${PUBLISH_FACTOR} × MAX_BODY_BYTES (${most} bytes)`);
+    const most = c.get('config').MAX_BATCH_BYTES;
+    if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than MAX_BATCH_BYTES (${most} bytes)`);
     const now = Date.now();
     // An Idempotency-Key covers the whole publish: each endpoint's task gets the key and its index.
     const rows = topic.endpoints.map((url, i) =>
