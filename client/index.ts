@@ -1,60 +1,14 @@
-// A typed client for Torque's HTTP API: no dependencies, any runtime with fetch (Node 18+, Workers,
+// A typed client for Torque's HTTP API: no dependencies, any runtime with fetch (Node 20+, Workers,
 // Deno, Bun, browsers). Hand-written rather than generated: the API is small, and this keeps the
 // errors typed (TorqueError with the API's code and Retry-After) and bodies binary-safe.
+import { type Call, query, type TaskOptions, taskRequest } from './request.ts';
+import { Destinations, Flows, Schedules, Topics } from './resources.ts';
+import type { Attempt, BatchItem, Method, Stats, Task, TaskStatus } from './types.ts';
+
+export type * from './types.ts';
 export { verifyTorqueSignature } from './verify.ts';
-
-export type TaskStatus = 'pending' | 'in_progress' | 'retry' | 'completed' | 'failed';
-
-export interface Task {
-  id: string;
-  url: string;
-  method: string;
-  status: TaskStatus;
-  attempts: number;
-  max_retries: number;
-  timeout: number;
-  created_at: string;
-  updated_at: string;
-  due_at: string | null;
-  completed_at: string | null;
-  expires_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-}
-
-export interface Attempt {
-  number: number;
-  started_at: string;
-  duration_ms: number;
-  status_code: number | null;
-  error: string | null;
-  response: string | null;
-}
-
-export interface Throughput { enqueued: number; attempts: number; completed: number; failed: number }
-export interface Stats {
-  tasks: Record<TaskStatus, number>;
-  throughput: { last_minute: Throughput; last_hour: Throughput; last_day: Throughput };
-  oldest_overdue_seconds: number | null;
-}
-
-export interface TaskOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  /** Seconds per attempt (1..MAX_TIMEOUT). */
-  timeout?: number;
-  /** Seconds before the first attempt. */
-  delay?: number;
-  max_retries?: number;
-  /** Sent to the hook as they are (Content-Type sets the body's type). */
-  headers?: Record<string, string>;
-  idempotencyKey?: string;
-}
-
-export interface BatchItem extends Omit<TaskOptions, 'idempotencyKey'> {
-  url: string;
-  body?: string | Uint8Array;
-  idempotency_key?: string;
-}
+export type { TaskOptions } from './request.ts';
+export type { Destinations, Flows, Schedules, Topics } from './resources.ts';
 
 /** An error answer from Torque: its status, code and message, and Retry-After when given. */
 // (No TypeScript parameter properties here or below: Node runs this file by stripping types.)
@@ -71,31 +25,32 @@ export class TorqueError extends Error {
   }
 }
 
-const toBase64 = (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join(''));
-
-// Torque's task ids (src/ids.ts): 26 characters of Crockford base32. Anything else is refused before a
-// request is sent: an id such as ".." would be dropped from the path (DELETE /tasks/.. is DELETE /).
+/** How Torque spells a task id (src/ids.ts): 26 characters of Crockford base32. */
 const TASK_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-function taskPath(id: string, rest = ''): string {
-  if (typeof id !== 'string' || !TASK_ID.test(id)) {
-    throw new TorqueError(400, 'invalid_request', `id: ${JSON.stringify(id)} is not a task id (26 characters of Crockford base32); nothing was sent`, null);
-  }
-  return `/tasks/${id}${rest}`;
-}
+const toBase64 = (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join(''));
 
 export class TorqueClient {
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #fetch: typeof fetch;
+  readonly flows: Flows;
+  readonly topics: Topics;
+  readonly schedules: Schedules;
+  readonly destinations: Destinations;
 
   constructor(opts: { url: string; apiKey?: string; fetch?: typeof fetch }) {
     this.#base = opts.url.replace(/\/$/, '');
     this.#headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
-    this.#fetch = opts.fetch ?? fetch;
+    this.#fetch = opts.fetch ?? ((...args) => fetch(...args));
+    const call: Call = (method, path, init) => this.#call(method, path, init);
+    this.flows = new Flows(call);
+    this.topics = new Topics(call);
+    this.schedules = new Schedules(call);
+    this.destinations = new Destinations(call);
   }
 
-  async #call<T>(method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}): Promise<T> {
-    const res = await this.#fetch(`${this.#base}${path}`, { method, body: init.body, headers: { ...this.#headers, ...init.headers } });
+  async #call<T>(method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string>; query?: Record<string, unknown> } = {}): Promise<T> {
+    const res = await this.#fetch(`${this.#base}${path}${query(init.query)}`, { method, body: init.body, headers: { ...this.#headers, ...init.headers } });
     if (!res.ok) {
       const error = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }).error;
       const retryAfter = res.headers.get('retry-after');
@@ -104,16 +59,16 @@ export class TorqueClient {
     return (res.status === 204 ? undefined : await res.json()) as T;
   }
 
+  /** `/tasks/{id}...` for a well-formed task id; anything else is refused before it is sent (callers are async, so as a rejection). */
+  #task(id: string, rest = ''): string {
+    if (!TASK_ID.test(id)) throw new TorqueError(400, 'invalid_request', `id: ${JSON.stringify(id)} is not a task id`, null);
+    return `/tasks/${id}${rest}`;
+  }
+
   /** Enqueues one task; `body` is sent to the hook byte for byte with `headers['content-type']`. */
   enqueue(url: string, body?: string | Uint8Array | null, opts: TaskOptions = {}): Promise<Task> {
-    const q = new URLSearchParams({ url });
-    for (const k of ['method', 'timeout', 'delay', 'max_retries'] as const) if (opts[k] !== undefined) q.set(k, String(opts[k]));
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(opts.headers ?? {})) {
-      headers[name.toLowerCase() === 'content-type' ? 'content-type' : `torque-passthrough-${name}`] = value;
-    }
-    if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-    return this.#call('POST', `/?${q}`, { body: body ?? undefined, headers });
+    const { query, headers } = taskRequest(opts);
+    return this.#call('POST', '/', { body: (body ?? undefined) as BodyInit | undefined, headers, query: { url, ...query } });
   }
 
   /** Enqueues 1..100 tasks at once, all or nothing. */
@@ -124,21 +79,20 @@ export class TorqueClient {
   }
 
   async get(id: string): Promise<Task> {
-    return this.#call('GET', taskPath(id));
+    return this.#call('GET', this.#task(id));
   }
 
   async attempts(id: string): Promise<Attempt[]> {
-    return (await this.#call<{ attempts: Attempt[] }>('GET', taskPath(id, '/attempts'))).attempts;
+    return (await this.#call<{ attempts: Attempt[] }>('GET', this.#task(id, '/attempts'))).attempts;
   }
 
   /** One page, newest first; follow `next_cursor` until it is null. */
-  list(opts: { status?: TaskStatus; limit?: number; cursor?: string } = {}): Promise<{ tasks: Task[]; next_cursor: string | null }> {
-    const q = new URLSearchParams(Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    return this.#call('GET', `/tasks${q.size ? `?${q}` : ''}`);
+  list(opts: { status?: TaskStatus; schedule_id?: string; limit?: number; cursor?: string } = {}): Promise<{ tasks: Task[]; next_cursor: string | null }> {
+    return this.#call('GET', '/tasks', { query: opts });
   }
 
-  /** Every task (optionally of one status), newest first, page by page. */
-  async *all(opts: { status?: TaskStatus } = {}): AsyncGenerator<Task> {
+  /** Every task (optionally of one status or schedule), newest first, page by page. */
+  async *all(opts: { status?: TaskStatus; schedule_id?: string } = {}): AsyncGenerator<Task> {
     let cursor: string | undefined;
     do {
       const page = await this.list({ ...opts, limit: 100, cursor });
@@ -148,35 +102,33 @@ export class TorqueClient {
   }
 
   async delete(id: string): Promise<void> {
-    return this.#call('DELETE', taskPath(id));
+    return this.#call('DELETE', this.#task(id));
   }
 
-  /** Deletes every task (optionally of one status), call after call; returns how many. */
-  async deleteAll(status?: TaskStatus): Promise<number> {
-    // Torque refuses a bare DELETE /: the whole queue goes only when asked for in so many words.
-    return this.#follow('DELETE', '/', status ? { status } : { all: 'true' }, 'deleted');
-  }
-
-  /** Runs a bulk call again with `cursor` until its next_cursor is null, adding up `field`. */
-  async #follow(method: string, path: string, filter: Record<string, string>, field: 'deleted' | 'retried'): Promise<number> {
-    let total = 0;
-    let cursor: string | null = null;
-    do {
-      const q = new URLSearchParams(cursor ? { ...filter, cursor } : filter);
-      const page: Record<string, unknown> = await this.#call(method, `${path}${q.size ? `?${q}` : ''}`);
-      total += Number(page[field]);
-      cursor = (page.next_cursor as string | null) ?? null;
-    } while (cursor);
-    return total;
+  /** Deletes every task of a status, or every task at all (`?all=true`), call after call; returns how many. */
+  deleteAll(status?: TaskStatus): Promise<number> {
+    return this.#follow('DELETE', '/', status ? { status } : { all: true }, 'deleted');
   }
 
   async retry(id: string): Promise<Task> {
-    return this.#call('POST', taskPath(id, '/retry'));
+    return this.#call('POST', this.#task(id, '/retry'));
   }
 
   /** Replays every task of a status (default failed), call after call; returns how many. */
   retryAll(status: Exclude<TaskStatus, 'in_progress'> = 'failed'): Promise<number> {
     return this.#follow('POST', '/tasks/retry', { status }, 'retried');
+  }
+
+  /** Runs a bulk call again with `cursor` until its next_cursor is null, adding up `field`. */
+  async #follow(method: string, path: string, params: Record<string, unknown>, field: 'deleted' | 'retried'): Promise<number> {
+    let total = 0;
+    let cursor: string | null = null;
+    do {
+      const page: Record<string, unknown> = await this.#call(method, path, { query: { ...params, cursor } });
+      total += Number(page[field]);
+      cursor = (page.next_cursor as string | null) ?? null;
+    } while (cursor);
+    return total;
   }
 
   stats(): Promise<Stats> {

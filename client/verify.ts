@@ -1,5 +1,5 @@
 // Verifies Torque's Standard Webhooks signatures over the RAW body bytes, in any runtime with
-// WebCrypto (Node 18+, Cloudflare Workers, Deno, Bun, browsers) and no dependencies.
+// WebCrypto (Node 20+, Cloudflare Workers, Deno, Bun, browsers) and no dependencies.
 //
 // Why not the `standardwebhooks`/`svix` JS verifiers: they take the body as a string (a Buffer is
 // decoded as UTF-8 first), so any body that is not valid UTF-8 (an image, protobuf, gzip...) is

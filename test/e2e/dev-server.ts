@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
+import { startHookServer } from '../hook-server.ts';
 
 /**
  * wrangler.toml with `n` D1 databases (DB, DB_1, ...) and DATABASES naming them all, written into
@@ -95,4 +97,19 @@ export class DevServer {
     await this.kill();
     rmSync(this.state, { recursive: true, force: true });
   }
+}
+
+/** Starts a real hook server and `server` before a suite's tests and stops both after them. */
+export function serveForSuite(server: DevServer): { hooks: Awaited<ReturnType<typeof startHookServer>> } {
+  const suite = {} as { hooks: Awaited<ReturnType<typeof startHookServer>> };
+  before(async () => {
+    suite.hooks = await startHookServer();
+    await server.start();
+  });
+  after(async () => {
+    await server.stop();
+    suite.hooks?.server.closeAllConnections();
+    suite.hooks?.server.close();
+  });
+  return suite;
 }

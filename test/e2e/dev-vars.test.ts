@@ -3,29 +3,24 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startHookServer } from '../hook-server.ts';
-import { DevServer, waitFor } from './dev-server.ts';
+import { DevServer, serveForSuite, waitFor } from './dev-server.ts';
 
 // Written only when the developer has none (and removed after); an existing one is used as it is.
 const ours = !existsSync('.dev.vars');
 const server = new DevServer();
-let hooks: Awaited<ReturnType<typeof startHookServer>>;
 
 describe('a developer .dev.vars', { timeout: 180_000 }, () => {
-  before(async () => {
+  // Registered first, so the file is there before the server starts and gone after it stops.
+  before(() => {
     if (ours) writeFileSync('.dev.vars', 'AUTHENTICATE=true\nBLOCK_PRIVATE_ADDRESSES=true\nMAX_RETRIES=abc\n');
-    hooks = await startHookServer();
-    await server.start();
   });
-  after(async () => {
-    await server.stop();
-    hooks.server.closeAllConnections();
-    hooks.server.close();
+  after(() => {
     if (ours) rmSync('.dev.vars', { force: true });
   });
+  const suite = serveForSuite(server);
 
   it('is ignored by the test dev server: no key needed, hooks on 127.0.0.1 allowed, config valid', async () => {
-    const res = await fetch(`${server.base}/?${new URLSearchParams({ url: `${hooks.url}/h/devvars/ok` })}`, { method: 'POST', body: 'x=1' });
+    const res = await fetch(`${server.base}/?${new URLSearchParams({ url: `${suite.hooks.url}/h/devvars/ok` })}`, { method: 'POST', body: 'x=1' });
     const text = await res.text();
     assert.equal(res.status, 201, text);
     const { id } = JSON.parse(text) as { id: string };

@@ -3,12 +3,15 @@ import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
+import { dashboardActions } from './actions';
 import { ThroughputChart } from './chart';
-import { Destinations, Schedules } from './destinations';
+import { Destinations, Schedules, Topics } from './destinations';
+import { Layout, Login } from './layout';
 import { appCircuits } from '../../store/circuits';
 import { listFlows } from '../../store/flows';
 import { listSchedules } from '../../store/schedules';
-import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
+import { listTopics } from '../../store/topics';
+import { Counts, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTask, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
@@ -35,6 +38,8 @@ const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+// Every page and button but signing in and out needs the cookie.
+const OPEN = new Set(['/dashboard/login', '/dashboard/logout']);
 
 export const dashboardApp = new Hono<AppEnv>();
 dashboardApp.use('/dashboard/*', csrf());
@@ -60,15 +65,29 @@ dashboardApp.post('/dashboard/logout', (c) => {
 });
 
 dashboardApp.use('/dashboard', signedIn);
-dashboardApp.use('/dashboard/tasks/*', signedIn);
-dashboardApp.use('/dashboard/schedules', signedIn);
+dashboardApp.use('/dashboard/*', (c, next) => (OPEN.has(c.req.path) ? next() : signedIn(c, next)));
+dashboardApp.route('/', dashboardActions);
 
 dashboardApp.get('/dashboard/schedules', async (c) =>
   c.html(
-    <Layout title="Schedules" authed={c.get('config').AUTHENTICATE}>
+    <Layout title="Schedules" tab="schedules" authed={c.get('config').AUTHENTICATE}>
       <Schedules schedules={await listSchedules(c.get('db'), c.get('app'), 100)} />
     </Layout>,
   ));
+
+dashboardApp.get('/dashboard/topics', async (c) =>
+  c.html(
+    <Layout title="Topics" tab="topics" authed={c.get('config').AUTHENTICATE}>
+      <Topics topics={await listTopics(c.get('db'), c.get('app'), 1000)} />
+    </Layout>,
+  ));
+
+/** What the last bulk replay did, from the redirect's query (digits and a task id only). */
+function replayNotice(replayed?: string, more?: string): { notice?: string; replayCursor?: string } {
+  if (!/^\d{1,6}$/.test(replayed ?? '')) return {};
+  const replayCursor = /^[0-9A-Za-z]{1,64}$/.test(more ?? '') ? more : undefined;
+  return { notice: `Replayed ${replayed} failed task${replayed === '1' ? '' : 's'}${replayCursor ? '; more may be further back.' : '.'}`, replayCursor };
+}
 
 dashboardApp.get('/dashboard', async (c) => {
   const raw = c.req.query('status');
@@ -86,12 +105,13 @@ dashboardApp.get('/dashboard', async (c) => {
   const { tasks, next } = page;
   const counts = stats.tasks;
   const overdue = stats.oldest_overdue_seconds;
+  const { notice, replayCursor } = replayNotice(c.req.query('replayed'), c.req.query('more'));
   return c.html(
-    <Layout title="Tasks" authed={c.get('config').AUTHENTICATE}>
+    <Layout title="Tasks" tab="tasks" notice={notice} authed={c.get('config').AUTHENTICATE}>
       <Counts counts={counts} overdue={overdue} />
       <ThroughputChart series={series} nowMinute={minute} />
       <Destinations circuits={circuits} flows={flows} />
-      <TaskList tasks={tasks.map(taskJson)} status={status} next={next} />
+      <TaskList tasks={tasks.map(taskJson)} status={status} next={next} failed={counts.failed ?? 0} replayCursor={replayCursor} />
     </Layout>,
   );
 });
@@ -104,7 +124,7 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   }
   const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
   return c.html(
-    <Layout title={task.id} authed={c.get('config').AUTHENTICATE}>
+    <Layout title={task.id} tab="tasks" authed={c.get('config').AUTHENTICATE}>
       <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} />
     </Layout>,
   );

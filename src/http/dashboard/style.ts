@@ -19,16 +19,26 @@ h1 { font-size:20px; margin:0 0 16px; } h2 { font-size:16px; margin:24px 0 8px; 
 .chart svg { width:100%; height:auto; display:block; } .chart text { font-size:10px; fill:var(--muted); }
 .chart figcaption { color:var(--muted); font-size:12px; }
 rect.enq, .key.enq { fill:#a9b8ec; background:#a9b8ec; } rect.ok, .key.ok { fill:var(--ok); background:var(--ok); }
-rect.bad, .key.bad { fill:var(--bad); background:var(--bad); } .axis { stroke:var(--line); }
+rect.bad, .key.bad { fill:var(--bad); background:var(--bad); } .axis { stroke:#c3c8d4; } .grid { stroke:var(--line); stroke-dasharray:3 3; }
 .key { display:inline-block; width:10px; height:10px; border-radius:2px; margin:0 4px 0 10px; }
-.filters { display:flex; gap:6px; margin-bottom:10px; }
+.toolbar { display:flex; justify-content:space-between; align-items:center; gap:12px; margin-bottom:10px; flex-wrap:wrap; }
+.filters { display:flex; gap:6px; }
+.notice { background:#e6ecfb; border:1px solid #c9d5f6; color:var(--fg); border-radius:8px; padding:10px 14px; margin:0 0 16px; }
+form.inline { display:inline; margin:0; } button.small { padding:3px 10px; font-size:12.5px; }
+td.controls { white-space:nowrap; } td.controls form, td.controls details { display:inline-block; vertical-align:top; margin-left:6px; }
+details.confirm summary { cursor:pointer; color:var(--bad); font-size:12.5px; padding:4px 0; list-style:none; }
+details.confirm summary::-webkit-details-marker { display:none; } details.confirm[open] summary { color:var(--muted); }
+ul.endpoints { margin:0; padding:0; list-style:none; } ul.endpoints li { max-width:none; }
 .filters a { padding:4px 10px; border-radius:14px; border:1px solid var(--line); background:var(--card); text-decoration:none; color:var(--fg); }
 .filters a.on { background:var(--fg); color:#fff; border-color:var(--fg); }
 table { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px; overflow:hidden; }
 th, td { text-align:left; padding:8px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-weight:600; color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.4px; }
 td.url { max-width:380px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
-.tabs { display:flex; gap:14px; margin-right:auto; margin-left:18px; } .tabs a { color:#cfd6e4; text-decoration:none; font-weight:600; } .tabs a:hover { color:#fff; }
+table.tasks td:last-child, table.tasks td:nth-child(4) { white-space:nowrap; }
+.tabs { display:flex; gap:6px; margin-right:auto; margin-left:18px; }
+.tabs a { color:#cfd6e4; text-decoration:none; font-weight:600; padding:5px 12px; border-radius:6px; } .tabs a:hover { color:#fff; }
+.tabs a.on { color:#fff; background:rgba(255,255,255,.14); }
 .destinations { display:grid; gap:12px; margin:16px 0; } caption { text-align:left; font-weight:600; padding:8px 10px; }
 .circuit.open { color:var(--bad); font-weight:600; } .circuit.half_open { color:var(--wait); font-weight:600; }
 .method { font-weight:600; font-size:11px; color:var(--muted); } .empty { color:var(--muted); text-align:center; padding:24px; }

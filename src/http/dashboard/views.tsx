@@ -1,48 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from 'hono/jsx';
 import type { AttemptJson, TaskJson } from '../schemas';
-import { STYLE } from './style';
-
-export function Layout({ title, children, authed }: { title: string; children: Child; authed: boolean }) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${title} · Torque`}</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <header>
-          <a href="/dashboard" class="brand">Torque</a>
-          <nav class="tabs"><a href="/dashboard">Tasks</a><a href="/dashboard/schedules">Schedules</a></nav>
-          {authed && (
-            <form method="post" action="/dashboard/logout">
-              <button class="link">Sign out</button>
-            </form>
-          )}
-        </header>
-        <main>{children}</main>
-      </body>
-    </html>
-  );
-}
-
-export function Login({ error }: { error?: string }) {
-  return (
-    <section class="login">
-      <h1>Sign in</h1>
-      <p>This Torque requires an API key. The dashboard shows your app's tasks only.</p>
-      {error && <p class="error" role="alert">{error}</p>}
-      <form method="post" action="/dashboard/login">
-        <label>
-          API key <input name="api_key" type="password" autocomplete="off" required placeholder="tq_…" />
-        </label>
-        <button>Sign in</button>
-      </form>
-    </section>
-  );
-}
 
 const STATUSES = ['pending', 'in_progress', 'retry', 'completed', 'failed'] as const;
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
@@ -64,15 +21,29 @@ export function Counts({ counts, overdue }: { counts: Record<string, number>; ov
   );
 }
 
-export function TaskList({ tasks, status, next }: { tasks: TaskJson[]; status?: string; next: string | null }) {
+/** Replays failed tasks a stretch at a time (as POST /tasks/retry does); `cursor` goes on from the last stretch. */
+export function ReplayFailed({ cursor }: { cursor?: string }) {
+  return (
+    <form method="post" action="/dashboard/replay" class="bulk">
+      <input type="hidden" name="status" value="failed" />
+      {cursor && <input type="hidden" name="cursor" value={cursor} />}
+      <button>{cursor ? 'Replay more failed tasks' : 'Replay failed tasks'}</button>
+    </form>
+  );
+}
+
+export function TaskList({ tasks, status, next, failed, replayCursor }: { tasks: TaskJson[]; status?: string; next: string | null; failed: number; replayCursor?: string }) {
   return (
     <section>
-      <nav class="filters" aria-label="filter by status">
-        <a href="/dashboard" class={!status ? 'on' : ''}>all</a>
-        {STATUSES.map((s) => (
-          <a href={`/dashboard?status=${s}`} class={status === s ? 'on' : ''}>{s.replace('_', ' ')}</a>
-        ))}
-      </nav>
+      <div class="toolbar">
+        <nav class="filters" aria-label="filter by status">
+          <a href="/dashboard" class={!status ? 'on' : ''}>all</a>
+          {STATUSES.map((s) => (
+            <a href={`/dashboard?status=${s}`} class={status === s ? 'on' : ''}>{s.replace('_', ' ')}</a>
+          ))}
+        </nav>
+        {(failed > 0 || replayCursor) && <ReplayFailed cursor={replayCursor} />}
+      </div>
       <table class="tasks">
         <thead>
           <tr><th>task</th><th>status</th><th>hook</th><th>attempts</th><th>last</th><th>created</th></tr>

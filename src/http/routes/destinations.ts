@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { releaseHeld } from '../../flow/breaker';
-import { normalizeHost } from '../../hook/hosts';
-import { appCircuits, resetCircuits, type CircuitRow } from '../../store/circuits';
+import { resetDestination } from '../../flow/reset';
+import { appCircuits, type CircuitRow } from '../../store/circuits';
 import { notFound } from '../errors';
 import { errorResponses, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
@@ -32,31 +31,6 @@ const destinationParam = z.object({
   }),
 });
 
-const origin = (scheme: 'http' | 'https', host: string, port?: string) =>
-  `${scheme}://${host}${port && port !== (scheme === 'http' ? '80' : '443') ? `:${port}` : ''}`;
-
-/** The circuits a reset names: exact destinations, and prefixes (every port of a bare host). */
-function destinationNames(raw: string): { names: string[]; prefixes: string[] } | null {
-  if (raw.startsWith('flow:')) return { names: [raw], prefixes: [] };
-  if (raw.includes('://')) {
-    try {
-      const u = new URL(raw);
-      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.hash || u.username || u.password) return null;
-      const host = normalizeHost(u.hostname);
-      return host ? { names: [origin(u.protocol === 'http:' ? 'http' : 'https', host, u.port)], prefixes: [] } : null;
-    } catch {
-      return null;
-    }
-  }
-  const bare = raw.startsWith('host:') && !/^host:\d+$/.test(raw) ? raw.slice(5) : raw; // the old "host:<name>" form
-  // host:port ("[v6]:port" for IPv6); a bare IPv6 address has several colons and no brackets.
-  const m = bare.match(/^(\[[^\]]*\]|[^:]*):(\d{1,5})$/);
-  const host = normalizeHost(m ? m[1] : bare);
-  if (!host) return null;
-  if (m) return { names: [origin('http', host, m[2]), origin('https', host, m[2])], prefixes: [] };
-  return { names: [origin('http', host), origin('https', host)], prefixes: [`http://${host}:`, `https://${host}:`] };
-}
-
 export const destinationsApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'get', path: '/destinations', summary: "Circuit breakers of the app's destinations that failed lately, by destination, cursor-paginated",
@@ -78,9 +52,6 @@ export const destinationsApp = new OpenAPIHono<AppEnv>()
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
-    const named = destinationNames(c.req.valid('param').destination);
-    const closed = named && (await resetCircuits(c.get('db'), c.get('app'), named.names, named.prefixes));
-    if (!closed || closed.destinations.length === 0) throw notFound('circuit');
-    await releaseHeld(c.env, c.get('config'), c.get('shards'), c.get('app'), closed.held);
+    if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), c.req.valid('param').destination))) throw notFound('circuit');
     return c.body(null, 204);
   });
