@@ -7,7 +7,7 @@
 //                                 handed back unstarted;
 //   flow gate (flow/gate.ts)      then at most SOON_MS for its flow's rate slot (a later slot is a
 //                                 hold-back, never a wait);
-//   attempt (dispatch/run.ts)     holds an outgoing connection before it looks at the clock, checks
+//   attempt (dispatch/start.ts)    holds an outgoing connection before it looks at the clock, checks
 //                                 now <= t + START_WINDOW_MS, and only then calls fetch, which
 //                                 therefore goes out at once (never into the runtime's queue of
 //                                 connections, see dispatch/connections.ts);
@@ -29,6 +29,16 @@ export const CLOCK_MARGIN_MS = 250;
 export const SOON_MS = 1_500;
 /** A claimed task that found no hook slot this long after its claim is handed back (unclaimed, re-sent). */
 export const POOL_MS = START_WINDOW_MS - SOON_MS;
+
+/**
+ * A start paced by a rate slot that comes later than this after its slot (timers late on a busy
+ * isolate, a slow gate answer) does not start: it would crowd the slots after it, and the
+ * destination would see more than the rate in a period. It goes back and asks for a new slot (the
+ * gate also gives a new slot to a task that comes back this late).
+ */
+export const PACED_LATE_MS = 100;
+/** Whether an attempt paced to `startAt` may still start at `now`. */
+export const onPace = (startAt: number, now: number) => now <= startAt + PACED_LATE_MS;
 
 /** Whether an attempt claimed at `claimedAt` (the database's clock) may still start at `now`. */
 export const mayStart = (claimedAt: number, now: number) => now <= claimedAt + START_WINDOW_MS;

@@ -90,8 +90,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
       held.add(shard, open.held);
       const { go, held: later } = await flows.admit(open.go, graceMs);
       held.add(shard, later);
-      for (const { task, startAt, release } of go) {
-        slots.occupy(() => startAttempt(of.get(task.id)!, startAt, deps).catch((err) => console.error(`task ${task.id}: its attempt failed to run`, err)).then(release));
+      for (const { task, startAt, paced, release } of go) {
+        slots.occupy(() => startAttempt(of.get(task.id)!, { startAt, paced }, deps).catch((err) => console.error(`task ${task.id}: its attempt failed to run`, err)).then(release));
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { mayStart } from '../start-window';
+import { mayStart, onPace } from '../start-window';
 import { claimedBody } from '../store/claim';
 import { isTransient, RETRY_AFTER_S } from '../store/errors';
 import type { Outcome } from '../store/outcomes';
@@ -23,13 +23,11 @@ export type StartDeps = {
 };
 
 /**
- * One claimed task's attempt, on its slot: wait for its flow's start time, read its body if it did
- * not come with the claim, take an outgoing connection, and only then check its start window
- * (../start-window.ts), so the fetch goes out at once; too late, it is held back unstarted.
+ * One claimed task's attempt, on its slot: read its body if it did not come with the claim, wait
+ * for its flow's start time, take an outgoing connection, and only then check its start window and
+ * its pace (../start-window.ts), so the fetch goes out at once; too late, it is held back unstarted.
  */
-export async function startAttempt(c: Claimed, startAt: number, deps: StartDeps): Promise<void> {
-  const wait = startAt - Date.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+export async function startAttempt(c: Claimed, { startAt, paced }: { startAt: number; paced: boolean }, deps: StartDeps): Promise<void> {
   let task: TaskRow = c.task;
   if (bigBody(c.task)) {
     deps.statements.spend(1);
@@ -46,9 +44,14 @@ export async function startAttempt(c: Claimed, startAt: number, deps: StartDeps)
     if (!row) return; // deleted since its claim: nothing to do
     task = { ...c.task, body: row.body as TaskRow['body'] };
   }
+  // The body is read before the wait, so a paced start is on its slot, not a read later.
+  const wait = startAt - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   await deps.connections.acquire();
   try {
-    if (!mayStart(c.claimedAt, Date.now())) return deps.holdBack(c, { task, dueAt: Date.now() });
+    const now = Date.now();
+    // Too late for its claim's window, or (paced by a rate) for its slot: it goes back unstarted.
+    if (!mayStart(c.claimedAt, now) || (paced && !onPace(startAt, now))) return deps.holdBack(c, { task, dueAt: now });
     deps.record(c, await attempt(task, deps.cfg, deps.note, deps.qstashKey));
   } finally {
     deps.connections.release();

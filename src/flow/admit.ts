@@ -16,6 +16,8 @@ export interface Admitted {
   task: TaskRow;
   /** When the attempt may start: now, or its rate slot (at most SOON_MS away). */
   startAt: number;
+  /** startAt is a rate slot: the attempt starts on it or not at all (see PACED_LATE_MS). */
+  paced: boolean;
   /** Frees the task's parallelism slot once its attempt ended (nothing to free without a limit). */
   release: () => Promise<void>;
 }
@@ -55,7 +57,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
       const gate = gateOf(t);
       const limits = gate && limitsOfGate(gate);
       if (gate && limits) gated.get(gate)?.push(t) ?? gated.set(gate, [t]);
-      else go.push({ task: t, startAt: now, release: nothing });
+      else go.push({ task: t, startAt: now, paced: false, release: nothing });
     }
     await Promise.all([...gated].map(async ([gate, tasks]) => {
       const limits = limitsOfGate(gate)!;
@@ -80,7 +82,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
             // The slot lapses with the lease (the attempt's timeout) instead.
           }
         };
-        go.push({ task: byId.get(id)!, startAt: at, release: limits.parallelism == null ? nothing : release });
+        go.push({ task: byId.get(id)!, startAt: at, paced: limits.rate != null, release: limits.parallelism == null ? nothing : release });
       }
       answer.later.forEach(({ id, at, promised }, j) => {
         // A task promised a rate slot comes back in the second before it (Queues delays by whole
@@ -105,7 +107,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
       for (const h of hosts.held) void first.get(h.task.id)!.release();
       const go = hosts.go.map((a) => {
         const f = first.get(a.task.id)!;
-        return { task: a.task, startAt: Math.max(a.startAt, f.startAt), release: async () => void (await Promise.all([a.release(), f.release()])) };
+        return { task: a.task, startAt: Math.max(a.startAt, f.startAt), paced: a.paced || f.paced, release: async () => void (await Promise.all([a.release(), f.release()])) };
       });
       return { go, held: [...flows.held, ...hosts.held] };
     },

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { SOON_MS } from '../start-window';
+import { PACED_LATE_MS, SOON_MS } from '../start-window';
 
 // Flow control needs one place that sees every start of a key, whichever consumer invocation, in
 // whichever Cloudflare location, makes it: a Durable Object per key is that place (one instance
@@ -37,9 +37,6 @@ export interface Admission {
 export const PAUSED_RECHECK_MS = 5_000;
 // A key at its parallelism does not know when a slot frees; its tasks look again this soon.
 export const BUSY_RECHECK_MS = 1_000;
-// Back later than this after its slot, a task lost it (starting it now could crowd the next
-// period): it queues again, at the end.
-const LATE_MS = 100;
 // A task promised a slot that never comes back gives it up after this.
 const ABANDONED_MS = 60_000;
 
@@ -85,7 +82,7 @@ export class FlowGate extends DurableObject {
       let at = now;
       if (limits.rate != null) {
         let slot = this.promised.get(id);
-        if (slot !== undefined && slot < now - LATE_MS) {
+        if (slot !== undefined && slot < now - PACED_LATE_MS) {
           // Back late (the queue delayed it): its old place is gone; it takes the next one.
           this.drop(slot);
           slot = undefined;
