@@ -3,13 +3,15 @@ import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
 import { TaskInputError } from '../tasks/enqueue';
 import { apiError } from './errors';
-import { authenticate, BODY_FACTOR, context, hsts, limitBody, rateLimit, refuseLoops } from './middleware';
-import { adminApp } from './routes/admin';
+import { commonResponses, methodNotAllowed } from './schemas';
+import { authenticate, BODY_FACTOR, context, hsts, limitBody, refuseLoops } from './middleware';
+import { guard } from './guard';
+import { adminApp, requireAdmin } from './routes/admin';
 import { batchApp } from './routes/batch';
-import { dashboardApp } from './dashboard/routes';
+import { dashboardApp, signedIn } from './dashboard/routes';
 import { enqueueApp } from './routes/enqueue';
 import { metaApp } from './routes/meta';
-import { metricsApp } from './routes/metrics';
+import { metricsApp, requireMetrics } from './routes/metrics';
 import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { flowsApp } from './routes/flows';
@@ -18,6 +20,7 @@ import { topicsApp } from './routes/topics';
 import { schedulesApp } from './routes/schedules';
 import { tasksApp } from './routes/tasks';
 import { refuseUnknownParams } from './query';
+import { routed } from './route-table';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 
@@ -32,7 +35,10 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-app.use('*', context, hsts, refuseLoops, refuseUnknownParams(app), limitBody(BODY_FACTOR));
+// Every request: config, https, loops; then what its route declares: who may call it (guard),
+// the query parameters it takes, and how big a body it reads.
+app.use('*', context, hsts, refuseLoops, guard(app, { apiKey: authenticate, adminToken: requireAdmin, metricsToken: requireMetrics, dashboardCookie: signedIn }),
+  refuseUnknownParams(app), routed(limitBody(BODY_FACTOR)));
 
 // The three ways to present an API key (any one will do), and the admin token.
 const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });
@@ -40,20 +46,22 @@ app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http
 app.openAPIRegistry.registerComponent('securitySchemes', 'torqueApiKey', header('Torque-Api-Key', 'the API key'));
 app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', header('api_key', "the API key (the original design's header)"));
 app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <METRICS_TOKEN> (GET /metrics only)' });
+app.openAPIRegistry.registerComponent('securitySchemes', 'dashboardCookie', { type: 'apiKey', in: 'cookie', name: 'torque_key', description: 'the dashboard sign-in cookie (POST /dashboard/login sets it)' });
 app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <ADMIN_TOKEN> (admin API only)' });
 app.openAPIRegistry.registerPath({
   method: 'get',
   path: '/openapi.json',
   summary: 'This document (OpenAPI 3.1), generated from the schemas that validate requests',
   security: [],
-  responses: { 200: { description: 'the document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+  responses: { 200: { description: 'the document', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...commonResponses },
 });
+app.openAPIRegistry.registerComponent('responses', 'MethodNotAllowed', methodNotAllowed);
 
 // Served by hand so that limits set by config (MAX_TIMEOUT) show as enforced, not as the schema's ceiling.
 app.get('/openapi.json', (c) => {
   const doc = app.getOpenAPI31Document({
     openapi: '3.1.0',
-    info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers. API keys go in any of the three security schemes; the admin API takes the admin token.' },
+    info: { title: 'Torque', version: VERSION, description: 'A web-hook task queue on Cloudflare Workers. API keys go in any of the three security schemes; the admin API takes the admin token. A path served with a method it does not take answers 405 (components.responses.MethodNotAllowed) with Allow listing the methods it takes; any other path answers 404.' },
     security: [{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }],
   });
   const max = c.get('config').MAX_TIMEOUT;
@@ -69,9 +77,6 @@ app.route('/', metaApp);
 app.route('/', metricsApp);
 app.route('/', adminApp);
 app.route('/', dashboardApp);
-for (const path of ['/', '/batch', '/tasks', '/tasks/*', '/stats', '/flows', '/flows/*', '/destinations', '/destinations/*', '/topics', '/topics/*', '/schedules', '/schedules/*']) app.use(path, authenticate);
-// Replays count too: they start deliveries just as enqueues do.
-app.on('POST', ['/', '/batch', '/tasks/retry', '/tasks/:id/retry', '/topics/:name'], rateLimit);
 app.route('/', enqueueApp);
 app.route('/', batchApp);
 app.route('/', replayApp);
@@ -82,12 +87,18 @@ app.route('/', destinationsApp);
 app.route('/', topicsApp);
 app.route('/', schedulesApp);
 
-// Paths Torque serves, to tell 405 (wrong method) from 404 (no such thing).
-const KNOWN = [/^\/$/, /^\/batch$/, /^\/stats$/, /^\/tasks(\/[^/]+(\/(attempts|retry))?)?$/, /^\/admin\//, /^\/openapi\.json$/, /^\/dashboard/, /^\/metrics$/, /^\/flows(\/[^/]+(\/(pause|resume))?)?$/, /^\/destinations(\/[^/]+\/reset)?$/, /^\/topics(\/[^/]+)?$/, /^\/schedules(\/[^/]+(\/(pause|resume))?)?$/];
+// 405 (wrong method) or 404 (no such thing), told from the routes registered: no list kept by hand.
+let served: { method: string; path: RegExp }[] | undefined;
+const routePattern = (path: string) => new RegExp(`^${path.split(/(:[^/]+)/).map((p) => (p.startsWith(':') ? '[^/]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;
-  if (KNOWN.some((re) => re.test(path))) throw apiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}`);
+  served ??= app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: routePattern(r.path) }));
+  const allow = [...new Set(served.filter((r) => r.path.test(path)).map((r) => r.method))];
+  if (allow.length) {
+    if (allow.includes('GET')) allow.push('HEAD');
+    throw apiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${path} (it takes ${allow.join(', ')})`, { allow: allow.join(', ') });
+  }
   throw apiError(404, 'not_found', `no route for ${c.req.method} ${path}`);
 });
 

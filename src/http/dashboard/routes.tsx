@@ -12,7 +12,8 @@ import { Counts, Layout, Login, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTask, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
-import { appForKey, rateLimit } from '../middleware';
+import { appForKey } from '../middleware';
+import { routed } from '../route-table';
 import { attemptsJson, taskJson } from '../schemas';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
@@ -22,7 +23,8 @@ import type { AppEnv } from '../types';
 // state-changing forms are POSTs, also guarded by Origin checking (hono/csrf).
 const COOKIE = 'torque_key';
 
-const signedIn = createMiddleware<AppEnv>(async (c, next) => {
+/** The dashboardCookie guard (see ../guard.ts): every page and form but sign-in and sign-out declares it. */
+export const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get('config').AUTHENTICATE) {
     c.set('app', DEFAULT_APP);
     return next();
@@ -37,7 +39,7 @@ const signedIn = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 export const dashboardApp = new Hono<AppEnv>();
-dashboardApp.use('/dashboard/*', csrf());
+dashboardApp.use('/dashboard/*', routed(csrf()));
 
 dashboardApp.post('/dashboard/login', async (c) => {
   const form = await c.req.parseBody();
@@ -59,9 +61,6 @@ dashboardApp.post('/dashboard/logout', (c) => {
   return c.redirect('/dashboard', 303);
 });
 
-dashboardApp.use('/dashboard', signedIn);
-dashboardApp.use('/dashboard/tasks/*', signedIn);
-dashboardApp.use('/dashboard/schedules', signedIn);
 
 dashboardApp.get('/dashboard/schedules', async (c) =>
   c.html(
@@ -110,7 +109,7 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   );
 });
 
-dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
+dashboardApp.post('/dashboard/tasks/:id/retry', async (c) => {
   await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });

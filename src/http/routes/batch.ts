@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, jsonOnly, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { BatchItem, taskFields } from './params';
@@ -20,6 +20,7 @@ const route = createRoute({
     201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
     ...errorResponses,
     ...rateLimited,
+    ...jsonOnly,
   },
 });
 

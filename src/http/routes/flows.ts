@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
 import { notFound } from '../errors';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { flowKey } from './params';
 
@@ -37,7 +37,7 @@ const MAX_LIST = 1000;
 const putRoute = createRoute({
   method: 'put', path: '/flows/{key}', summary: 'Set the limits of a flow (creating it); a pause stays as it was',
   request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: LimitsSchema } } } },
-  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses },
+  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses, ...jsonOnly },
 });
 const listRoute = createRoute({
   method: 'get', path: '/flows', summary: `The app's flows in key order, ${MAX_LIST} at most per page`,

@@ -5,7 +5,7 @@ import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedule
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput } from './params';
@@ -34,7 +34,7 @@ export const schedulesApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
     request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput } } } },
-    responses: { 201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+    responses: { 201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const input = c.req.valid('json');
     const timezone = input.timezone ?? 'UTC';

@@ -3,7 +3,7 @@ import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { errorResponses, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
 import { BODY_FACTOR, limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
@@ -25,7 +25,7 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'put', path: '/topics/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
     request: { params: nameParam, body: { required: true, content: { 'application/json': { schema: z.object({ endpoints: z.array(hookUrl).min(1, `must hold 1 to ${MAX_ENDPOINTS} URLs`).max(MAX_ENDPOINTS, `must hold 1 to ${MAX_ENDPOINTS} URLs`) }).strict() } } } },
-    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
+    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const { endpoints } = c.req.valid('json');
     endpoints.forEach((url, i) => {
