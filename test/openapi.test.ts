@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import app from '../src/http/app';
+import { env } from 'cloudflare:workers';
+import { apiFor } from '../src/http/app';
+import { getConfig } from '../src/config';
 import { call, callWith } from './helpers';
 
 // Every route the app registers, by method, from its own route table (no list kept by hand).
-const ROUTES: [string, string][] = [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([^/]+)/g, '{$1}')}`))]
+const ROUTES: [string, string][] = [...new Set(apiFor(getConfig(env)).routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([^/]+)/g, '{$1}')}`))]
   .map((r) => r.split(' ') as [string, string]);
 
 describe('GET /openapi.json', () => {
@@ -33,10 +35,18 @@ describe('GET /openapi.json', () => {
     expect(status.schema.enum).toEqual(['pending', 'in_progress', 'retry', 'completed', 'failed']);
   });
 
-  it('shows the enforced timeout limit (MAX_TIMEOUT), security schemes and the error answers', async () => {
-    const doc = (await (await callWith({ MAX_TIMEOUT: '45', DEFAULT_TIMEOUT: '30' }, '/openapi.json')).json()) as any;
+  it('shows the enforced timeout limit (MAX_TIMEOUT) everywhere a timeout is taken, security schemes and the error answers', async () => {
+    const vars = { MAX_TIMEOUT: '45', DEFAULT_TIMEOUT: '30' };
+    const doc = (await (await callWith(vars, '/openapi.json')).json()) as any;
     expect(doc.paths['/'].post.parameters.find((p: any) => p.name === 'timeout').schema.maximum).toBe(45);
+    expect(doc.paths['/topics/{name}'].post.parameters.find((p: any) => p.name === 'timeout').schema.maximum).toBe(45);
     expect(doc.components.schemas.BatchItem.properties.timeout.maximum).toBe(45);
+    expect(doc.components.schemas.ScheduleInput.properties.timeout.maximum).toBe(45);
+    // The document is what validates: the same limit refuses 46 at the edge, naming the field.
+    const over = await callWith(vars, '/schedules', { method: 'POST', body: JSON.stringify({ cron: '* * * * *', url: 'http://a.test/x', timeout: 46 }), headers: { 'content-type': 'application/json' } });
+    expect(over.status).toBe(400);
+    expect(((await over.json()) as any).error.message).toBe('timeout: must be at most 45');
+    expect(JSON.stringify(doc.paths['/flows/{key}'].get.responses['200'])).toContain('"required":["running","started_in_period","waiting_for_a_slot"]');
     const schemes = doc.components.securitySchemes;
     expect(schemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(schemes.torqueApiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'Torque-Api-Key' });

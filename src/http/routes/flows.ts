@@ -47,7 +47,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get', path: '/flows/{key}', summary: 'A flow, and what it is doing now (attempts running, starts in the current period)',
   request: { params: keyParam },
-  responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int() }), 'the flow'), ...errorResponses },
+  responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int(), waiting_for_a_slot: z.number().int().openapi({ description: 'tasks promised a later slot of the rate, not yet started' }) }), 'the flow'), ...errorResponses },
 });
 const deleteRoute = createRoute({
   method: 'delete', path: '/flows/{key}', summary: "Remove a flow's limits and pause: its tasks run unlimited",

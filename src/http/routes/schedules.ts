@@ -8,7 +8,7 @@ import { apiError, notFound } from '../errors';
 import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
-import { pathId, ScheduleInput } from './params';
+import { pathId, ScheduleInput, type ApiLimits } from './params';
 
 // Recurring schedules: the cron tick (src/schedules/tick.ts) turns each due schedule into one task.
 
@@ -30,10 +30,10 @@ const scheduleJson = (s: ScheduleRow, lastStatus: string | null = null) => ({
 const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 const PAGE = 100;
 
-export const schedulesApp = new OpenAPIHono<AppEnv>()
+export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
-    request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput(limits) } } } },
     responses: { 201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const input = c.req.valid('json');
