@@ -75,19 +75,10 @@ export function buildApi(limits: ApiLimits): OpenAPIHono<AppEnv> {
     security: [{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }],
   }), 200));
 
-  app.route('/', metaApp);
-  app.route('/', metricsApp);
-  app.route('/', adminApp);
-  app.route('/', dashboardApp);
-  app.route('/', enqueueApp(limits));
-  app.route('/', batchApp(limits));
-  app.route('/', replayApp);
-  app.route('/', tasksApp);
-  app.route('/', statsApp);
-  app.route('/', flowsApp);
-  app.route('/', destinationsApp);
-  app.route('/', topicsApp(limits));
-  app.route('/', schedulesApp(limits));
+  // One sub-app per resource; each route carries its own declaration (path, security, schemas).
+  const resources = [metaApp, metricsApp, adminApp, dashboardApp, enqueueApp(limits), batchApp(limits), replayApp, tasksApp, statsApp, flowsApp,
+    destinationsApp, topicsApp(limits), schedulesApp(limits)];
+  for (const resource of resources) app.route('/', resource);
 
   app.notFound(methodOrNotFound(app));
   app.onError(handleError);

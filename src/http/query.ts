@@ -25,7 +25,7 @@ function namesInOrder(search: string): { name: string; value: string }[] {
 }
 
 const ENCODE_HINT = "the hook URL's own query string must be URL-encoded, or its parameters are read as Torque's "
-  + "(curl: -G --data-urlencode 'url=https://example.com/hook?a=1&b=2'; Python requests: params={'url': ...}; JavaScript: new URLSearchParams({ url }))";
+  + "(curl: --url-query 'url=https://example.com/hook?a=1&b=2', or -G --data-urlencode when there is no body; Python requests: params={'url': ...}; JavaScript: new URLSearchParams({ url }))";
 
 /**
  * Refuses a request whose query string holds a parameter its route does not declare (400, naming
