@@ -1,27 +1,13 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import { matchedRoutes } from 'hono/route';
 import { apiError } from './errors';
+import { declarations } from './route-table';
 import type { AppEnv } from './types';
 
 // Unknown query parameters are refused, never ignored: `DELETE /?stauts=failed` must not delete
 // every task, nor `POST /?url=...&max_retry=3` keep the default retries. The parameters a route
 // takes are read from the route table itself (the zod query schema each route declares), so a
 // route cannot be added without its parameters being known here.
-
-type Registry = OpenAPIHono<AppEnv>['openAPIRegistry'];
-
-/** `METHOD /hono/:path` -> the query parameters that route declares. */
-function declaredParams(registry: Registry): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const def of registry.definitions) {
-    if (def.type !== 'route') continue;
-    const query = def.route.request?.query as { shape?: Record<string, unknown> } | undefined;
-    const path = def.route.path.replace(/\{([^}]+)\}/g, ':$1');
-    out.set(`${def.route.method.toUpperCase()} ${path}`, Object.keys(query?.shape ?? {}));
-  }
-  return out;
-}
 
 /** The names in a raw query string, in order, decoded as URLSearchParams would. */
 function namesInOrder(search: string): { name: string; value: string }[] {
@@ -39,7 +25,7 @@ function namesInOrder(search: string): { name: string; value: string }[] {
 }
 
 const ENCODE_HINT = "the hook URL's own query string must be URL-encoded, or its parameters are read as Torque's "
-  + "(curl: -G --data-urlencode 'url=https://example.com/hook?a=1&b=2'; Python requests: params={'url': ...}; JavaScript: new URLSearchParams({ url }))";
+  + "(curl: --url-query 'url=https://example.com/hook?a=1&b=2', or -G --data-urlencode when there is no body; Python requests: params={'url': ...}; JavaScript: new URLSearchParams({ url }))";
 
 /**
  * Refuses a request whose query string holds a parameter its route does not declare (400, naming
@@ -47,16 +33,15 @@ const ENCODE_HINT = "the hook URL's own query string must be URL-encoded, or its
  * refused too: those parameters were most likely meant for the hook, not for Torque.
  */
 export function refuseUnknownParams(app: OpenAPIHono<AppEnv>) {
-  let declared: Map<string, string[]> | undefined;
+  const declaredFor = declarations(app);
   return createMiddleware<AppEnv>(async (c, next) => {
-    const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
     const search = new URL(c.req.url).search;
+    const route = search.length > 1 ? declaredFor(c) : undefined;
     // QStash's protocol (/v2) puts the destination's own query string in the path of a publish,
     // so its sub-app reads and checks its query strings itself.
-    if (!route || search.length <= 1 || route.path.startsWith('/v2/')) return next();
-    declared ??= declaredParams(app.openAPIRegistry);
+    if (!route || route.path.startsWith('/v2/')) return next();
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    const known = declared.get(`${method} ${route.path}`) ?? [];
+    const known = Object.keys((route.declared?.request?.query as { shape?: object } | undefined)?.shape ?? {});
     const given = namesInOrder(search);
     const unknown = [...new Set(given.map((p) => p.name).filter((n) => !known.includes(n)))];
     const urlAt = given.findIndex((p) => p.name === 'url');

@@ -122,13 +122,26 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
 });
 
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
-export const errorResponses = {
-  400: error('bad input; the message names the field'),
-  401: error('missing, malformed, unknown or revoked API key (WWW-Authenticate: Bearer)'),
-  404: error('unknown task (or another app\'s)'),
+/** What any route may answer whatever it does (the middleware every request passes through). */
+export const commonResponses = {
+  301: { description: 'ENABLE_HSTS: a GET or HEAD over http is sent to https' },
+  400: error('bad input; the message names the field (an unknown query parameter, a Torque delivery sent back: loop_detected)'),
+  403: error('https_required (ENABLE_HSTS: only https), or a cross-site dashboard form'),
   413: error("body_too_large: a body over MAX_BATCH_BYTES (MAX_BODY_BYTES where the body is the task's data), refused before it is read"),
   500: error('misconfigured (a bad var, named), not_migrated (no schema), or storage_error (storage refused; not worth retrying)'),
   503: error('storage_unavailable: D1 is unreachable or overloaded; retry after Retry-After seconds'),
 } as const;
+export const errorResponses = {
+  ...commonResponses,
+  401: error('missing, malformed, unknown or revoked API key (WWW-Authenticate: Bearer)'),
+  404: error('unknown task (or another app\'s)'),
+} as const;
 /** For routes that start deliveries (enqueue, replay): the per-app rate limit. */
 export const rateLimited = { 429: error('rate_limited: the app\'s enqueue rate limit; retry after Retry-After seconds') } as const;
+/** For routes that take a JSON body: any other Content-Type is refused. */
+export const jsonOnly = { 415: error('unsupported_media_type: the body must be application/json') } as const;
+/** Answered for a path Torque serves, with a method it does not (Allow lists those it does). */
+export const methodNotAllowed = {
+  description: 'method_not_allowed: the path exists but not with this method; Allow lists the methods it takes',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};

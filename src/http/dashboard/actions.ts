@@ -1,6 +1,6 @@
 // The dashboard's buttons: each a form POST (Origin-checked by hono/csrf, signed in by the cookie,
 // like the task actions) doing what the matching API call does, then back to the page it came from.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { nextRun } from '../../schedules/cron';
 import { resetDestination } from '../../flow/reset';
@@ -9,7 +9,6 @@ import { deleteSchedule, getSchedule, setSchedulePaused } from '../../store/sche
 import { replayTasks } from '../../tasks/across';
 import { nudge } from '../../tasks/nudge';
 import { apiError, notFound } from '../errors';
-import { rateLimit } from '../middleware';
 import { flowKey } from '../routes/params';
 import type { AppEnv } from '../types';
 
@@ -24,7 +23,8 @@ async function field<T>(form: Promise<Record<string, unknown>>, name: string, sc
 
 export const dashboardActions = new Hono<AppEnv>()
   // Replays one stretch of failed tasks (as POST /tasks/retry); the page offers the next stretch.
-  .post('/dashboard/replay', rateLimit, async (c) => {
+  // Rate-limited by the guard (its declaration answers 429, see routes/meta.ts).
+  .post('/dashboard/replay', async (c) => {
     const cursor = await field(c.req.parseBody(), 'cursor', z.string().regex(/^[0-9A-Za-z]{1,64}$/).optional());
     const now = Date.now();
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').SWEEP_GRACE * 1000, cursor);
@@ -36,20 +36,25 @@ export const dashboardActions = new Hono<AppEnv>()
     if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), destination))) throw notFound('circuit');
     return c.redirect('/dashboard', 303);
   })
-  .post('/dashboard/flows/:action{pause|resume}', async (c) => {
-    const key = await field(c.req.parseBody(), 'key', flowKey);
-    await setPaused(c.get('db'), c.get('app'), key, c.req.param('action') === 'pause', Date.now());
-    return c.redirect('/dashboard', 303);
-  })
-  .post('/dashboard/schedules/:id/:action{pause|resume}', async (c) => {
-    const found = await getSchedule(c.get('db'), c.get('app'), c.req.param('id'));
-    if (!found) throw notFound('schedule');
-    const now = Date.now();
-    const pause = c.req.param('action') === 'pause';
-    await setSchedulePaused(c.get('db'), c.get('app'), found.id, pause, pause ? null : (nextRun(found.cron, found.timezone, now) ?? NEVER), now);
-    return c.redirect('/dashboard/schedules', 303);
-  })
+  .post('/dashboard/flows/pause', (c) => pauseFlow(c, true))
+  .post('/dashboard/flows/resume', (c) => pauseFlow(c, false))
+  .post('/dashboard/schedules/:id/pause', (c) => pauseSchedule(c, true))
+  .post('/dashboard/schedules/:id/resume', (c) => pauseSchedule(c, false))
   .post('/dashboard/schedules/:id/delete', async (c) => {
     if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound('schedule');
     return c.redirect('/dashboard/schedules', 303);
   });
+
+async function pauseFlow(c: Context<AppEnv>, pause: boolean) {
+  const key = await field(c.req.parseBody(), 'key', flowKey);
+  await setPaused(c.get('db'), c.get('app'), key, pause, Date.now());
+  return c.redirect('/dashboard', 303);
+}
+
+async function pauseSchedule(c: Context<AppEnv>, pause: boolean) {
+  const found = await getSchedule(c.get('db'), c.get('app'), c.req.param('id') ?? '');
+  if (!found) throw notFound('schedule');
+  const now = Date.now();
+  await setSchedulePaused(c.get('db'), c.get('app'), found.id, pause, pause ? null : (nextRun(found.cron, found.timezone, now) ?? NEVER), now);
+  return c.redirect('/dashboard/schedules', 303);
+}

@@ -15,7 +15,8 @@ import { Counts, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTask, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
-import { appForKey, rateLimit } from '../middleware';
+import { appForKey } from '../middleware';
+import { routed } from '../route-table';
 import { attemptsJson, taskJson } from '../schemas';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
@@ -25,7 +26,8 @@ import type { AppEnv } from '../types';
 // state-changing forms are POSTs, also guarded by Origin checking (hono/csrf).
 const COOKIE = 'torque_key';
 
-const signedIn = createMiddleware<AppEnv>(async (c, next) => {
+/** The dashboardCookie guard (see ../guard.ts): every page and form but sign-in and sign-out declares it. */
+export const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get('config').AUTHENTICATE) {
     c.set('app', DEFAULT_APP);
     return next();
@@ -38,11 +40,9 @@ const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
-// Every page and button but signing in and out needs the cookie.
-const OPEN = new Set(['/dashboard/login', '/dashboard/logout']);
 
 export const dashboardApp = new Hono<AppEnv>();
-dashboardApp.use('/dashboard/*', csrf());
+dashboardApp.use('/dashboard/*', routed(csrf()));
 
 dashboardApp.post('/dashboard/login', async (c) => {
   const form = await c.req.parseBody();
@@ -64,8 +64,6 @@ dashboardApp.post('/dashboard/logout', (c) => {
   return c.redirect('/dashboard', 303);
 });
 
-dashboardApp.use('/dashboard', signedIn);
-dashboardApp.use('/dashboard/*', (c, next) => (OPEN.has(c.req.path) ? next() : signedIn(c, next)));
 dashboardApp.route('/', dashboardActions);
 
 dashboardApp.get('/dashboard/schedules', async (c) =>
@@ -130,7 +128,7 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   );
 });
 
-dashboardApp.post('/dashboard/tasks/:id/retry', rateLimit, async (c) => {
+dashboardApp.post('/dashboard/tasks/:id/retry', async (c) => {
   await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });

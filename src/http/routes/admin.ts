@@ -4,12 +4,12 @@ import { addKey, createApp, getApp, listApps, revokeKey } from '../../store/apps
 import { apiError, notFound } from '../errors';
 import { randomToken } from '../../ids';
 import { mintKey, tokensEqual } from '../../keys';
-import { jsonResponse, errorResponses } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { pathId } from './params';
 
 /** The admin API exists only when the ADMIN_TOKEN secret is set; otherwise it is a 404. */
-const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const token = c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'the admin API is disabled (set the ADMIN_TOKEN secret)');
   const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
@@ -33,6 +33,7 @@ const createAppRoute = createRoute({
   responses: {
     201: jsonResponse(KeySchema.extend({ app: AppSchema.pick({ id: true, name: true }) }), 'created; the key is shown only now'),
     ...errorResponses,
+    ...jsonOnly,
   },
 });
 const listAppsRoute = createRoute({
@@ -65,9 +66,8 @@ async function issueKey(c: { get: (k: 'db') => AppEnv['Variables']['db'] }, appI
   return { key_id: key.keyId, api_key: key.apiKey };
 }
 
-export const adminApp = new OpenAPIHono<AppEnv>();
-adminApp.use('/admin/*', requireAdmin);
-adminApp
+// Guarded by requireAdmin through each route's security (adminToken): see ../guard.ts.
+export const adminApp = new OpenAPIHono<AppEnv>()
   .openapi(createAppRoute, async (c) => {
     const { name } = c.req.valid('json');
     const id = `app_${randomToken(9).replace(/[-_]/g, 'x')}`;

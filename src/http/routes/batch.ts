@@ -1,13 +1,13 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, jsonOnly, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import { limitBody } from '../middleware';
 import type { AppEnv } from '../types';
-import { BatchItem, taskFields } from './params';
+import { BatchItem, taskFields, type ApiLimits } from './params';
 
 export const MAX_BATCH = 100;
 
-const route = createRoute({
+const route = (limits: ApiLimits) => createRoute({
   method: 'post',
   path: '/batch',
   summary: `Enqueue 1..${MAX_BATCH} tasks at once; validated all-or-nothing`,
@@ -15,19 +15,20 @@ const route = createRoute({
   request: {
     body: {
       required: true,
-      content: { 'application/json': { schema: z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} tasks`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} tasks`) } },
+      content: { 'application/json': { schema: z.array(BatchItem(limits)).min(1, `must hold 1 to ${MAX_BATCH} tasks`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} tasks`) } },
     },
   },
   responses: {
     201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
     ...errorResponses,
     ...rateLimited,
+    ...jsonOnly,
   },
 });
 
 
 /** A JSON-described task's request: its Content-Type header is the body's type, the rest pass through. */
-export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'> & { delay?: number }): TaskInput {
+export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'> & { delay?: number }): TaskInput {
   const headers: Record<string, string> = {};
   let contentType: string | null = null;
   for (const [name, value] of Object.entries(item.headers ?? {})) {
@@ -42,7 +43,7 @@ export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method
   };
 }
 
-export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+export const batchApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>().openapi(route(limits), async (c) => {
   const items = c.req.valid('json');
   const now = Date.now();
   const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,

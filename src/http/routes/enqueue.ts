@@ -4,7 +4,7 @@ import { limitBody } from '../middleware';
 import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
-import { flowKey, hookUrl, taskOptions } from './params';
+import { flowKey, hookUrl, taskOptions, type ApiLimits } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
 
@@ -49,13 +49,13 @@ export async function requestedTask(req: Request, q: Options, h: z.infer<typeof 
   };
 }
 
-const route = createRoute({
+const route = (limits: ApiLimits) => createRoute({
   method: 'post',
   path: '/',
   summary: 'Enqueue a task; the request body is the task data, stored byte for byte',
   middleware: [limitBody()] as const,
   request: {
-    query: z.object(taskOptions),
+    query: z.object(taskOptions(limits)),
     headers: taskHeaders,
     body: {
       required: false,
@@ -78,13 +78,16 @@ function pick(field: string, param: string | undefined, header: string | undefin
   return param ?? header;
 }
 
-export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
-  const q = c.req.valid('query');
-  const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
-  const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
-  const [{ task, created }] = await enqueue(c.get('shards'), c.env, [row]);
-  c.header('Location', `/tasks/${task.id}`);
-  return c.json(taskJson(task), created ? 201 : 200);
-});
-// Documents what callbacks receive (no route returns it: Torque sends it).
-enqueueApp.openAPIRegistry.register('CallbackBody', CallbackBodySchema);
+export const enqueueApp = (limits: ApiLimits) => {
+  const api = new OpenAPIHono<AppEnv>().openapi(route(limits), async (c) => {
+    const q = c.req.valid('query');
+    const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
+    const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
+    const [{ task, created }] = await enqueue(c.get('shards'), c.env, [row]);
+    c.header('Location', `/tasks/${task.id}`);
+    return c.json(taskJson(task), created ? 201 : 200);
+  });
+  // Documents what callbacks receive (no route returns it: Torque sends it).
+  api.openAPIRegistry.register('CallbackBody', CallbackBodySchema);
+  return api;
+};

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
 import { notFound } from '../errors';
-import { errorResponses, jsonResponse } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { flowKey } from './params';
 
@@ -37,7 +37,7 @@ const MAX_LIST = 1000;
 const putRoute = createRoute({
   method: 'put', path: '/flows/{key}', summary: 'Set the limits of a flow (creating it); a pause stays as it was',
   request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: LimitsSchema } } } },
-  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses },
+  responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses, ...jsonOnly },
 });
 const listRoute = createRoute({
   method: 'get', path: '/flows', summary: `The app's flows in key order, ${MAX_LIST} at most per page`,
@@ -47,7 +47,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get', path: '/flows/{key}', summary: 'A flow, and what it is doing now (attempts running, starts in the current period)',
   request: { params: keyParam },
-  responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int() }), 'the flow'), ...errorResponses },
+  responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int(), waiting_for_a_slot: z.number().int().openapi({ description: 'tasks promised a later slot of the rate, not yet started' }) }), 'the flow'), ...errorResponses },
 });
 const deleteRoute = createRoute({
   method: 'delete', path: '/flows/{key}', summary: "Remove a flow's limits and pause: its tasks run unlimited",

@@ -1,8 +1,10 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { createMiddleware } from 'hono/factory';
 import { tokensEqual } from '../../keys';
 import type { AppCounts } from '../../store/stats';
 import { metrics, overdueSeconds } from '../../tasks/across';
 import { apiError } from '../errors';
+import { commonResponses, ErrorSchema } from '../schemas';
 import type { AppEnv } from '../types';
 
 // Prometheus text format (version 0.0.4), every app at once, for the operator: guarded by
@@ -25,14 +27,20 @@ function render(apps: AppCounts[], now: number): string {
   return `${out.join('\n')}\n`;
 }
 
-export const metricsApp = new OpenAPIHono<AppEnv>();
-metricsApp.get('/metrics', async (c) => {
+/** The operator's token (METRICS_TOKEN, or ADMIN_TOKEN when that is all there is); none set: a 404. */
+export const requireMetrics = createMiddleware<AppEnv>(async (c, next) => {
   const token = c.get('config').METRICS_TOKEN ?? c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'metrics are disabled (set the METRICS_TOKEN secret)');
   const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1] ?? '';
   if (!(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
   }
+  await next();
+});
+
+// Guarded by requireMetrics through its security (metricsToken): see ../guard.ts.
+export const metricsApp = new OpenAPIHono<AppEnv>();
+metricsApp.get('/metrics', async (c) => {
   const now = Date.now();
   return c.text(render(await metrics(c.get('shards'), now), now), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
@@ -41,5 +49,10 @@ metricsApp.openAPIRegistry.registerPath({
   path: '/metrics',
   summary: 'Prometheus metrics for every app (operator only: Authorization: Bearer <METRICS_TOKEN>)',
   security: [{ metricsToken: [] }],
-  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  responses: {
+    200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+    ...commonResponses,
+    401: { description: 'the token is missing or wrong (WWW-Authenticate: Bearer)', content: { 'application/json': { schema: ErrorSchema } } },
+    404: { description: 'metrics are disabled (neither METRICS_TOKEN nor ADMIN_TOKEN is set)', content: { 'application/json': { schema: ErrorSchema } } },
+  },
 });

@@ -1,4 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import type { Config } from '../../config';
+
+/** The config a route's schemas depend on: the document shows these limits because they validate. */
+export type ApiLimits = Pick<Config, 'MAX_TIMEOUT'>;
 
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const MAX_DELAY = 31_536_000;
@@ -9,7 +13,9 @@ export const wholeNumber = (min: number, max: number) =>
     .string()
     .regex(/^\d{1,12}$/, 'must be a whole number')
     .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    // What the document shows is the number the string must spell (the pattern only keeps it plain).
+    .openapi({ type: 'integer', minimum: min, maximum: max });
 
 export const hookUrl = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required' : Array.isArray(issue.input) ? 'must be given once' : 'must be a string') })
@@ -44,23 +50,23 @@ export const pathId = z.string().min(1).max(64).regex(/^(?!\.\.?$)/, 'must not b
 export const flowKey = pathName
   .openapi({ description: 'the flow (rate / parallelism limit, see /flows) the task goes through', example: 'customer-42' });
 
-/** Task options shared by `POST /` (query string) and `POST /batch` (JSON). */
-export const taskOptions = {
+/** Task options shared by `POST /` (query string) and topic publishes. */
+export const taskOptions = (limits: ApiLimits) => ({
   url: hookUrl.openapi({ example: 'https://example.com/hooks/send_welcome_email' }),
   method: hookMethod.optional().openapi({ description: 'default POST' }),
-  timeout: wholeNumber(1, 86_400).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
+  timeout: wholeNumber(1, limits.MAX_TIMEOUT).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
   delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
   max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
   flow_key: flowKey.optional(),
   callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task completes (a new task; also the header Torque-Callback)' }),
   failure_callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task fails for good (also the header Torque-Failure-Callback)' }),
-};
+});
 
 const jsonInt = (min: number, max: number) =>
   z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 /** A task described in JSON (a `POST /batch` item, a schedule's template). */
-export const taskFields = z
+export const taskFields = (limits: ApiLimits) => z
   .object({
     url: hookUrl,
     method: hookMethod.optional(),
@@ -79,7 +85,7 @@ export const taskFields = z
         }
       })
       .optional(),
-    timeout: jsonInt(1, 86_400).optional(),
+    timeout: jsonInt(1, limits.MAX_TIMEOUT).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
     delay: jsonInt(0, MAX_DELAY).optional(),
     max_retries: jsonInt(0, 100).optional(),
     idempotency_key: z.string().min(1).max(256).optional(),
@@ -90,10 +96,10 @@ export const taskFields = z
 const oneBody = { message: 'give body or body_base64, not both', path: ['body'] };
 
 /** One item of `POST /batch`. */
-export const BatchItem = taskFields.strict().refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody).openapi('BatchItem');
+export const BatchItem = (limits: ApiLimits) => taskFields(limits).strict().refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody).openapi('BatchItem');
 
 /** `POST /schedules`: a cron expression, its zone, and the template of the tasks it makes. */
-export const ScheduleInput = taskFields
+export const ScheduleInput = (limits: ApiLimits) => taskFields(limits)
   .omit({ delay: true, idempotency_key: true, callback: true, failure_callback: true })
   .extend({
     cron: z.string().min(1).max(200).openapi({ description: '5 fields: minute hour day-of-month month day-of-week', example: '0 9 * * MON-FRI' }),

@@ -5,11 +5,10 @@ import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedule
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { ErrorSchema, errorResponses, jsonResponse, rateLimited } from '../schemas';
-import { rateLimit } from '../middleware';
+import { ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
-import { pathId, ScheduleInput } from './params';
+import { pathId, ScheduleInput, type ApiLimits } from './params';
 
 // Recurring schedules: the cron tick (src/schedules/tick.ts) turns each due schedule into one task.
 
@@ -31,14 +30,14 @@ const scheduleJson = (s: ScheduleRow, lastStatus: string | null = null) => ({
 const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 const PAGE = 100;
 
-export const schedulesApp = new OpenAPIHono<AppEnv>()
+export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
-    // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever).
-    middleware: [rateLimit] as const,
-    request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput(limits) } } } },
+    // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever):
+    // a route that declares a 429 is rate-limited by the guard.
     responses: {
-      201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...rateLimited,
+      201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...jsonOnly, ...rateLimited,
       409: jsonResponse(ErrorSchema, 'limit_reached: the app has MAX_SCHEDULES_PER_APP schedules'),
     },
   }), async (c) => {

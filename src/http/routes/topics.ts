@@ -3,11 +3,11 @@ import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
 import { buildTask, enqueue } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { errorResponses, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { errorResponses, jsonOnly, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
 import type { AppEnv } from '../types';
 import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
-import { hookUrl, pathName, taskOptions } from './params';
+import { hookUrl, pathName, taskOptions, type ApiLimits } from './params';
 
 // Fan-out: a topic names endpoints; publishing to it makes one task per endpoint, stored in one
 // statement (one D1 batch), each with its own retries, so a dead endpoint holds up no other.
@@ -18,13 +18,17 @@ const topicJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints, updated
 const nameParam = z.object({
   name: pathName.openapi({ param: { name: 'name', in: 'path' }, example: 'order-created' }),
 });
-const { url: _url, ...publishOptions } = taskOptions;
+/** Publish options: those of POST / but the URL (the topic's endpoints are the URLs). */
+const publishOptions = (limits: ApiLimits) => {
+  const { url: _url, ...rest } = taskOptions(limits);
+  return rest;
+};
 
-export const topicsApp = new OpenAPIHono<AppEnv>()
+export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
     method: 'put', path: '/topics/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
     request: { params: nameParam, body: { required: true, content: { 'application/json': { schema: z.object({ endpoints: z.array(hookUrl).min(1, `must hold 1 to ${MAX_ENDPOINTS} URLs`).max(MAX_ENDPOINTS, `must hold 1 to ${MAX_ENDPOINTS} URLs`) }).strict() } } } },
-    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
+    responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const { endpoints } = c.req.valid('json');
     endpoints.forEach((url, i) => {
@@ -58,7 +62,7 @@ export const topicsApp = new OpenAPIHono<AppEnv>()
     method: 'post', path: '/topics/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
     middleware: [limitBody()] as const,
     request: {
-      params: nameParam, query: z.object(publishOptions), headers: taskHeaders,
+      params: nameParam, query: z.object(publishOptions(limits)), headers: taskHeaders,
       body: { required: false, content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     },
     responses: {

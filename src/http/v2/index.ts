@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { rotateSigningKeys, signingKeys } from '../../store/qstash-keys';
 import { apiError } from '../errors';
-import { authenticate, context } from '../middleware';
 import type { AppEnv } from '../types';
 import { messagesApp } from './messages';
 import { schedulesV2 } from './schedules';
@@ -14,8 +13,8 @@ import { topicsV2 } from './topics';
 
 export const v2App = new Hono<AppEnv>();
 
-// Config and databases (once: the root app may already have set them), then the app's key.
-v2App.use('*', (c, next) => (c.get('config') ? next() : context(c, next)), authenticate);
+// Mounted in the API (app.ts), whose guard has checked the app's key (an API key, the default for
+// routes that declare no other security) and set config and databases before these run.
 
 v2App.route('/', sendApp);
 v2App.route('/', messagesApp);

@@ -57,9 +57,17 @@ const count = (c: Context<AppEnv>) => {
 // Bulk filters QStash has and Torque cannot apply (it keeps no index on them): refused by name,
 // so that a filtered call never acts on more than it named.
 const FILTERS = ['url', 'topicName', 'label', 'flowControlKey', 'scheduleId', 'queueName', 'api', 'fromDate', 'toDate', 'callerIp', 'host', 'path', 'responseStatus', 'messageId', 'state'];
-function refuseFilters(c: Context<AppEnv>) {
+/**
+ * A bulk call acts on the ids it names or, naming none, on all (as the SDKs' `{ all: true }` sends
+ * it): so anything else in it is refused, never ignored. A filter Torque cannot apply is a 501, any
+ * other parameter (a typo such as `dlqId`) a 400, and a body (ids belong in the query string) a 400.
+ */
+async function refuseFilters(c: Context<AppEnv>, ids: string) {
   const given = FILTERS.filter((f) => c.req.queries(f) !== undefined);
   if (given.length) throw apiError(501, 'not_implemented', `filter ${given.join(', ')}: Torque filters bulk actions by ids or takes all; list ids first (GET /v2/dlq) and pass them`);
+  const unknown = [...new Set(new URL(c.req.url).searchParams.keys())].filter((k) => ![ids, 'count', 'cursor'].includes(k));
+  if (unknown.length) throw apiError(400, 'invalid_request', `unknown query parameter${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (this call takes ${ids}, count, cursor)`);
+  if ((await c.req.arrayBuffer()).byteLength > 0) throw apiError(400, 'invalid_request', `body: this call takes no body; name ids in the query string (${ids}=...)`);
 }
 
 /** Deletes every task of these statuses (as far as one request's budget goes: call again while `cursor` is set). */
@@ -85,7 +93,7 @@ export const messagesApp = new Hono<AppEnv>()
     return c.json({ cancelled: 1 });
   })
   .delete('/messages', async (c) => {
-    refuseFilters(c);
+    await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
     if (ids) {
       let cancelled = 0;
@@ -98,7 +106,7 @@ export const messagesApp = new Hono<AppEnv>()
   })
   .get('/dlq', async (c) => {
     const ids = idsOf(c, 'dlqIds');
-    refuseFilters(c);
+    await refuseFilters(c, 'dlqIds');
     if (ids) {
       const found = await Promise.all(ids.map((id) => getTask(c.get('shards'), c.get('app'), id)));
       return c.json({ messages: found.filter((t) => t?.status === 'failed').map((t) => dlqJson(t!)) });
@@ -118,7 +126,7 @@ export const messagesApp = new Hono<AppEnv>()
     return c.json({ deleted: 1 });
   })
   .delete('/dlq', async (c) => {
-    refuseFilters(c);
+    await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     if (ids) {
       let deleted = 0;
@@ -132,7 +140,7 @@ export const messagesApp = new Hono<AppEnv>()
     return c.json({ deleted: total, ...(next ? { cursor: next } : {}) });
   })
   .post('/dlq/retry', rateLimit, async (c) => {
-    refuseFilters(c);
+    await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     const now = Date.now();
     if (ids) {
