@@ -14,6 +14,7 @@ import { startAttempt, type StartDeps } from './start';
 import { statementBudget } from './statements';
 import { CLAIM_STATEMENTS } from '../store/claim';
 import { currentKeyLookup } from '../store/qstash-keys';
+import { RETRY_AFTER_S } from '../store/errors';
 
 export type { TaskMessage };
 export { HOOK_CONCURRENCY };
@@ -86,10 +87,20 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     // pace the rest; a task its flow lets start on a slot up to SOON_MS away keeps its slot until then.
     for (const [shard, group] of byShard(slots.take(), (c) => c.shard)) {
       const of = new Map(group.map((c) => [c.task.id, c]));
-      const open = await circuits.check(group.map((c) => c.task));
-      held.add(shard, open.held);
-      const { go, held: later } = await flows.admit(open.go, graceMs);
-      held.add(shard, later);
+      let go: Awaited<ReturnType<typeof flows.admit>>['go'];
+      try {
+        const open = await circuits.check(group.map((c) => c.task));
+        held.add(shard, open.held);
+        const admitted = await flows.admit(open.go, graceMs);
+        held.add(shard, admitted.held);
+        go = admitted.go;
+      } catch (err) {
+        // Circuits or flows could not be read (D1, a gate): this group goes back unstarted, its
+        // attempts unspent, and the rest of the batch goes on.
+        console.error('admitting claimed tasks failed', err);
+        held.add(shard, group.map((c) => ({ task: c.task, dueAt: Date.now() + RETRY_AFTER_S * 1000 })));
+        continue;
+      }
       for (const { task, startAt, paced, release } of go) {
         slots.occupy(() => startAttempt(of.get(task.id)!, { startAt, paced }, deps).catch((err) => console.error(`task ${task.id}: its attempt failed to run`, err)).then(release));
       }

@@ -18,9 +18,9 @@ export function holdBacks(env: Env, cfg: Config, statements: StatementBudget) {
   return {
     add(shard: Shard, held: Held[]): void {
       if (held.length === 0) return;
-      statements.spend(UNCLAIM_STATEMENTS);
       const rows = held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt }));
-      pending.push(retryTransient(() => unclaimTasks(shard.db, rows, Date.now(), cfg.SWEEP_GRACE * 1000))
+      // Each try sends its statements, so each try spends them.
+      pending.push(retryTransient(() => (statements.spend(UNCLAIM_STATEMENTS), unclaimTasks(shard.db, rows, Date.now(), cfg.SWEEP_GRACE * 1000)))
         .then(() => nudge(env, rows))
         // Left in_progress, they are put back by the sweeper once their lease runs out.
         .catch((err) => console.error('holding back tasks failed', err)));

@@ -3,7 +3,7 @@ import type { DB } from '../store';
 import { OUTCOME_STATEMENTS, recordOutcomes, type Outcome } from '../store/outcomes';
 import { nudge } from '../tasks/nudge';
 import { callbackRows } from '../tasks/callbacks';
-import { retryTransient } from '../store/errors';
+import { isTransient, retryTransient } from '../store/errors';
 import type { StatementBudget } from './statements';
 
 export const FLUSH_EVERY_MS = 1000;
@@ -19,8 +19,9 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
   let chain = Promise.resolve();
   const write = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
-    const reports = callbackRows(outcomes, cfg, Date.now());
+    let reports: ReturnType<typeof callbackRows> = [];
     try {
+      reports = callbackRows(outcomes, cfg, Date.now());
       // A transient D1 failure is tried again (the statements are guarded by the attempt, so a
       // retry after a lost answer changes nothing): left in_progress, the tasks would spend a retry
       // as lease_expired and call their hook again. Each try spends what it sent.
@@ -33,6 +34,12 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
         }
       });
     } catch (err) {
+      // One outcome that storage refuses for good (a row too big, say) must not sink the others
+      // recorded with it, whatever app they belong to: each is written on its own then.
+      if (outcomes.length > 1 && !isTransient(err)) {
+        for (const o of outcomes) await write([o]);
+        return;
+      }
       // The tasks stay in_progress; when their lease runs out the sweeper puts them back.
       console.error('recording outcomes failed', err);
       return;
@@ -47,7 +54,8 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
     const outcomes = buffer;
     buffer = [];
     last = Date.now();
-    return (chain = chain.then(() => write(outcomes)));
+    // A flush that fails never stops the ones after it.
+    return (chain = chain.then(() => write(outcomes)).catch((err) => console.error('recording outcomes failed', err)));
   };
   return {
     flush,

@@ -29,7 +29,8 @@ export function decideNext(
   const kind = result.outcome === 'network' ? 'network' : 'http';
   const custom = retryDelayExpression === undefined ? null : evalRetryDelay(retryDelayExpression, retriesUsed, cfg.MAX_RETRY_DELAY);
   // Retry-After still lengthens the wait: the destination asked for it.
-  const delay = custom !== null ? Math.min(Math.max(custom, result.retryAfter ?? 0), cfg.MAX_RETRY_DELAY) : retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
+  // A custom delay is held to the deployment's bounds like any other: never a tight loop below MIN_RETRY_DELAY.
+  const delay = custom !== null ? Math.min(Math.max(custom, cfg.MIN_RETRY_DELAY, result.retryAfter ?? 0), cfg.MAX_RETRY_DELAY) : retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
   return { status: 'retry', dueAt: now + delay * 1000 };
 }
 

@@ -13,12 +13,22 @@ import type { NewTaskRow, TaskRow } from '../store/schema';
 export type Reported = Pick<TaskRow, 'appId' | 'id' | 'url' | 'method' | 'attempts' | 'callbackUrl' | 'failureCallbackUrl' | 'callbackOf'>
   & Partial<Pick<TaskRow, 'headers' | 'body' | 'maxRetries' | 'retryBase' | 'createdAt' | 'scheduleId'>>;
 
-const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+// Not btoa(String.fromCharCode(...bytes)): spreading a body of some 100 KB overflows the stack.
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+// The message a QStash callback quotes (sourceBody), base64: past this a task's body is left out
+// (''), so a report of a big task still fits a D1 row (2 MB) beside everything else.
+export const SOURCE_BODY_MAX = 512 * 1024;
 
 /** The answer's own bytes, base64 (an outcome without them, e.g. rebuilt from the row, falls back to its text). */
 function responseBase64(o: Pick<Outcome, 'response' | 'responseBytes'>): string | null {
   const bytes = o.responseBytes ?? (o.response == null ? null : new TextEncoder().encode(o.response));
-  return bytes == null ? null : Buffer.from(bytes).toString('base64');
+  return bytes == null ? null : base64(bytes);
+}
+
+/** The reported task's body for a QStash callback: base64, or '' when none or past SOURCE_BODY_MAX. */
+function sourceBody(body: Reported['body']): string {
+  const bytes = body ? new Uint8Array(body as unknown as ArrayBuffer) : null;
+  return bytes && bytes.length <= SOURCE_BODY_MAX ? base64(bytes) : '';
 }
 
 /** The JSON a callback receives (its JSON Schema is CallbackBody in the OpenAPI document). */
@@ -49,9 +59,9 @@ export function qstashCallbackBody(o: Outcome & { task: Reported }, stored: Reco
   const t = o.task;
   const sourceHeader = shownHeaders(stored);
   return {
-    status: o.statusCode ?? 0, header: {}, body: base64(new TextEncoder().encode(o.response ?? o.error ?? '')),
+    status: o.statusCode ?? 0, header: {}, body: responseBase64(o) ?? base64(new TextEncoder().encode(o.error ?? '')),
     retried: Math.max(0, t.attempts - (t.retryBase ?? 0) - 1), maxRetries: t.maxRetries ?? 0,
-    sourceMessageId: t.id, url: t.url, method: t.method, sourceHeader, sourceBody: t.body ? base64(new Uint8Array(t.body)) : '',
+    sourceMessageId: t.id, url: t.url, method: t.method, sourceHeader, sourceBody: sourceBody(t.body),
     ...(stored['upstash-topic-name'] ? { topicName: stored['upstash-topic-name'] } : {}),
     ...(t.scheduleId ? { scheduleId: t.scheduleId } : {}),
     createdAt: t.createdAt ?? 0, callerIP: '',
