@@ -5,6 +5,7 @@ import { fireDueSchedules } from '../schedules/tick';
 import { expireOld, foldNew } from '../store/fold';
 import { pruneStats, SWEEP_CHUNK, wakeRound, type Due } from '../store/sweep';
 import { nudge } from '../tasks/nudge';
+import { pruneKeys } from '../store/idempotency';
 
 // Rounds per cron run: bounded so one run stays far inside D1's per-invocation query limit
 // (a wake round is 2 round trips of at most 10 statements), while still handling up to
@@ -68,5 +69,7 @@ async function sweepOne(env: Env, cfg: Config, db: DB, now: number, rounds: numb
   }
   report.deleted += await expireOld(db, now, lag, cfg.COMPLETED_TTL * 1000, rounds);
   await pruneStats(db, now);
+  // A key whose task still lives is looked at again an hour later at the soonest.
+  await pruneKeys(db, now, Math.max(cfg.IDEMPOTENCY_TTL * 1000, 3_600_000), rounds);
   return report;
 }

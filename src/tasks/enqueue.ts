@@ -1,12 +1,10 @@
 import type { Config } from '../config';
-import type { NewTaskRow, TaskRow } from '../store/schema';
-import { findByKeys, insertTasks } from '../store/batch';
+import type { NewTaskRow } from '../store/schema';
 import { replayTask } from '../store/claim';
 import type { Shards } from '../store/shards';
 import { waitingWake } from '../store/watch';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
-import { newId } from '../ids';
 import { nudge } from './nudge';
 
 /** A task that cannot be accepted as given: the edge answers it as a 4xx naming the field. */
@@ -33,6 +31,10 @@ export interface TaskInput {
   failureCallback?: string;
 }
 
+// A client's idempotency key: no control characters (none can travel in an HTTP header anyway),
+// which leaves the keys Torque derives (see tasks/idempotent.ts) a namespace no client reaches.
+const CLIENT_KEY = /^[^\x00-\x1f\x7f]{1,256}$/;
+
 /**
  * A task due soon needs no sweeper index entry (the sweeper's walk over new ids checks it); one due
  * later than that walk is tracked from the start: looked at a minute before it is due when that is
@@ -57,6 +59,9 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   // could never be sent is refused now instead of failing (or worse) in the consumer.
   const bad = passthroughProblem(input.headers ?? {});
   if (bad) throw new TaskInputError(`${field}headers${bad[0] ? `.${bad[0]}` : ''}`, bad[1]);
+  if (input.idempotencyKey !== undefined && !CLIENT_KEY.test(input.idempotencyKey)) {
+    throw new TaskInputError(`${field}idempotency_key`, 'must be 1 to 256 characters, none of them a control character');
+  }
   const typeProblem = input.contentType === null ? null : headerProblem('content-type', input.contentType);
   if (typeProblem) throw new TaskInputError(`${field}content-type`, typeProblem);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
@@ -83,41 +88,6 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   };
 }
 
-/**
- * Stores tasks (one statement, in one database), then nudges the queue about the ones created. D1
- * is the truth: if the send fails the tasks are still accepted, and the sweeper sends them once
- * overdue by SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`.
- *
- * An idempotency key is looked for in every other database first (a key may have been routed
- * elsewhere before a database was added), and a keyed task goes to its key's database, where
- * concurrent requests with the same key meet the unique index.
- */
-export async function enqueue(shards: Shards, env: Env, built: Omit<NewTaskRow, 'id'>[]): Promise<{ task: TaskRow; created: boolean }[]> {
-  const app = built[0].appId;
-  const keys = built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : []));
-  const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
-  const elsewhere = new Map<string, TaskRow>();
-  if (keys.length && shards.all.length > 1) {
-    // A database that cannot answer is skipped (logged): it can only hold keys made before the
-    // databases changed, and one database down must not stop keyed enqueues to the others.
-    const others = shards.all.filter((s) => s !== shard);
-    const found = await Promise.allSettled(others.map((s) => findByKeys(s.db, app, keys)));
-    found.forEach((r, i) => {
-      if (r.status === 'fulfilled') for (const t of r.value) elsewhere.set(t.idempotencyKey!, t);
-      else console.error(`idempotency lookup in ${others[i].binding} failed; going on without it`, r.reason);
-    });
-  }
-  const rows = built.filter((r) => !elsewhere.has(r.idempotencyKey ?? '')).map((r) => ({ ...r, id: newId(r.createdAt, shard.n) }));
-  const stored = rows.length ? await insertTasks(shard, rows) : [];
-  const created = stored.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
-  await nudge(env, created);
-  let next = 0;
-  return built.map((r) => {
-    const other = elsewhere.get(r.idempotencyKey ?? '');
-    return other ? { task: other, created: false } : stored[next++];
-  });
-}
-
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
 export async function replay(shards: Shards, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
   const shard = shards.of(id);
@@ -125,3 +95,5 @@ export async function replay(shards: Shards, env: Env, cfg: Config, appId: strin
   if (task && task !== 'busy') await nudge(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }
+
+export { enqueue, publish, type Enqueued, type KeyGone } from './idempotent';

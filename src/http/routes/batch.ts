@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { EnqueuedSchema, enqueuedJson, errorResponses, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { limitBody } from './enqueue';
@@ -19,7 +19,7 @@ const route = createRoute({
     },
   },
   responses: {
-    201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
+    201: { description: 'the tasks, in request order (an item whose Idempotency-Key made a task that is gone is a GoneTask)', content: { 'application/json': { schema: z.object({ tasks: z.array(EnqueuedSchema) }) } } },
     ...errorResponses,
     ...rateLimited,
     413: { description: 'request or an item body too large', content: errorResponses[400].content },
@@ -49,5 +49,5 @@ export const batchApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,
     callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
   const results = await enqueue(c.get('shards'), c.env, rows);
-  return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
+  return c.json({ tasks: results.map(enqueuedJson) }, 201);
 });

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
-import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { CallbackBodySchema, errorResponses, keyUsedJson, KeyUsedSchema, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { flowKey, hookUrl, taskOptions } from './params';
@@ -37,7 +37,7 @@ const created = {
 
 /** Headers that carry task options (POST / and topic publishes); the others are kept for passthroughHeaders. */
 export const taskHeaders = z.looseObject({
-  'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
+  'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app, for IDEMPOTENCY_TTL after the first and while its task exists' }),
   'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
   'torque-callback': hookUrl.optional().openapi({ description: 'the same as the callback parameter' }),
   'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
@@ -77,6 +77,7 @@ const route = createRoute({
   responses: {
     201: { description: 'task created', ...created },
     200: { description: 'a task with this Idempotency-Key exists; it is returned and nothing is created', ...created },
+    409: { description: 'idempotency_key_used: the key made a task within IDEMPOTENCY_TTL that no longer exists; nothing is created (the error names the task)', content: { 'application/json': { schema: KeyUsedSchema } } },
     ...errorResponses,
     ...rateLimited,
     413: { description: 'body larger than MAX_BODY_BYTES', content: { 'application/json': { schema: z.any() } } },
@@ -93,9 +94,10 @@ export const enqueueApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
   const q = c.req.valid('query');
   const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
   const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
-  const [{ task, created }] = await enqueue(c.get('shards'), c.env, [row]);
-  c.header('Location', `/tasks/${task.id}`);
-  return c.json(taskJson(task), created ? 201 : 200);
+  const [done] = await enqueue(c.get('shards'), c.env, [row]);
+  if ('gone' in done) return c.json(keyUsedJson(done.gone), 409);
+  c.header('Location', `/tasks/${done.task.id}`);
+  return c.json(taskJson(done.task), done.created ? 201 : 200);
 });
 // Documents what callbacks receive (no route returns it: Torque sends it).
 enqueueApp.openAPIRegistry.register('CallbackBody', CallbackBodySchema);
