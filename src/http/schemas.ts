@@ -32,6 +32,32 @@ export const TaskSchema = z
   })
   .openapi('Task');
 
+/** `GET /tasks/{id}?include=body`: the task and what it sends. */
+export const TaskWithBodySchema = TaskSchema.extend({
+  body_base64: z.string().nullable().openapi({ description: 'the stored body, base64 (null: no body)' }),
+  body: z.string().nullable().openapi({ description: 'the same body as text, when it is valid UTF-8 (else null)' }),
+  content_type: z.string().nullable(),
+  headers: z.record(z.string(), z.string()).openapi({ description: 'the headers passed through to the hook' }),
+}).openapi('TaskWithBody');
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+export function taskWithBodyJson(t: TaskRow): z.infer<typeof TaskWithBodySchema> {
+  const bytes = t.body == null ? null : new Uint8Array(t.body);
+  let text: string | null = null;
+  try {
+    text = bytes && strictUtf8.decode(bytes);
+  } catch {
+    text = null; // binary: base64 only
+  }
+  return {
+    ...taskJson(t),
+    body_base64: bytes && Buffer.from(bytes).toString('base64'),
+    body: text,
+    content_type: t.contentType,
+    headers: t.headers ? (JSON.parse(t.headers) as Record<string, string>) : {},
+  };
+}
+
 /** A task an Idempotency-Key made that no longer exists (in a batch's or a publish's answer). */
 export const GoneSchema = z
   .object({
