@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Next, Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { retryDelay } from './backoff';
+import { parsePolicy } from '../tasks/retry-policy';
 import { callHook, internalFailure, type AttemptResult } from './call';
 
 type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
@@ -11,7 +12,7 @@ type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TT
  * included; since the last replay (retryBase) every one of them failed when this one failed.
  */
 export function decideNext(
-  task: Pick<TaskRow, 'attempts' | 'maxRetries' | 'retryBase'>,
+  task: Pick<TaskRow, 'attempts' | 'maxRetries' | 'retryBase'> & Partial<Pick<TaskRow, 'retryPolicy'>>,
   result: Pick<AttemptResult, 'outcome' | 'retryAfter'>,
   cfg: Policy,
   now: number,
@@ -23,7 +24,7 @@ export function decideNext(
     return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
   }
   const kind = result.outcome === 'network' ? 'network' : 'http';
-  const delay = retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
+  const delay = retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter, Math.random, parsePolicy(task.retryPolicy));
   return { status: 'retry', dueAt: now + delay * 1000 };
 }
 

@@ -24,6 +24,14 @@ const nothing = async () => {};
 /** The per-invocation view of flows: limits read once per key, gates reached through env. */
 export function flowControl(env: Env, cfg: Config, home: DB) {
   const known = new Map<string, Limits | null>();
+  // Flows' retry policies, for their tasks that have none of their own: set on the claimed task
+  // itself (the object the consumer's attempt and its outcome use), never stored on the row.
+  const policies = new Map<string, string>();
+  const withPolicy = (t: TaskRow): TaskRow => {
+    const policy = !t.retryPolicy && t.flowKey ? policies.get(`flow\n${t.appId}\n${t.flowKey}`) : undefined;
+    if (policy) t.retryPolicy = policy;
+    return t;
+  };
   const hostLimits: Limits | null = cfg.DEFAULT_HOST_RATE || cfg.DEFAULT_HOST_PARALLELISM
     ? { rate: cfg.DEFAULT_HOST_RATE?.rate ?? null, periodMs: cfg.DEFAULT_HOST_RATE?.periodMs ?? 1000, parallelism: cfg.DEFAULT_HOST_PARALLELISM, paused: false }
     : null;
@@ -34,6 +42,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
     const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { app: t.appId, key: t.flowKey! }])).values()];
     for (const m of missing) known.set(`flow\n${m.app}\n${m.key}`, null);
     for (const f of await flowsOf(home, missing)) {
+      if (f.retryPolicy) policies.set(`flow\n${f.appId}\n${f.key}`, f.retryPolicy);
       const limited = f.rate != null || f.parallelism != null || f.paused;
       known.set(`flow\n${f.appId}\n${f.key}`, limited ? { rate: f.rate, periodMs: f.period * 1000, parallelism: f.parallelism, paused: f.paused } : null);
     }
@@ -54,7 +63,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
       await limitsOf(claimed);
       await Promise.all([...gated].map(async ([gate, tasks]) => {
         const limits = gate.startsWith('flow\n') ? known.get(gate) : hostLimits;
-        if (!limits) return go.push(...tasks.map((task) => ({ task, startAt: now, release: nothing })));
+        if (!limits) return go.push(...tasks.map((task) => ({ task: withPolicy(task), startAt: now, release: nothing })));
         const stub = env.FLOW_GATES.get(env.FLOW_GATES.idFromName(gate));
         let answer: Admission;
         try {
@@ -76,7 +85,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
               // The slot lapses with the lease (the attempt's timeout) instead.
             }
           };
-          go.push({ task: byId.get(id)!, startAt: at, release: limits.parallelism == null ? nothing : release });
+          go.push({ task: withPolicy(byId.get(id)!), startAt: at, release: limits.parallelism == null ? nothing : release });
         }
         answer.later.forEach(({ id, at, promised }, j) => {
           // A task promised a rate slot comes back in the second before it (Queues delays by whole

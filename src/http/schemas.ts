@@ -1,12 +1,21 @@
 import { z } from '@hono/zod-openapi';
 import { TASK_STATUSES, type AttemptRow, type TaskRow } from '../store/schema';
 import type { Enqueued, KeyGone } from '../tasks/enqueue';
+import { policyJson } from '../tasks/retry-policy';
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi('Error');
 
 export const StatusSchema = z.enum(TASK_STATUSES);
+
+export const RetryPolicySchema = z
+  .object({
+    backoff: z.enum(['exponential', 'linear', 'fixed']),
+    min_delay: z.number().int().openapi({ description: 'seconds before the first retry' }),
+    max_delay: z.number().int().openapi({ description: 'the longest wait between attempts, seconds' }),
+  })
+  .openapi('RetryPolicy');
 
 export const TaskSchema = z
   .object({
@@ -29,6 +38,7 @@ export const TaskSchema = z
     failure_callback: z.string().nullable().openapi({ description: 'told of the outcome when the task fails for good' }),
     callback_of: z.string().nullable().openapi({ description: 'on a callback task: the task whose outcome it reports' }),
     schedule_id: z.string().nullable().openapi({ description: 'the schedule that made the task, if one did' }),
+    retry: RetryPolicySchema.nullable().openapi({ description: "the task's own retry policy; null: its flow's, else the deployment's default" }),
   })
   .openapi('Task');
 
@@ -146,6 +156,7 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
     failure_callback: t.failureCallbackUrl,
     callback_of: t.callbackOf,
     schedule_id: t.scheduleId,
+    retry: policyJson(t.retryPolicy),
   };
 }
 

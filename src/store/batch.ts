@@ -30,14 +30,14 @@ function buildInsertSql(bodies: number, where = 'true'): string {
   return `
   INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries,
                      retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key,
-                     callback_url, failure_callback_url, callback_of)
+                     callback_url, failure_callback_url, callback_of, retry_policy)
   SELECT json_extract(value, '$.appId'), json_extract(value, '$.id'), json_extract(value, '$.url'),
          json_extract(value, '$.method'), json_extract(value, '$.headers'), ${body},
          json_extract(value, '$.contentType'), 'pending', 0, json_extract(value, '$.maxRetries'), 0,
          json_extract(value, '$.timeout'), json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'),
          json_extract(value, '$.dueAt'), json_extract(value, '$.wakeAt'), json_extract(value, '$.idempotencyKey'),
          json_extract(value, '$.flowKey'), json_extract(value, '$.callbackUrl'), json_extract(value, '$.failureCallbackUrl'),
-         json_extract(value, '$.callbackOf')
+         json_extract(value, '$.callbackOf'), json_extract(value, '$.retryPolicy')
   FROM json_each(?1) WHERE ${where}
   ON CONFLICT DO NOTHING
   RETURNING id`;
@@ -47,7 +47,7 @@ function buildInsertSql(bodies: number, where = 'true'): string {
 export function asStored(row: NewTaskRow): TaskRow {
   return {
     headers: null, body: null, contentType: null, completedAt: null, lastStartedAt: null, lastDurationMs: null,
-    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, callbackUrl: null, failureCallbackUrl: null, callbackOf: null, scheduleId: null, attempts: 0, retryBase: 0, wakeAt: null,
+    lastStatusCode: null, lastError: null, lastResponse: null, idempotencyKey: null, flowKey: null, callbackUrl: null, failureCallbackUrl: null, callbackOf: null, scheduleId: null, retryPolicy: null, attempts: 0, retryBase: 0, wakeAt: null,
     ...row,
   } as TaskRow;
 }

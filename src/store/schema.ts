@@ -68,6 +68,8 @@ export const tasks = sqliteTable(
     failureCallbackUrl: text('failure_callback_url'),
     callbackOf: text('callback_of'),
     scheduleId: text('schedule_id'), // the schedule that made the task, if one did
+    // The task's retry policy (JSON, see tasks/retry-policy.ts), or null: its flow's, else the default.
+    retryPolicy: text('retry_policy'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
@@ -154,6 +156,7 @@ export const flows = sqliteTable(
     parallelism: integer('parallelism'), // attempts at once, null for no limit
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
     updatedAt: integer('updated_at').notNull(),
+    retryPolicy: text('retry_policy'), // for its tasks that have none of their own (JSON)
   },
   (t) => [primaryKey({ columns: [t.appId, t.key] })],
 );

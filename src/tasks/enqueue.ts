@@ -6,6 +6,10 @@ import { waitingWake } from '../store/watch';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
 import { nudge } from './nudge';
+import { retryPolicy, retryPolicyProblem, policyText, type RetryPolicyInput } from './retry-policy';
+
+/** How far ahead a first attempt may be put (delay, not_before): a year. */
+export const MAX_DELAY_S = 31_536_000;
 
 /** A task that cannot be accepted as given: the edge answers it as a 4xx naming the field. */
 export class TaskInputError extends Error {
@@ -20,7 +24,11 @@ export interface TaskInput {
   method?: string;
   timeout?: number;
   delay?: number;
+  /** Unix ms: the first attempt's time (not with delay). */
+  notBefore?: number;
   max_retries?: number;
+  /** The task's retry policy (seconds), within MIN_RETRY_DELAY..MAX_RETRY_DELAY; unset parts default to those. */
+  retry?: RetryPolicyInput;
   headers?: Record<string, string>;
   body: Uint8Array | null;
   contentType: string | null;
@@ -65,6 +73,10 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   const typeProblem = input.contentType === null ? null : headerProblem('content-type', input.contentType);
   if (typeProblem) throw new TaskInputError(`${field}content-type`, typeProblem);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
+  const due = firstAttempt(cfg, input, now, field);
+  const policy = retryPolicy(input.retry, cfg);
+  const policyBad = policy && retryPolicyProblem(policy, cfg);
+  if (policyBad) throw new TaskInputError(`${field}${policyBad[0]}`, policyBad[1]);
   return {
     appId,
     url: input.url,
@@ -79,13 +91,22 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     timeout,
     createdAt: now,
     updatedAt: now,
-    dueAt: now + (input.delay ?? 0) * 1000,
-    wakeAt: trackDelayed(now + (input.delay ?? 0) * 1000, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
+    dueAt: due,
+    wakeAt: trackDelayed(due, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
     idempotencyKey: input.idempotencyKey ?? null,
     flowKey: input.flowKey ?? null,
     callbackUrl: input.callback ?? null,
     failureCallbackUrl: input.failureCallback ?? null,
+    retryPolicy: policyText(policy),
   };
+}
+
+/** When the first attempt is due: after `delay`, or at `not_before` (now, if that has passed). */
+function firstAttempt(cfg: Config, input: TaskInput, now: number, field: string): number {
+  if (input.notBefore === undefined) return now + (input.delay ?? 0) * 1000;
+  if (input.delay !== undefined) throw new TaskInputError(`${field}not_before`, 'give delay or not_before, not both');
+  if (input.notBefore > now + MAX_DELAY_S * 1000) throw new TaskInputError(`${field}not_before`, `must be at most ${MAX_DELAY_S} seconds (a year) ahead`);
+  return Math.max(now, input.notBefore);
 }
 
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */

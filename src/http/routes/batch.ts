@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { EnqueuedSchema, enqueuedJson, errorResponses, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
-import { limitBody } from './enqueue';
+import { limitBody, retryInput } from './enqueue';
 import { BatchItem, taskFields } from './params';
 
 export const MAX_BATCH = 100;
@@ -28,7 +28,8 @@ const route = createRoute({
 
 
 /** A JSON-described task's request: its Content-Type header is the body's type, the rest pass through. */
-export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'> & { delay?: number }): TaskInput {
+export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'>
+  & Partial<Pick<z.infer<typeof taskFields>, 'delay' | 'not_before' | 'retry_backoff' | 'retry_min_delay' | 'retry_max_delay'>>): TaskInput {
   const headers: Record<string, string> = {};
   let contentType: string | null = null;
   for (const [name, value] of Object.entries(item.headers ?? {})) {
@@ -38,7 +39,8 @@ export function itemInput(item: Pick<z.infer<typeof taskFields>, 'url' | 'method
   const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
   if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
   return {
-    url: item.url, method: item.method, timeout: item.timeout, delay: item.delay, max_retries: item.max_retries, flowKey: item.flow_key,
+    url: item.url, method: item.method, timeout: item.timeout, delay: item.delay, notBefore: item.not_before, max_retries: item.max_retries, flowKey: item.flow_key,
+    retry: retryInput(item),
     headers, body: body?.length ? body : null, contentType,
   };
 }

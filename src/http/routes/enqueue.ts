@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import { apiError } from '../errors';
 import { CallbackBodySchema, errorResponses, keyUsedJson, KeyUsedSchema, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
+import type { RetryPolicyInput } from '../../tasks/retry-policy';
 import type { AppEnv } from '../types';
 import { flowKey, hookUrl, taskOptions } from './params';
 
@@ -43,13 +44,19 @@ export const taskHeaders = z.looseObject({
   'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
 });
 
-type Options = Partial<Record<'method' | 'flow_key' | 'callback' | 'failure_callback', string>> & Partial<Record<'timeout' | 'delay' | 'max_retries', number>>;
+type Options = Partial<Record<'method' | 'flow_key' | 'callback' | 'failure_callback', string>>
+  & Partial<Record<'timeout' | 'delay' | 'not_before' | 'max_retries' | 'retry_min_delay' | 'retry_max_delay', number>>
+  & { retry_backoff?: RetryPolicyInput['backoff'] };
+
+/** A request's retry policy fields, as the domain takes them. */
+export const retryInput = (q: Pick<Options, 'retry_backoff' | 'retry_min_delay' | 'retry_max_delay'>): RetryPolicyInput =>
+  ({ backoff: q.retry_backoff, min: q.retry_min_delay, max: q.retry_max_delay });
 
 /** What a request asks of its task(s), apart from the URL: options, passthrough headers, the body. */
 export async function requestedTask(req: Request, q: Options, h: z.infer<typeof taskHeaders>): Promise<Omit<TaskInput, 'url'>> {
   const raw = new Uint8Array(await req.arrayBuffer());
   return {
-    method: q.method, timeout: q.timeout, delay: q.delay, max_retries: q.max_retries,
+    method: q.method, timeout: q.timeout, delay: q.delay, notBefore: q.not_before, max_retries: q.max_retries, retry: retryInput(q),
     headers: passthroughHeaders(h),
     body: raw.length ? raw : null,
     contentType: req.headers.get('content-type') ?? 'application/x-www-form-urlencoded',

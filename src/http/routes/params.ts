@@ -28,10 +28,50 @@ export const hookMethod = z
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }));
 
+// An ISO 8601 instant: a date, a time and a zone (Z or an offset), e.g. 2026-12-24T18:00:00Z.
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+const NOT_BEFORE = 'must be unix seconds or an ISO 8601 instant with a zone (e.g. 2026-12-24T18:00:00Z)';
+/** Unix ms from unix seconds (digits) or an ISO 8601 instant, or null if it is neither. */
+export function parseInstant(v: string | number): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v < 1e11 ? Math.round(v * 1000) : null;
+  if (/^\d{1,11}$/.test(v)) return Number(v) * 1000;
+  if (!ISO_INSTANT.test(v)) return null;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+}
+/** `not_before`: the first attempt's time (as QStash's Not-Before, Cloud Tasks' scheduleTime); unix ms once parsed. */
+export const notBefore = (json: boolean) =>
+  (json ? z.union([z.number(), z.string()]) : z.string())
+    .transform((v, ctx) => {
+      const ms = parseInstant(v);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: NOT_BEFORE });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .openapi({ description: 'the first attempt\'s time: unix seconds or an ISO 8601 instant (not with delay); a past time means now', example: '2026-12-24T18:00:00Z' });
+
+export const BACKOFF_KINDS = ['exponential', 'linear', 'fixed'] as const;
+const backoff = z.enum(BACKOFF_KINDS, { error: `must be one of ${BACKOFF_KINDS.join(', ')}` });
+
 /** A flow key: names the rate / parallelism limit a task's calls go through (see /flows). */
 export const flowKey = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters')
   .regex(/^[A-Za-z0-9._:@-]+$/, 'may hold letters, digits and . _ : @ - only')
   .openapi({ description: 'the flow (rate / parallelism limit, see /flows) the task goes through', example: 'customer-42' });
+
+const jsonInt = (min: number, max: number) =>
+  z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+/** A retry policy's fields (query string or JSON): within MIN_RETRY_DELAY..MAX_RETRY_DELAY. */
+export function retryOptions(json: boolean) {
+  const seconds = json ? jsonInt(1, MAX_DELAY) : wholeNumber(1, MAX_DELAY);
+  return {
+    retry_backoff: backoff.optional().openapi({ description: 'how the wait between attempts grows: exponential (min, 2 min, 4 min...), linear (min, 2 min, 3 min...) or fixed (min); default: linear after network errors, exponential after HTTP errors' }),
+    retry_min_delay: seconds.optional().openapi({ description: 'seconds before the first retry, at least MIN_RETRY_DELAY (the default)' }),
+    retry_max_delay: seconds.optional().openapi({ description: 'the longest wait between attempts, at most MAX_RETRY_DELAY (the default)' }),
+  };
+}
 
 /** Task options shared by `POST /` (query string) and `POST /batch` (JSON). */
 export const taskOptions = {
@@ -40,13 +80,13 @@ export const taskOptions = {
   timeout: wholeNumber(1, 86_400).optional().openapi({ description: 'seconds, 1..MAX_TIMEOUT (default DEFAULT_TIMEOUT)' }),
   delay: wholeNumber(0, MAX_DELAY).optional().openapi({ description: 'seconds before the first attempt' }),
   max_retries: wholeNumber(0, 100).optional().openapi({ description: 'default MAX_RETRIES' }),
+  not_before: notBefore(false).optional(),
   flow_key: flowKey.optional(),
   callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task completes (a new task; also the header Torque-Callback)' }),
   failure_callback: hookUrl.optional().openapi({ description: 'told of the outcome when the task fails for good (also the header Torque-Failure-Callback)' }),
+  ...retryOptions(false),
 };
 
-const jsonInt = (min: number, max: number) =>
-  z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 /** A task described in JSON (a `POST /batch` item, a schedule's template). */
 export const taskFields = z
@@ -71,10 +111,12 @@ export const taskFields = z
     timeout: jsonInt(1, 86_400).optional(),
     delay: jsonInt(0, MAX_DELAY).optional(),
     max_retries: jsonInt(0, 100).optional(),
+    not_before: notBefore(true).optional(),
     idempotency_key: z.string().min(1).max(256).optional(),
     flow_key: flowKey.optional(),
     callback: hookUrl.optional(),
     failure_callback: hookUrl.optional(),
+    ...retryOptions(true),
   });
 const oneBody = { message: 'give body or body_base64, not both', path: ['body'] };
 
@@ -83,7 +125,7 @@ export const BatchItem = taskFields.strict().refine((i) => i.body === undefined 
 
 /** `POST /schedules`: a cron expression, its zone, and the template of the tasks it makes. */
 export const ScheduleInput = taskFields
-  .omit({ delay: true, idempotency_key: true, callback: true, failure_callback: true })
+  .omit({ delay: true, not_before: true, idempotency_key: true, callback: true, failure_callback: true, retry_backoff: true, retry_min_delay: true, retry_max_delay: true })
   .extend({
     cron: z.string().min(1).max(200).openapi({ description: '5 fields: minute hour day-of-month month day-of-week', example: '0 9 * * MON-FRI' }),
     timezone: z.string().min(1).max(64).optional().openapi({ description: 'IANA time zone (default UTC); DST is handled', example: 'Europe/Berlin' }),

@@ -19,3 +19,8 @@ INSERT INTO `idempotency_keys` (`app_id`, `key`, `task_id`, `task_ids`, `expires
 SELECT `app_id`, `idempotency_key`, `id`, NULL, `created_at` + 86400000 FROM `tasks` WHERE `idempotency_key` IS NOT NULL;
 --> statement-breakpoint
 DROP INDEX `tasks_app_idempotency`;
+--> statement-breakpoint
+-- Retry policies per task and per flow (JSON {backoff, min, max} in seconds; null: the default).
+ALTER TABLE `tasks` ADD COLUMN `retry_policy` text;
+--> statement-breakpoint
+ALTER TABLE `flows` ADD COLUMN `retry_policy` text;
