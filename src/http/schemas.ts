@@ -51,18 +51,22 @@ export const TaskWithBodySchema = TaskSchema.extend({
 }).openapi('TaskWithBody');
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-export function taskWithBodyJson(t: TaskRow): z.infer<typeof TaskWithBodySchema> {
-  const bytes = t.body == null ? null : new Uint8Array(t.body);
+/** A stored body as the API shows it: base64, and text when it is valid UTF-8. */
+export function bodyJson(body: ArrayBuffer | Uint8Array | null | undefined): { body_base64: string | null; body: string | null } {
+  const bytes = body == null ? null : new Uint8Array(body);
   let text: string | null = null;
   try {
     text = bytes && strictUtf8.decode(bytes);
   } catch {
     text = null; // binary: base64 only
   }
+  return { body_base64: bytes && Buffer.from(bytes).toString('base64'), body: text };
+}
+
+export function taskWithBodyJson(t: TaskRow): z.infer<typeof TaskWithBodySchema> {
   return {
     ...taskJson(t),
-    body_base64: bytes && Buffer.from(bytes).toString('base64'),
-    body: text,
+    ...bodyJson(t.body),
     content_type: t.contentType,
     headers: t.headers ? (JSON.parse(t.headers) as Record<string, string>) : {},
   };

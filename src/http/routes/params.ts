@@ -135,5 +135,24 @@ export const ScheduleInput = taskFields
   .refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody)
   .openapi('ScheduleInput');
 
+/**
+ * `PATCH /schedules/{id}`: what to change (absent fields stay as they are; name, flow_key and body
+ * may be null to clear them; headers, when given, replace all of them, Content-Type included).
+ */
+export const SchedulePatch = taskFields
+  .pick({ url: true, method: true, headers: true, body_base64: true, timeout: true, max_retries: true })
+  .partial()
+  .extend({
+    cron: z.string().min(1).max(200).optional(),
+    timezone: z.string().min(1).max(64).optional(),
+    name: z.string().min(1).max(200).nullable().optional(),
+    flow_key: flowKey.nullable().optional(),
+    body: z.string().nullable().optional(),
+  })
+  .strict()
+  .refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody)
+  .refine((i) => Object.keys(i).length > 0, { message: 'give at least one field to change' })
+  .openapi('SchedulePatch');
+
 /** Where a paged walk goes on from: a next_cursor from an earlier answer. */
 export const cursorParam = z.string().max(64).regex(/^[0-9A-Z]+$/, 'must be a next_cursor from a previous answer').optional();
