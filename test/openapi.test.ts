@@ -38,6 +38,7 @@ const ROUTES: [string, string][] = [
   ['get', '/schedules'],
   ['get', '/schedules/{id}'],
   ['delete', '/schedules/{id}'],
+  ['patch', '/schedules/{id}'],
   ['post', '/schedules/{id}/pause'],
   ['post', '/schedules/{id}/resume'],
 ];
