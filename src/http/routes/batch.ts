@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { EnqueuedSchema, enqueuedJson, errorResponses, rateLimited } from '../schemas';
+import { EnqueuedSchema, enqueuedJson } from '../enqueued';
+import { errorResponses, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { limitBody, retryInput } from './enqueue';
