@@ -122,6 +122,9 @@ const ConfigSchema = z
     COMPLETED_TTL: int(604_800, 0, 315_360_000),
     FAILED_TTL: int(2_592_000, 0, 315_360_000),
     SWEEP_GRACE: int(300, 1, 86_400),
+    // Seconds an Idempotency-Key is remembered after its enqueue, even once its task is gone (and
+    // for as long as its task exists, if longer): a client's retry within it never makes a second task.
+    IDEMPOTENCY_TTL: int(86_400, 0, 315_360_000),
     // Seconds after its creation at which the sweeper's walk over new ids takes a task (counts it, and
     // checks it if unfinished): longer than an enqueue takes to commit plus clock drift.
     SWEEP_WALK_LAG: int(120, 5, 3600),

@@ -90,14 +90,6 @@ describe('Idempotency-Key', () => {
     expect(two[0].id).toBe(one[0].id);
   });
 
-  it('is free again once the task is deleted', async () => {
-    const key = { 'idempotency-key': `del-${Math.random()}` };
-    const first = await enqueue(hook('ok').url, 'x', {}, key);
-    await call(`/tasks/${first.task.id}`, { method: 'DELETE' });
-    const again = await enqueue(hook('ok').url, 'x', {}, key);
-    expect(again.res.status).toBe(201);
-    expect(again.task.id).not.toBe(first.task.id);
-  });
 });
 
 describe('GET /tasks', () => {

@@ -14,7 +14,7 @@ const seen = new Map<string, unknown[]>();
 const recording = (real: D1Database) =>
   watchedD1(real, { prepare: (sql) => void (seen.has(sql) || seen.set(sql, [])), bind: (sql, values) => void seen.set(sql, values) });
 
-const WALKS = /^SCAN (tasks|t|attempts|stats_minutes|schedules|sc)\b/;
+const WALKS = /^SCAN (tasks|t|attempts|stats_minutes|schedules|sc|idempotency_keys|ik)\b/;
 
 describe('query plans', () => {
   it('no statement Torque sends walks tasks, attempts or stats', async () => {
@@ -31,9 +31,12 @@ describe('query plans', () => {
     await send(`/?url=${encodeURIComponent(ok)}&delay=600`, { method: 'POST', body: 'x' });
     await send(`/?url=${encodeURIComponent(ok)}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': `k-${ok}` } });
     await send('/batch', { method: 'POST', body: JSON.stringify([{ url: ok, body_base64: 'AAE=' }, { url: ok, delay: 90000 }]), headers: { 'content-type': 'application/json' } });
+    // A keyed topic publish, made and then retried (its key is found, not claimed).
+    await send('/topics/plans', { method: 'PUT', body: JSON.stringify({ endpoints: [ok, failing] }), headers: { 'content-type': 'application/json' } });
+    for (let i = 0; i < 2; i++) expect((await send('/topics/plans', { method: 'POST', body: 'x', headers: { 'idempotency-key': 'plan-1' } })).status).toBeLessThan(300);
     const batch = createMessageBatch('torque-tasks', made.map((id, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { ids: [id], app: 'default' } })));
     await handleQueue(batch, { ...env, DB } as Env);
-    for (const path of [`/tasks/${made[0]}`, `/tasks/${made[1]}/attempts`, '/tasks', '/tasks?status=failed', '/stats', '/dashboard', `/dashboard/tasks/${made[0]}`]) {
+    for (const path of [`/tasks/${made[0]}`, `/tasks/${made[0]}?include=body`, `/tasks/${made[1]}/attempts`, '/tasks', '/tasks?status=failed', '/stats', '/dashboard', `/dashboard/tasks/${made[0]}`]) {
       expect((await send(path)).status, path).toBeLessThan(400);
     }
     expect((await send('/metrics', { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).status).toBe(200);
@@ -48,6 +51,7 @@ describe('query plans', () => {
     const sched = (await (await send('/schedules', { method: 'POST', body: JSON.stringify({ cron: '* * * * *', url: ok }), headers: { 'content-type': 'application/json' } })).json()) as { id: string };
     for (const later of [0, 400_000, 3_600_000, 90_000_000, 700_000_000, 3_000_000_000]) await sweep({ ...env, DB } as Env, Date.now() + later);
     for (const path of [`/schedules/${sched.id}`, '/schedules', `/tasks?schedule_id=${sched.id}`]) expect((await send(path)).status, path).toBe(200);
+    expect((await send(`/schedules/${sched.id}`, { method: 'PATCH', body: JSON.stringify({ cron: '0 * * * *' }), headers: { 'content-type': 'application/json' } })).status).toBe(200);
     await send(`/tasks/${made[0]}`, { method: 'DELETE' });
     await send('/?status=failed', { method: 'DELETE' });
     await send('/?all=true', { method: 'DELETE' });

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Next, Outcome } from '../store/outcomes';
 import type { TaskRow } from '../store/schema';
 import { retryDelay } from './backoff';
+import { parsePolicy } from '../tasks/retry-policy';
 import { callHook, internalFailure, type AttemptResult } from './call';
 import { storedRetryDelay } from '../hook/qstash';
 import { evalRetryDelay } from '../hook/retry-delay';
@@ -14,7 +15,7 @@ type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TT
  * included; since the last replay (retryBase) every one of them failed when this one failed.
  */
 export function decideNext(
-  task: Pick<TaskRow, 'attempts' | 'maxRetries' | 'retryBase'>,
+  task: Pick<TaskRow, 'attempts' | 'maxRetries' | 'retryBase'> & Partial<Pick<TaskRow, 'retryPolicy'>>,
   result: Pick<AttemptResult, 'outcome' | 'retryAfter'>,
   cfg: Policy,
   now: number,
@@ -30,7 +31,8 @@ export function decideNext(
   const custom = retryDelayExpression === undefined ? null : evalRetryDelay(retryDelayExpression, retriesUsed, cfg.MAX_RETRY_DELAY);
   // Retry-After still lengthens the wait: the destination asked for it.
   // A custom delay is held to the deployment's bounds like any other: never a tight loop below MIN_RETRY_DELAY.
-  const delay = custom !== null ? Math.min(Math.max(custom, cfg.MIN_RETRY_DELAY, result.retryAfter ?? 0), cfg.MAX_RETRY_DELAY) : retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter);
+  const delay = custom !== null ? Math.min(Math.max(custom, cfg.MIN_RETRY_DELAY, result.retryAfter ?? 0), cfg.MAX_RETRY_DELAY)
+    : retryDelay(kind, task.attempts - task.retryBase, cfg, result.retryAfter, Math.random, parsePolicy(task.retryPolicy));
   return { status: 'retry', dueAt: now + delay * 1000 };
 }
 

@@ -29,6 +29,14 @@ type Held = { task: TaskRow; dueAt: number };
 /** The per-invocation view of flows: limits read once per key, gates reached through env. */
 export function flowControl(env: Env, cfg: Config, home: DB) {
   const known = new Map<string, Limits | null>();
+  // Flows' retry policies, for their tasks that have none of their own: set on the claimed task
+  // itself (the object the consumer's attempt and its outcome use), never stored on the row.
+  const policies = new Map<string, string>();
+  const withPolicy = (t: TaskRow): TaskRow => {
+    const policy = !t.retryPolicy && t.flowKey ? policies.get(`flow\n${t.appId}\n${t.flowKey}`) : undefined;
+    if (policy) t.retryPolicy = policy;
+    return t;
+  };
   const hostLimits: Limits | null = cfg.DEFAULT_HOST_RATE || cfg.DEFAULT_HOST_PARALLELISM
     ? { rate: cfg.DEFAULT_HOST_RATE?.rate ?? null, periodMs: cfg.DEFAULT_HOST_RATE?.periodMs ?? 1000, parallelism: cfg.DEFAULT_HOST_PARALLELISM, paused: false }
     : null;
@@ -43,6 +51,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
     if (missing.length === 0) return;
     for (const m of missing) known.set(`flow\n${m.app}\n${m.key}`, null);
     for (const f of await flowsOf(home, missing)) {
+      if (f.retryPolicy) policies.set(`flow\n${f.appId}\n${f.key}`, f.retryPolicy);
       const limited = f.rate != null || f.parallelism != null || f.paused;
       known.set(`flow\n${f.appId}\n${f.key}`, limited ? { rate: f.rate, periodMs: f.period * 1000, parallelism: f.parallelism, paused: f.paused } : null);
     }
@@ -98,8 +107,10 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
     /** Splits claimed tasks into those that start now and those held back (with when to look again). */
     async admit(claimed: TaskRow[], graceMs: number, now = Date.now()): Promise<{ go: Admitted[]; held: Held[] }> {
       await limitsOf(claimed);
+      // The flow's retry policy rides on the task object the attempt uses (never stored on its row).
+      const withPolicies = (r: { go: Admitted[]; held: Held[] }) => ({ go: r.go.map((a) => ({ ...a, task: withPolicy(a.task) })), held: r.held });
       const flows = await pass(claimed, flowGate, (gate) => known.get(gate), graceMs, now);
-      if (!hostLimits) return flows;
+      if (!hostLimits) return withPolicies(flows);
       const hosts = await pass(flows.go.map((a) => a.task), hostGate, () => hostLimits, graceMs, now);
       const first = new Map(flows.go.map((a) => [a.task.id, a]));
       // Held at its host: the slot its flow gave it goes back (a rate slot stays spent, slowing
@@ -109,7 +120,7 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
         const f = first.get(a.task.id)!;
         return { task: a.task, startAt: Math.max(a.startAt, f.startAt), paced: a.paced || f.paced, release: async () => void (await Promise.all([a.release(), f.release()])) };
       });
-      return { go, held: [...flows.held, ...hosts.held] };
+      return withPolicies({ go, held: [...flows.held, ...hosts.held] });
     },
   };
 }

@@ -1,11 +1,20 @@
 import { z } from '@hono/zod-openapi';
 import { TASK_STATUSES, type AttemptRow, type TaskRow } from '../store/schema';
+import { policyJson } from '../tasks/retry-policy';
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi('Error');
 
 export const StatusSchema = z.enum(TASK_STATUSES);
+
+export const RetryPolicySchema = z
+  .object({
+    backoff: z.enum(['exponential', 'linear', 'fixed']),
+    min_delay: z.number().int().openapi({ description: 'seconds before the first retry' }),
+    max_delay: z.number().int().openapi({ description: 'the longest wait between attempts, seconds' }),
+  })
+  .openapi('RetryPolicy');
 
 export const TaskSchema = z
   .object({
@@ -28,8 +37,39 @@ export const TaskSchema = z
     failure_callback: z.string().nullable().openapi({ description: 'told of the outcome when the task fails for good' }),
     callback_of: z.string().nullable().openapi({ description: 'on a callback task: the task whose outcome it reports' }),
     schedule_id: z.string().nullable().openapi({ description: 'the schedule that made the task, if one did' }),
+    retry: RetryPolicySchema.nullable().openapi({ description: "the task's own retry policy; null: its flow's, else the deployment's default" }),
   })
   .openapi('Task');
+
+/** `GET /tasks/{id}?include=body`: the task and what it sends. */
+export const TaskWithBodySchema = TaskSchema.extend({
+  body_base64: z.string().nullable().openapi({ description: 'the stored body, base64 (null: no body)' }),
+  body: z.string().nullable().openapi({ description: 'the same body as text, when it is valid UTF-8 (else null)' }),
+  content_type: z.string().nullable(),
+  headers: z.record(z.string(), z.string()).openapi({ description: 'the headers passed through to the hook' }),
+}).openapi('TaskWithBody');
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** A stored body as the API shows it: base64, and text when it is valid UTF-8. */
+export function bodyJson(body: ArrayBuffer | Uint8Array | null | undefined): { body_base64: string | null; body: string | null } {
+  const bytes = body == null ? null : new Uint8Array(body);
+  let text: string | null = null;
+  try {
+    text = bytes && strictUtf8.decode(bytes);
+  } catch {
+    text = null; // binary: base64 only
+  }
+  return { body_base64: bytes && Buffer.from(bytes).toString('base64'), body: text };
+}
+
+export function taskWithBodyJson(t: TaskRow): z.infer<typeof TaskWithBodySchema> {
+  return {
+    ...taskJson(t),
+    ...bodyJson(t.body),
+    content_type: t.contentType,
+    headers: t.headers ? (JSON.parse(t.headers) as Record<string, string>) : {},
+  };
+}
 
 /** What a callback task carries (see tasks/callbacks.ts), as its JSON body. */
 export const CallbackBodySchema = z
@@ -88,6 +128,7 @@ export function taskJson(t: Omit<TaskRow, 'body'>): z.infer<typeof TaskSchema> {
     failure_callback: t.failureCallbackUrl,
     callback_of: t.callbackOf,
     schedule_id: t.scheduleId,
+    retry: policyJson(t.retryPolicy),
   };
 }
 

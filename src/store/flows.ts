@@ -3,7 +3,7 @@ import type { DB } from '.';
 import { flows } from './schema';
 
 export type FlowRow = typeof flows.$inferSelect;
-export type FlowLimitsInput = { rate: number | null; period: number; parallelism: number | null };
+export type FlowLimitsInput = { rate: number | null; period: number; parallelism: number | null; retryPolicy?: string | null };
 
 /** Sets a key's limits (creating it), keeping whether it is paused. */
 export async function putFlow(db: DB, appId: string, key: string, limits: FlowLimitsInput, now: number): Promise<FlowRow> {
@@ -45,7 +45,7 @@ export async function deleteFlow(db: DB, appId: string, key: string): Promise<bo
 export async function flowsOf(db: DB, pairs: { app: string; key: string }[]): Promise<FlowRow[]> {
   if (pairs.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT f.app_id AS appId, f.key, f.rate, f.period, f.parallelism, f.paused, f.updated_at AS updatedAt
+    .prepare(`SELECT f.app_id AS appId, f.key, f.rate, f.period, f.parallelism, f.paused, f.updated_at AS updatedAt, f.retry_policy AS retryPolicy
       FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.k') AS k FROM json_each(?1)) AS p
       JOIN flows AS f ON f.app_id = p.a AND f.key = p.k`)
     .bind(JSON.stringify(pairs.map((p) => ({ a: p.app, k: p.key }))))

@@ -110,7 +110,7 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: numbe
   const done = gone.length ? encode(gone) : '';
   const sent = [
     // Reports (callbacks) first: each is inserted only while its task is still the claimed attempt.
-    ...(reports.length ? statements(db, reports, true) : []),
+    ...(reports.length ? statements(db, reports, 'reported') : []),
     d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
     ...(kept.length ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),

@@ -50,6 +50,12 @@ export async function setSchedulePaused(db: DB, appId: string, id: string, pause
   return row as ScheduleRow | undefined;
 }
 
+/** Changes a schedule (its template, cron or zone); undefined if there is none. */
+export async function updateSchedule(db: DB, appId: string, id: string, set: Partial<NewSchedule>): Promise<ScheduleRow | undefined> {
+  const [row] = await db.update(schedules).set(set).where(and(eq(schedules.appId, appId), eq(schedules.id, id))).returning();
+  return row;
+}
+
 export const FIRE_CHUNK = 500;
 
 /**

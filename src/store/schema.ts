@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const TASK_STATUSES = ['pending', 'in_progress', 'retry', 'completed', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -59,7 +59,7 @@ export const tasks = sqliteTable(
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     lastResponse: text('last_response'),
-    idempotencyKey: text('idempotency_key'),
+    idempotencyKey: text('idempotency_key'), // as given (a publish's: its namespaced key); see idempotency_keys
     // The flow (rate / parallelism limit) the task's calls go through, if any (see flow/gate.ts).
     flowKey: text('flow_key'),
     // Where to report the outcome (a new task to that URL) when the task completes / fails for
@@ -68,16 +68,31 @@ export const tasks = sqliteTable(
     failureCallbackUrl: text('failure_callback_url'),
     callbackOf: text('callback_of'),
     scheduleId: text('schedule_id'), // the schedule that made the task, if one did
+    // The task's retry policy (JSON, see tasks/retry-policy.ts), or null: its flow's, else the default.
+    retryPolicy: text('retry_policy'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
     index('tasks_wake').on(t.wakeAt).where(sql`wake_at IS NOT NULL`),
     // Waiting tasks the sweeper tracks, per app by due time: the true oldest overdue age.
     index('tasks_waiting').on(t.appId, t.dueAt).where(sql`wake_at IS NOT NULL AND status IN ('pending', 'retry')`),
-    uniqueIndex('tasks_app_idempotency')
-      .on(t.appId, t.idempotencyKey)
-      .where(sql`idempotency_key IS NOT NULL`),
   ],
+);
+
+// Idempotency keys, in the database their tasks went to (WITHOUT ROWID, see migration 0002): a key
+// is remembered until expires_at (IDEMPOTENCY_TTL after its enqueue) and while its task lives, so
+// a retry never makes a second task even after the first is gone. A topic publish's one key
+// covers all its tasks (task_ids, in endpoint order; task_id is the first).
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    appId: text('app_id').notNull(),
+    key: text('key').notNull(),
+    taskId: text('task_id').notNull(),
+    taskIds: text('task_ids'), // JSON array, for a publish
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.key] }), index('idempotency_keys_expiry').on(t.expiresAt)],
 );
 
 // Earlier attempts of retried tasks (deleted with their task by the statements that delete tasks).
@@ -141,6 +156,7 @@ export const flows = sqliteTable(
     parallelism: integer('parallelism'), // attempts at once, null for no limit
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
     updatedAt: integer('updated_at').notNull(),
+    retryPolicy: text('retry_policy'), // for its tasks that have none of their own (JSON)
   },
   (t) => [primaryKey({ columns: [t.appId, t.key] })],
 );

@@ -27,6 +27,12 @@ export async function getTask(db: DB, appId: string, id: string): Promise<Listed
   return row;
 }
 
+/** A task with its body (for showing its payload; listings never read bodies). */
+export async function getTaskWithBody(db: DB, appId: string, id: string): Promise<TaskRow | undefined> {
+  const [row] = await db.select().from(tasks).where(and(eq(tasks.appId, appId), eq(tasks.id, id)));
+  return row;
+}
+
 /** Deleting tasks (rows t): their counts, their enqueue if never folded, their attempt logs, them. */
 export function deletion(rows: string) {
   return {

@@ -8,6 +8,7 @@ import { pruneStats, wakeRound, type Due } from '../store/sweep';
 import { inRounds, tickBudget, WAKE_CHUNK, WAKE_ROUND_COST, type TickBudget } from '../store/rounds';
 import { nudge } from '../tasks/nudge';
 import { d1Failure, retryTransient } from '../store/errors';
+import { pruneKeys, PRUNE_KEYS_CHUNK } from '../store/idempotency';
 
 // Schedules fire in at most this many chunks per tick (their own budget, see schedules/tick.ts).
 const ROUNDS = 20;
@@ -82,5 +83,8 @@ async function sweepOne(env: Env, cfg: Config, db: DB, now: number, budget: Tick
   report.deleted += expired.deleted;
   report.caughtUp &&= woken && expired.caughtUp;
   await pruneStats(db, now);
+  // A key whose task still lives is looked at again an hour later at the soonest.
+  // Rounds of two statements, within the tick's budget as the rest of the sweep.
+  await inRounds(budget, 2, PRUNE_KEYS_CHUNK, () => pruneKeys(db, now, Math.max(cfg.IDEMPOTENCY_TTL * 1000, 3_600_000)));
   return report;
 }

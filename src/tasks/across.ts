@@ -16,6 +16,12 @@ export function getTask(shards: Shards, appId: string, id: string) {
   return shard ? one.getTask(shard.db, appId, id) : Promise.resolve(undefined);
 }
 
+/** The same, with the task's body (GET /tasks/{id}?include=body). */
+export function getTaskWithBody(shards: Shards, appId: string, id: string) {
+  const shard = shards.of(id);
+  return shard ? one.getTaskWithBody(shard.db, appId, id) : Promise.resolve(undefined);
+}
+
 export function listAttempts(shards: Shards, id: string) {
   return one.listAttempts(shards.of(id)!.db, id);
 }

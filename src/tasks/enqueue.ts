@@ -1,13 +1,15 @@
 import type { Config } from '../config';
-import type { NewTaskRow, TaskRow } from '../store/schema';
-import { findByKeys, insertTasks } from '../store/batch';
+import type { NewTaskRow } from '../store/schema';
 import { replayTask } from '../store/claim';
 import type { Shards } from '../store/shards';
 import { waitingWake } from '../store/watch';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
-import { newId } from '../ids';
 import { nudge } from './nudge';
+import { retryPolicy, retryPolicyProblem, policyText, type RetryPolicyInput } from './retry-policy';
+
+/** How far ahead a first attempt may be put (delay, not_before): a year. */
+export const MAX_DELAY_S = 31_536_000;
 
 /** A task that cannot be accepted as given: the edge answers it as a 4xx naming the field. */
 export class TaskInputError extends Error {
@@ -22,7 +24,11 @@ export interface TaskInput {
   method?: string;
   timeout?: number;
   delay?: number;
+  /** Unix ms: the first attempt's time (not with delay). */
+  notBefore?: number;
   max_retries?: number;
+  /** The task's retry policy (seconds), within MIN_RETRY_DELAY..MAX_RETRY_DELAY; unset parts default to those. */
+  retry?: RetryPolicyInput;
   headers?: Record<string, string>;
   body: Uint8Array | null;
   contentType: string | null;
@@ -32,6 +38,10 @@ export interface TaskInput {
   callback?: string;
   failureCallback?: string;
 }
+
+// A client's idempotency key: no control characters (none can travel in an HTTP header anyway),
+// which leaves the keys Torque derives (see tasks/idempotent.ts) a namespace no client reaches.
+const CLIENT_KEY = /^[^\x00-\x1f\x7f]{1,256}$/;
 
 /**
  * A task due soon needs no sweeper index entry (the sweeper's walk over new ids checks it); one due
@@ -57,9 +67,16 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   // could never be sent is refused now instead of failing (or worse) in the consumer.
   const bad = passthroughProblem(input.headers ?? {});
   if (bad) throw new TaskInputError(`${field}headers${bad[0] ? `.${bad[0]}` : ''}`, bad[1]);
+  if (input.idempotencyKey !== undefined && !CLIENT_KEY.test(input.idempotencyKey)) {
+    throw new TaskInputError(`${field}idempotency_key`, 'must be 1 to 256 characters, none of them a control character');
+  }
   const typeProblem = input.contentType === null ? null : headerProblem('content-type', input.contentType);
   if (typeProblem) throw new TaskInputError(`${field}content-type`, typeProblem);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
+  const due = firstAttempt(cfg, input, now, field);
+  const policy = retryPolicy(input.retry, cfg);
+  const policyBad = policy && retryPolicyProblem(policy, cfg);
+  if (policyBad) throw new TaskInputError(`${field}${policyBad[0]}`, policyBad[1]);
   return {
     appId,
     url: input.url,
@@ -74,48 +91,22 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     timeout,
     createdAt: now,
     updatedAt: now,
-    dueAt: now + (input.delay ?? 0) * 1000,
-    wakeAt: trackDelayed(now + (input.delay ?? 0) * 1000, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
+    dueAt: due,
+    wakeAt: trackDelayed(due, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
     idempotencyKey: input.idempotencyKey ?? null,
     flowKey: input.flowKey ?? null,
     callbackUrl: input.callback ?? null,
     failureCallbackUrl: input.failureCallback ?? null,
+    retryPolicy: policyText(policy),
   };
 }
 
-/**
- * Stores tasks (one statement, in one database), then nudges the queue about the ones created. D1
- * is the truth: if the send fails the tasks are still accepted, and the sweeper sends them once
- * overdue by SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`.
- *
- * An idempotency key is looked for in every other database first (a key may have been routed
- * elsewhere before a database was added), and a keyed task goes to its key's database, where
- * concurrent requests with the same key meet the unique index.
- */
-export async function enqueue(shards: Shards, env: Env, built: Omit<NewTaskRow, 'id'>[]): Promise<{ task: TaskRow; created: boolean }[]> {
-  const app = built[0].appId;
-  const keys = built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : []));
-  const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
-  const elsewhere = new Map<string, TaskRow>();
-  if (keys.length && shards.all.length > 1) {
-    // A database that cannot answer is skipped (logged): it can only hold keys made before the
-    // databases changed, and one database down must not stop keyed enqueues to the others.
-    const others = shards.all.filter((s) => s !== shard);
-    const found = await Promise.allSettled(others.map((s) => findByKeys(s.db, app, keys)));
-    found.forEach((r, i) => {
-      if (r.status === 'fulfilled') for (const t of r.value) elsewhere.set(t.idempotencyKey!, t);
-      else console.error(`idempotency lookup in ${others[i].binding} failed; going on without it`, r.reason);
-    });
-  }
-  const rows = built.filter((r) => !elsewhere.has(r.idempotencyKey ?? '')).map((r) => ({ ...r, id: newId(r.createdAt, shard.n) }));
-  const stored = rows.length ? await insertTasks(shard, rows) : [];
-  const created = stored.filter((r) => r.created).map((r) => ({ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }));
-  await nudge(env, created);
-  let next = 0;
-  return built.map((r) => {
-    const other = elsewhere.get(r.idempotencyKey ?? '');
-    return other ? { task: other, created: false } : stored[next++];
-  });
+/** When the first attempt is due: after `delay`, or at `not_before` (now, if that has passed). */
+function firstAttempt(cfg: Config, input: TaskInput, now: number, field: string): number {
+  if (input.notBefore === undefined) return now + (input.delay ?? 0) * 1000;
+  if (input.delay !== undefined) throw new TaskInputError(`${field}not_before`, 'give delay or not_before, not both');
+  if (input.notBefore > now + MAX_DELAY_S * 1000) throw new TaskInputError(`${field}not_before`, `must be at most ${MAX_DELAY_S} seconds (a year) ahead`);
+  return Math.max(now, input.notBefore);
 }
 
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
@@ -125,3 +116,5 @@ export async function replay(shards: Shards, env: Env, cfg: Config, appId: strin
   if (task && task !== 'busy') await nudge(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }
+
+export { enqueue, publish, type Enqueued, type KeyGone } from './idempotent';

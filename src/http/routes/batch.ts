@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, jsonOnly, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { EnqueuedSchema, enqueuedJson } from '../enqueued';
+import { errorResponses, jsonOnly, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import { limitBody } from '../middleware';
 import type { AppEnv } from '../types';
+import { retryInput } from './enqueue';
 import { BatchItem, taskFields, type ApiLimits } from './params';
 
 export const MAX_BATCH = 100;
@@ -19,7 +21,7 @@ const route = (limits: ApiLimits) => createRoute({
     },
   },
   responses: {
-    201: { description: 'the tasks, in request order', content: { 'application/json': { schema: z.object({ tasks: z.array(TaskSchema) }) } } },
+    201: { description: 'the tasks, in request order (an item whose Idempotency-Key made a task that is gone is a GoneTask)', content: { 'application/json': { schema: z.object({ tasks: z.array(EnqueuedSchema) }) } } },
     ...errorResponses,
     ...rateLimited,
     ...jsonOnly,
@@ -28,7 +30,8 @@ const route = (limits: ApiLimits) => createRoute({
 
 
 /** A JSON-described task's request: its Content-Type header is the body's type, the rest pass through. */
-export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'> & { delay?: number }): TaskInput {
+export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'url' | 'method' | 'headers' | 'body' | 'body_base64' | 'timeout' | 'max_retries' | 'flow_key'>
+  & Partial<Pick<z.infer<ReturnType<typeof taskFields>>, 'delay' | 'not_before' | 'retry_backoff' | 'retry_min_delay' | 'retry_max_delay'>>): TaskInput {
   const headers: Record<string, string> = {};
   let contentType: string | null = null;
   for (const [name, value] of Object.entries(item.headers ?? {})) {
@@ -38,7 +41,8 @@ export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'ur
   const body = item.body_base64 !== undefined ? item.body_base64 : item.body !== undefined ? new TextEncoder().encode(item.body) : null;
   if (body?.length && !contentType) contentType = 'application/x-www-form-urlencoded';
   return {
-    url: item.url, method: item.method, timeout: item.timeout, delay: item.delay, max_retries: item.max_retries, flowKey: item.flow_key,
+    url: item.url, method: item.method, timeout: item.timeout, delay: item.delay, notBefore: item.not_before, max_retries: item.max_retries, flowKey: item.flow_key,
+    retry: retryInput(item),
     headers, body: body?.length ? body : null, contentType,
   };
 }
@@ -49,5 +53,5 @@ export const batchApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>().openapi
   const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,
     callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
   const results = await enqueue(c.get('shards'), c.env, rows);
-  return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
+  return c.json({ tasks: results.map(enqueuedJson) }, 201);
 });

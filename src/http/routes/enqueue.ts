@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { apiError } from '../errors';
 import { limitBody } from '../middleware';
+import { keyUsedJson, KeyUsedSchema } from '../enqueued';
 import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
+import type { RetryPolicyInput } from '../../tasks/retry-policy';
 import type { AppEnv } from '../types';
 import { flowKey, hookUrl, taskOptions, type ApiLimits } from './params';
 
@@ -26,19 +28,25 @@ const created = {
 
 /** Headers that carry task options (POST / and topic publishes); the others are kept for passthroughHeaders. */
 export const taskHeaders = z.looseObject({
-  'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app' }),
+  'idempotency-key': z.string().min(1).max(256).optional().openapi({ description: 'deduplicates enqueues per app, for IDEMPOTENCY_TTL after the first and while its task exists' }),
   'torque-flow-key': flowKey.optional().openapi({ description: 'the same as the flow_key parameter' }),
   'torque-callback': hookUrl.optional().openapi({ description: 'the same as the callback parameter' }),
   'torque-failure-callback': hookUrl.optional().openapi({ description: 'the same as the failure_callback parameter' }),
 });
 
-type Options = Partial<Record<'method' | 'flow_key' | 'callback' | 'failure_callback', string>> & Partial<Record<'timeout' | 'delay' | 'max_retries', number>>;
+type Options = Partial<Record<'method' | 'flow_key' | 'callback' | 'failure_callback', string>>
+  & Partial<Record<'timeout' | 'delay' | 'not_before' | 'max_retries' | 'retry_min_delay' | 'retry_max_delay', number>>
+  & { retry_backoff?: RetryPolicyInput['backoff'] };
+
+/** A request's retry policy fields, as the domain takes them. */
+export const retryInput = (q: Pick<Options, 'retry_backoff' | 'retry_min_delay' | 'retry_max_delay'>): RetryPolicyInput =>
+  ({ backoff: q.retry_backoff, min: q.retry_min_delay, max: q.retry_max_delay });
 
 /** What a request asks of its task(s), apart from the URL: options, passthrough headers, the body. */
 export async function requestedTask(req: Request, q: Options, h: z.infer<typeof taskHeaders>): Promise<Omit<TaskInput, 'url'>> {
   const raw = new Uint8Array(await req.arrayBuffer());
   return {
-    method: q.method, timeout: q.timeout, delay: q.delay, max_retries: q.max_retries,
+    method: q.method, timeout: q.timeout, delay: q.delay, notBefore: q.not_before, max_retries: q.max_retries, retry: retryInput(q),
     headers: passthroughHeaders(h),
     body: raw.length ? raw : null,
     contentType: req.headers.get('content-type') ?? 'application/x-www-form-urlencoded',
@@ -66,6 +74,7 @@ const route = (limits: ApiLimits) => createRoute({
   responses: {
     201: { description: 'task created', ...created },
     200: { description: 'a task with this Idempotency-Key exists; it is returned and nothing is created', ...created },
+    409: { description: 'idempotency_key_used: the key made a task within IDEMPOTENCY_TTL that no longer exists; nothing is created (the error names the task)', content: { 'application/json': { schema: KeyUsedSchema } } },
     ...errorResponses,
     ...rateLimited,
     413: { description: 'body larger than MAX_BODY_BYTES', content: errorResponses[400].content },
@@ -83,9 +92,10 @@ export const enqueueApp = (limits: ApiLimits) => {
     const q = c.req.valid('query');
     const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
     const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
-    const [{ task, created }] = await enqueue(c.get('shards'), c.env, [row]);
-    c.header('Location', `/tasks/${task.id}`);
-    return c.json(taskJson(task), created ? 201 : 200);
+    const [done] = await enqueue(c.get('shards'), c.env, [row]);
+    if ('gone' in done) return c.json(keyUsedJson(done.gone), 409);
+    c.header('Location', `/tasks/${done.task.id}`);
+    return c.json(taskJson(done.task), done.created ? 201 : 200);
   });
   // Documents what callbacks receive (no route returns it: Torque sends it).
   api.openAPIRegistry.register('CallbackBody', CallbackBodySchema);

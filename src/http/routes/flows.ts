@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
-import { notFound } from '../errors';
-import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
+import { policyJson, policyText, retryPolicy, retryPolicyProblem } from '../../tasks/retry-policy';
+import { apiError, notFound } from '../errors';
+import { errorResponses, jsonOnly, jsonResponse, RetryPolicySchema } from '../schemas';
 import type { AppEnv } from '../types';
-import { flowKey } from './params';
+import { flowKey, retryOptions } from './params';
 
 // Flow control per app and key: a rate (starts per period) and/or a parallelism (attempts at
 // once), and a pause. Tasks name their flow with flow_key / Torque-Flow-Key. The limits live in
@@ -16,6 +17,7 @@ const FlowSchema = z
     period: z.number().int().openapi({ description: 'seconds' }),
     parallelism: z.number().int().nullable().openapi({ description: 'attempts at once; null: no limit' }),
     paused: z.boolean(),
+    retry: RetryPolicySchema.nullable().openapi({ description: "the retry policy of the flow's tasks that have none of their own; null: the default" }),
     updated_at: z.string(),
   })
   .openapi('Flow');
@@ -25,17 +27,18 @@ const LimitsSchema = z
     rate: z.number().int().min(1).max(100_000).nullable().optional().openapi({ description: 'starts per period' }),
     period: z.number().int().min(1).max(86_400).optional().openapi({ description: 'seconds (default 1)' }),
     parallelism: z.number().int().min(1).max(10_000).nullable().optional().openapi({ description: 'attempts at once' }),
+    ...retryOptions(true),
   })
   .strict()
-  .refine((l) => l.rate != null || l.parallelism != null, { message: 'give rate, parallelism or both', path: ['rate'] })
+  .refine((l) => l.rate != null || l.parallelism != null || l.retry_backoff || l.retry_min_delay || l.retry_max_delay, { message: 'give rate, parallelism, a retry policy, or several', path: ['rate'] })
   .openapi('FlowLimits');
 
-const flowJson = (f: FlowRow) => ({ key: f.key, rate: f.rate, period: f.period, parallelism: f.parallelism, paused: f.paused, updated_at: new Date(f.updatedAt).toISOString() });
+const flowJson = (f: FlowRow) => ({ key: f.key, rate: f.rate, period: f.period, parallelism: f.parallelism, paused: f.paused, retry: policyJson(f.retryPolicy), updated_at: new Date(f.updatedAt).toISOString() });
 const keyParam = z.object({ key: flowKey.openapi({ param: { name: 'key', in: 'path' } }) });
 const MAX_LIST = 1000;
 
 const putRoute = createRoute({
-  method: 'put', path: '/flows/{key}', summary: 'Set the limits of a flow (creating it); a pause stays as it was',
+  method: 'put', path: '/flows/{key}', summary: "Set a flow's limits and retry policy (creating it; what is not given is unset); a pause stays as it was",
   request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: LimitsSchema } } } },
   responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses, ...jsonOnly },
 });
@@ -65,7 +68,10 @@ export const flowsApp = new OpenAPIHono<AppEnv>()
   .openapi(putRoute, async (c) => {
     const { key } = c.req.valid('param');
     const l = c.req.valid('json');
-    const row = await putFlow(c.get('db'), c.get('app'), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null }, Date.now());
+    const policy = retryPolicy({ backoff: l.retry_backoff, min: l.retry_min_delay, max: l.retry_max_delay }, c.get('config'));
+    const bad = policy && retryPolicyProblem(policy, c.get('config'));
+    if (bad) throw apiError(400, 'invalid_request', `${bad[0]}: ${bad[1]}`);
+    const row = await putFlow(c.get('db'), c.get('app'), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null, retryPolicy: policyText(policy) }, Date.now());
     return c.json(flowJson(row), 200);
   })
   .openapi(listRoute, async (c) => {

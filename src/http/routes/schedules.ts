@@ -1,34 +1,74 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
 import { cronProblem, nextRun } from '../../schedules/cron';
-import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
+import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedulePaused, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
+import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
+import type { Config } from '../../config';
 import type { AppEnv } from '../types';
 import { itemInput } from './batch';
-import { pathId, ScheduleInput, type ApiLimits } from './params';
+import { pathId, ScheduleInput, SchedulePatch, type ApiLimits } from './params';
 
 // Recurring schedules: the cron tick (src/schedules/tick.ts) turns each due schedule into one task.
 
 const ScheduleSchema = z
   .object({
     id: z.string(), name: z.string().nullable(), cron: z.string(), timezone: z.string(), url: z.string(), method: z.string(),
+    timeout: z.number().int(), max_retries: z.number().int(), flow_key: z.string().nullable(),
+    headers: z.record(z.string(), z.string()).openapi({ description: "the template's headers, Content-Type included" }),
     paused: z.boolean(), next_run_at: z.string().nullable(), last_run_at: z.string().nullable(),
     last_task: z.object({ id: z.string(), status: z.string().nullable() }).nullable().openapi({ description: 'the task of the last run and its status (null once deleted)' }),
     created_at: z.string(),
   })
   .openapi('Schedule');
+/** One schedule with its template's body (listings leave bodies out). */
+const ScheduleDetailSchema = ScheduleSchema.extend({
+  body_base64: z.string().nullable().openapi({ description: "the template's body, base64 (null: none)" }),
+  body: z.string().nullable().openapi({ description: 'the same body as text, when it is valid UTF-8' }),
+}).openapi('ScheduleDetail');
 
 const iso = (ms: number | null) => (ms == null || ms > 8e15 ? null : new Date(ms).toISOString());
 const scheduleJson = (s: ScheduleRow, lastStatus: string | null = null) => ({
-  id: s.id, name: s.name, cron: s.cron, timezone: s.timezone, url: s.url, method: s.method, paused: s.paused,
+  id: s.id, name: s.name, cron: s.cron, timezone: s.timezone, url: s.url, method: s.method,
+  timeout: s.timeout, max_retries: s.maxRetries, flow_key: s.flowKey, headers: templateHeaders(s), paused: s.paused,
   next_run_at: s.paused ? null : iso(s.nextRunAt), last_run_at: iso(s.lastRunAt),
   last_task: s.lastTaskId ? { id: s.lastTaskId, status: lastStatus } : null, created_at: new Date(s.createdAt).toISOString(),
 });
+/** The template's headers as given: the passthrough ones and its Content-Type. */
+function templateHeaders(s: ScheduleRow): Record<string, string> {
+  const headers = s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {};
+  return s.contentType ? { ...headers, 'Content-Type': s.contentType } : headers;
+}
+const detailJson = (s: ScheduleRow, lastStatus: string | null = null) => ({ ...scheduleJson(s, lastStatus), ...bodyJson(s.body) });
 const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 const PAGE = 100;
+
+/**
+ * A schedule's row after a patch: the template is rebuilt from what it was and what changed, and
+ * checked exactly as a new one (host policy, headers, body size); a new cron or zone is checked
+ * and the next run recomputed from now (the tick only fires a schedule at the next_run_at it read).
+ */
+function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, now: number): Partial<NewSchedule> {
+  const cron = p.cron ?? s.cron;
+  const timezone = p.timezone ?? s.timezone;
+  const problem = cronProblem(cron, timezone);
+  if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
+  const body = p.body_base64 !== undefined ? p.body_base64 : p.body === null ? null : p.body !== undefined ? p.body : s.body && new Uint8Array(s.body);
+  const t = buildTask(cfg, s.appId, itemInput({
+    url: p.url ?? s.url, method: p.method ?? (s.method as NonNullable<typeof p.method>), headers: p.headers ?? templateHeaders(s),
+    ...(typeof body === 'string' ? { body } : { body_base64: body ?? undefined }),
+    timeout: p.timeout ?? s.timeout, max_retries: p.max_retries ?? s.maxRetries, flow_key: p.flow_key === null ? undefined : (p.flow_key ?? s.flowKey ?? undefined),
+  }), now);
+  const rescheduled = p.cron !== undefined || p.timezone !== undefined;
+  return {
+    name: p.name === undefined ? s.name : p.name, cron: cron.trim(), timezone,
+    url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
+    timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, updatedAt: now,
+    ...(rescheduled ? { nextRunAt: nextRun(cron, timezone, now) ?? 8_640_000_000_000_000 } : {}),
+  };
+}
 
 export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
   .openapi(createRoute({
@@ -69,14 +109,26 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/schedules/{id}', summary: 'A schedule, its next and last run, and how the last run went',
+    method: 'get', path: '/schedules/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
     request: { params: idParam },
-    responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+    responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
     const row = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!row) throw notFound('schedule');
     const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('app'), row.lastTaskId) : undefined;
-    return c.json(scheduleJson(row, last?.status ?? null), 200);
+    return c.json(detailJson(row, last?.status ?? null), 200);
+  })
+  .openapi(createRoute({
+    method: 'patch', path: '/schedules/{id}',
+    summary: 'Change a schedule: cron, time zone, name, or its task template (url, method, headers, body, timeout, max_retries, flow_key); absent fields stay',
+    request: { params: idParam, body: { required: true, content: { 'application/json': { schema: SchedulePatch(limits) } } } },
+    responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule as changed'), ...errorResponses, ...jsonOnly },
+  }), async (c) => {
+    const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
+    if (!found) throw notFound('schedule');
+    const row = await updateSchedule(c.get('db'), c.get('app'), found.id, patched(c.get('config'), found, c.req.valid('json'), Date.now()));
+    if (!row) throw notFound('schedule'); // deleted meanwhile
+    return c.json(detailJson(row), 200);
   })
   .openapi(createRoute({
     method: 'delete', path: '/schedules/{id}', summary: 'Delete a schedule (tasks it made stay)',

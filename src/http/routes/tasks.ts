@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { DELETE_MAX } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, listAttempts, listTasks } from '../../tasks/across';
+import { deleteTask, deleteTasks, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/across';
 import { apiError, notFound } from '../errors';
-import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson } from '../schemas';
+import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson, TaskWithBodySchema, taskWithBodyJson } from '../schemas';
 import type { AppEnv } from '../types';
 import { pathId, cursorParam, wholeNumber } from './params';
 
@@ -11,9 +11,12 @@ const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' 
 const getRoute = createRoute({
   method: 'get',
   path: '/tasks/{id}',
-  summary: 'A task and its status',
-  request: { params: idParam },
-  responses: { 200: jsonResponse(TaskSchema, 'the task'), ...errorResponses },
+  summary: 'A task and its status; with include=body also its body and passthrough headers',
+  request: {
+    params: idParam,
+    query: z.object({ include: z.enum(['body'], { error: 'must be body' }).optional().openapi({ description: 'body: add body_base64, body (text, when valid UTF-8), content_type and headers' }) }),
+  },
+  responses: { 200: jsonResponse(z.union([TaskWithBodySchema, TaskSchema]), 'the task (TaskWithBody with include=body)'), ...errorResponses },
 });
 
 const attemptsRoute = createRoute({
@@ -75,7 +78,13 @@ export const tasksApp = new OpenAPIHono<AppEnv>()
     return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {
-    const task = await getTask(c.get('shards'), c.get('app'), c.req.valid('param').id);
+    const { id } = c.req.valid('param');
+    if (c.req.valid('query').include === 'body') {
+      const task = await getTaskWithBody(c.get('shards'), c.get('app'), id);
+      if (!task) throw notFound();
+      return c.json(taskWithBodyJson(task), 200);
+    }
+    const task = await getTask(c.get('shards'), c.get('app'), id);
     if (!task) throw notFound();
     return c.json(taskJson(task), 200);
   })

@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
-import { buildTask, enqueue } from '../../tasks/enqueue';
+import { buildTask, publish } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
-import { errorResponses, jsonOnly, jsonResponse, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { EnqueuedSchema, enqueuedJson } from '../enqueued';
+import { errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { AppEnv } from '../types';
 import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
@@ -66,7 +67,9 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
       body: { required: false, content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     },
     responses: {
-      201: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), 'the tasks, in endpoint order'), ...errorResponses, ...rateLimited,
+      201: jsonResponse(z.object({ tasks: z.array(EnqueuedSchema) }), 'the tasks, in endpoint order'),
+      200: jsonResponse(z.object({ tasks: z.array(EnqueuedSchema) }), 'a publish with this Idempotency-Key was made before (within IDEMPOTENCY_TTL, or its tasks still exist): its tasks, in its endpoint order, whatever the topic holds now; one since gone is a GoneTask'),
+      ...errorResponses, ...rateLimited,
       413: { description: 'body (times the endpoints) larger than MAX_BATCH_BYTES (4 × MAX_BODY_BYTES within the request memory budget)', content: errorResponses[400].content },
     },
   }), async (c) => {
@@ -78,9 +81,8 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const most = c.get('config').MAX_BATCH_BYTES;
     if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than MAX_BATCH_BYTES (${most} bytes)`);
     const now = Date.now();
-    // An Idempotency-Key covers the whole publish: each endpoint's task gets the key and its index.
-    const rows = topic.endpoints.map((url, i) =>
-      buildTask(c.get('config'), c.get('app'), { ...input, url, idempotencyKey: input.idempotencyKey && `${input.idempotencyKey}#${i}` }, now, `endpoints[${i}].`));
-    const results = await enqueue(c.get('shards'), c.env, rows);
-    return c.json({ tasks: results.map((r) => taskJson(r.task)) }, 201);
+    // An Idempotency-Key covers the whole publish (see tasks/idempotent.ts).
+    const rows = topic.endpoints.map((url, i) => buildTask(c.get('config'), c.get('app'), { ...input, url }, now, `endpoints[${i}].`));
+    const published = await publish(c.get('shards'), c.env, topic.name, rows, input.idempotencyKey, now);
+    return c.json({ tasks: published.tasks.map(enqueuedJson) }, published.created ? 201 : 200);
   });

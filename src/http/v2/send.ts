@@ -1,3 +1,4 @@
+import type { Enqueued } from '../../tasks/idempotent';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { enqueue } from '../../tasks/enqueue';
@@ -20,8 +21,12 @@ function holdTotal(c: Context<AppEnv>, rows: { body?: Uint8Array | null }[]) {
   if (total > most) throw apiError(413, 'body_too_large', `body: stored once per message and endpoint, ${total} bytes in all is more than MAX_BATCH_BYTES (${most} bytes)`);
 }
 
-type Result = { task: { id: string; url: string }; created: boolean };
-const answer = (r: Result) => ({ messageId: r.task.id, url: r.task.url, ...(r.created ? {} : { deduplicated: true }) });
+// A deduplicated message answers with the one it repeats, even once that is gone (its key is kept
+// for IDEMPOTENCY_TTL): QStash answers a duplicate within its window the same way.
+const answer = (r: Enqueued, url: string) => ('gone' in r
+  ? { messageId: r.gone.id, url, deduplicated: true }
+  : { messageId: r.task.id, url: r.task.url, ...(r.created ? {} : { deduplicated: true }) });
+const created = (r: Enqueued) => !('gone' in r) && r.created;
 
 const BatchItem = z.object({
   destination: z.string().min(1, 'is required'),
@@ -44,8 +49,9 @@ export const sendApp = new Hono<AppEnv>()
     holdTotal(c, rows);
     await applyFlow(c, o, now);
     const results = await enqueue(c.get('shards'), c.env, rows);
-    if (dest.topic !== undefined) return c.json(results.map(answer), results.every((r) => !r.created) ? 202 : 201);
-    return c.json(answer(results[0]), results[0].created ? 201 : 202);
+    const answers = results.map((r, i) => answer(r, rows[i].url));
+    if (dest.topic !== undefined) return c.json(answers, results.some(created) ? 201 : 202);
+    return c.json(answers[0], created(results[0]) ? 201 : 202);
   })
   .post('/batch', limitBody(true), rateLimit, async (c) => {
     const parsed = Batch.safeParse(await jsonBody(c, 'an array of {destination, headers, body}'));
@@ -74,7 +80,7 @@ export const sendApp = new Hono<AppEnv>()
     const results = await enqueue(c.get('shards'), c.env, rows);
     let at = 0;
     return c.json(items.map((it) => {
-      const mine = results.slice(at, (at += it.rows.length)).map(answer);
+      const mine = results.slice(at, (at += it.rows.length)).map((r, j) => answer(r, it.rows[j].url));
       return it.dest.topic !== undefined ? mine : mine[0];
     }), 201);
   });
