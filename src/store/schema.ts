@@ -239,7 +239,7 @@ export type TaskRow = typeof tasks.$inferSelect;
 export type NewTaskRow = typeof tasks.$inferInsert;
 export type AttemptRow = typeof attempts.$inferSelect;
 
-// QStash signing keys per app (home database; see migrations/0005_qstash_keys.sql and src/http/v2).
+// QStash signing keys per app (home database; see migrations/0004_qstash_keys.sql and src/http/v2).
 export const qstashKeys = sqliteTable('qstash_keys', {
   appId: text('app_id').primaryKey(),
   current: text('current').notNull(),
