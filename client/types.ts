@@ -25,6 +25,14 @@ export interface Task {
   failure_callback: string | null;
   callback_of: string | null;
   schedule_id: string | null;
+  retry: RetryPolicy | null;
+}
+
+/** How the wait between attempts grows, within the deployment's MIN_RETRY_DELAY..MAX_RETRY_DELAY. */
+export interface RetryPolicy {
+  backoff: 'exponential' | 'linear' | 'fixed';
+  min_delay: number;
+  max_delay: number;
 }
 
 export interface Attempt {
@@ -55,16 +63,24 @@ export interface BatchItem {
   timeout?: number;
   delay?: number;
   max_retries?: number;
+  /** The first attempt's time: unix seconds or an ISO 8601 instant (not with delay). */
+  not_before?: number | string;
   idempotency_key?: string;
   flow_key?: string;
   callback?: string;
   failure_callback?: string;
+  retry_backoff?: RetryPolicy['backoff'];
+  retry_min_delay?: number;
+  retry_max_delay?: number;
 }
 
 export interface FlowLimits {
   rate?: number | null;
   period?: number;
   parallelism?: number | null;
+  retry_backoff?: RetryPolicy['backoff'];
+  retry_min_delay?: number;
+  retry_max_delay?: number;
 }
 
 export interface Flow {
@@ -73,6 +89,7 @@ export interface Flow {
   period: number;
   parallelism: number | null;
   paused: boolean;
+  retry: RetryPolicy | null;
   updated_at: string;
 }
 
@@ -114,11 +131,22 @@ export interface Schedule {
   timezone: string;
   url: string;
   method: Method;
+  timeout: number;
+  max_retries: number;
+  flow_key: string | null;
+  /** The template's headers, Content-Type included. */
+  headers: Record<string, string>;
   paused: boolean;
   next_run_at: string | null;
   last_run_at: string | null;
   last_task: { id: string; status: string | null } | null;
   created_at: string;
+}
+
+/** GET /schedules/{id}: a schedule with its template's body. */
+export interface ScheduleDetail extends Schedule {
+  body_base64: string | null;
+  body: string | null;
 }
 
 /** What a callback URL receives when a task completes or fails for good. */

@@ -21,9 +21,10 @@ export function interfaces(ts: string): Map<string, Map<string, Field>> {
   return out;
 }
 
-type Schema = { properties?: Record<string, { type?: string | string[]; anyOf?: { type?: string }[] }>; required?: string[] };
-const nullable = (p: { type?: string | string[]; anyOf?: { type?: string }[] }) =>
-  (Array.isArray(p.type) && p.type.includes('null')) || !!p.anyOf?.some((a) => a.type === 'null');
+type Prop = { type?: string | string[]; anyOf?: { type?: string }[]; oneOf?: { type?: string }[] };
+type Schema = { properties?: Record<string, Prop>; required?: string[] };
+const nullable = (p: Prop) =>
+  (Array.isArray(p.type) && p.type.includes('null')) || !![...(p.anyOf ?? []), ...(p.oneOf ?? [])].some((a) => a.type === 'null');
 
 /** The API's schema in the client's terms. */
 function fromSchema(s: Schema): Map<string, Field> {

@@ -1,6 +1,7 @@
 import type { ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
+import { d1Failure, RETRY_AFTER_S } from '../store/errors';
 import { TaskInputError } from '../tasks/enqueue';
 import { apiError } from './errors';
 import type { AppEnv } from './types';
@@ -13,22 +14,6 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
   const message = issues.map((i) => `${path(i.path) || 'request'}: ${i.message}`).join('; ');
   throw apiError(400, 'invalid_request', message || 'invalid request');
 };
-
-/**
- * What a D1 failure means for the client. Only a transient one (overloaded, busy, the connection
- * lost or reset, timed out, unavailable) is worth retrying: 503 + Retry-After. A deterministic
- * one (a constraint, a value too big, an SQL bug) fails the same way every time, so it is a 500
- * that says so, and a database without Torque's tables says how to migrate it.
- */
-function storageFailure(err: unknown): 'transient' | 'not_migrated' | 'deterministic' | null {
-  const messages: string[] = [];
-  for (let e = err; e instanceof Error; e = e.cause) messages.push(e.message);
-  const text = messages.join(' | ');
-  if (/no such table/i.test(text)) return 'not_migrated';
-  if (/overloaded|SQLITE_BUSY|database is locked|Network connection lost|connection reset|reset because|timed? ?out|unavailable|try again/i.test(text)) return 'transient';
-  if (/D1_|SQLITE_|constraint|too (big|large)|no such column|syntax error/i.test(text)) return 'deterministic';
-  return null;
-}
 
 const HONO_CODES: Record<number, string> = { 400: 'invalid_request', 403: 'forbidden', 413: 'body_too_large', 415: 'unsupported_media_type' };
 const HONO_MESSAGES: Record<number, string> = { 403: 'cross-site form submissions are refused (Origin does not match)' };
@@ -50,9 +35,10 @@ export const handleError: ErrorHandler<AppEnv> = (err, c) => {
     return apiError(500, 'misconfigured', err.message).getResponse();
   }
   console.error('unhandled error', c.req.method, c.req.path, err);
-  const storage = storageFailure(err);
+  // D1's documented errors, classified in one place (store/errors.ts) for the API, consumer and sweeper.
+  const storage = d1Failure(err);
   if (storage === 'transient') {
-    return apiError(503, 'storage_unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }).getResponse();
+    return apiError(503, 'storage_unavailable', 'storage is unavailable; retry shortly', { 'retry-after': String(RETRY_AFTER_S) }).getResponse();
   }
   if (storage === 'not_migrated') {
     return apiError(500, 'not_migrated', "the database has no Torque tables: apply the migrations (npm run dev does it locally; see the README's deploy steps)").getResponse();

@@ -37,7 +37,7 @@ export const TaskSchema = z
     failure_callback: z.string().nullable().openapi({ description: 'told of the outcome when the task fails for good' }),
     callback_of: z.string().nullable().openapi({ description: 'on a callback task: the task whose outcome it reports' }),
     schedule_id: z.string().nullable().openapi({ description: 'the schedule that made the task, if one did' }),
-    retry: RetryPolicySchema.nullable().openapi({ description: "the task's own retry policy; null: its flow's, else the deployment's default" }),
+    retry: z.union([RetryPolicySchema, z.null()]).openapi({ description: "the task's own retry policy; null: its flow's, else the deployment's default" }),
   })
   .openapi('Task');
 

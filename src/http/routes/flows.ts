@@ -17,7 +17,7 @@ const FlowSchema = z
     period: z.number().int().openapi({ description: 'seconds' }),
     parallelism: z.number().int().nullable().openapi({ description: 'attempts at once; null: no limit' }),
     paused: z.boolean(),
-    retry: RetryPolicySchema.nullable().openapi({ description: "the retry policy of the flow's tasks that have none of their own; null: the default" }),
+    retry: z.union([RetryPolicySchema, z.null()]).openapi({ description: "the retry policy of the flow's tasks that have none of their own; null: the default" }),
     updated_at: z.string(),
   })
   .openapi('Flow');
