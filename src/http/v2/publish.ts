@@ -23,6 +23,8 @@ export type Destination = { url: string; topic?: undefined } | { topic: string; 
  * or the runtime, `%2E%2E` too), so `https://a.com/x/../../b.com/p` would arrive as
  * `https://b.com/p`: a destination whose raw form differs from the path Torque routed is refused,
  * as is one that still holds dot segments (decodeDestination), never called somewhere else.
+ * (workerd, as `wrangler dev` runs it, hands the Worker the path already normalised, so there the
+ * raw form cannot be seen: only a URL-encoded destination keeps its dot segments for the check.)
  */
 export function pathDestination(c: Context<AppEnv>, marker: string): string {
   const url = new URL(c.req.url);
