@@ -8,7 +8,8 @@ import { qstashSignature, SIGNATURE_TTL_S } from '../src/hook/qstash';
 import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
 import { splitCron } from '../src/http/v2/schedules';
-import { call, callWith, consume, getTask, hook, received } from './helpers';
+import { watchedD1 } from './d1-wrap';
+import { call, callWith, consume, getTask, hook, received, waitFor } from './helpers';
 
 // The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
 // with the official SDK's Receiver), and a publish delivered by the real consumer.
@@ -247,5 +248,110 @@ describe('POST /v2/publish in the runtime', () => {
     const big = await callWith({ MAX_BODY_BYTES: '100' }, '/v2/publish/wide', { method: 'POST', body: 'x'.repeat(90) });
     expect(big.status).toBe(413);
     expect(await received(h.key)).toHaveLength(0);
+  });
+});
+
+describe('/v2 holds to the native rules', () => {
+  const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+  const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+  const schedule = (vars: Record<string, unknown>, headers: Record<string, string>, dest = hook('ok').url) =>
+    callWith(vars, `/v2/schedules/${dest}`, { method: 'POST', body: 'x', headers: { 'upstash-cron': '0 9 * * *', ...headers } });
+
+  it('a new /v2 schedule is held to MAX_SCHEDULES_PER_APP; replacing one by its id is not a new one', async () => {
+    const { n } = (await env.DB.prepare(`SELECT count(*) AS n FROM schedules WHERE app_id = 'default'`).first<{ n: number }>())!;
+    const vars = { MAX_SCHEDULES_PER_APP: String(n + 2) };
+    expect((await schedule(vars, { 'upstash-schedule-id': 'cap-1' })).status).toBe(201);
+    expect((await schedule(vars, { 'upstash-schedule-id': 'cap-2' })).status).toBe(201);
+    const refused = await schedule(vars, { 'upstash-schedule-id': 'cap-3' });
+    expect(refused.status).toBe(409);
+    expect(await errorOf(refused)).toMatchObject({ code: 'limit_reached', message: expect.stringContaining('MAX_SCHEDULES_PER_APP') });
+    expect((await call('/v2/schedules/cap-3')).status).toBe(404);
+    expect((await schedule(vars, { 'upstash-schedule-id': 'cap-2', 'upstash-cron': '0 10 * * *' })).status).toBe(201);
+    expect(((await (await call('/v2/schedules/cap-2')).json()) as { cron: string }).cron).toBe('0 10 * * *');
+    for (const id of ['cap-1', 'cap-2']) await call(`/v2/schedules/${id}`, { method: 'DELETE' });
+  });
+
+  it('a new /v2 schedule counts against the enqueue rate limit; replacing one does not', async () => {
+    // A fresh app, so the small test limiter (3 per 10 s) is this test's alone.
+    const made = await callWith({}, '/admin/apps', { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'v2-scheduler' }) });
+    const { api_key } = (await made.json()) as { api_key: string };
+    const vars = { AUTHENTICATE: 'true', ENQUEUE_LIMITER: (env as unknown as { TEST_LIMITER: RateLimit }).TEST_LIMITER };
+    const auth = { authorization: `Bearer ${api_key}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await schedule(vars, { ...auth, 'upstash-schedule-id': `limited-${i}` })).status);
+    expect(statuses).toContain(429);
+    expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(3);
+    expect((await schedule(vars, { ...auth, 'upstash-schedule-id': 'limited-0' })).status).toBe(201);
+  });
+
+  it('answers a malformed percent-escape in a destination with a 400, not a 500', async () => {
+    for (const path of ['/v2/publish/https%3A%ZZ', '/v2/schedules/https%3A%2F%2Fa.com%2F%E0%A4%A']) {
+      const res = await call(path, { method: 'POST', body: 'x', headers: { 'upstash-cron': '0 9 * * *' } });
+      expect(res.status, path).toBe(400);
+      expect((await errorOf(res)).message, path).toBe('destination: malformed percent-encoding');
+    }
+  });
+
+  it('refuses names that are dot segments (flow keys, schedule ids, URL group names)', async () => {
+    const h = hook('ok');
+    for (const key of ['.', '..']) {
+      const res = await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-flow-control-key': key, 'upstash-flow-control-value': 'rate=1' } });
+      expect(res.status, key).toBe(400);
+      expect((await errorOf(res)).message).toContain('Upstash-Flow-Control-Key');
+    }
+    const bad = await schedule({}, { 'upstash-schedule-id': '..' });
+    expect(bad.status).toBe(400);
+    expect((await errorOf(bad)).message).toContain('Upstash-Schedule-Id');
+    const batch = await call('/v2/batch', { method: 'POST', body: JSON.stringify([{ destination: '..' }]) });
+    expect(batch.status).toBe(400);
+    expect((await errorOf(batch)).message).toContain('destination');
+    expect(await received(h.key)).toHaveLength(0);
+  });
+
+  it('refuses a destination with dot segments (they would name another URL), asking for it URL-encoded', async () => {
+    const h = hook('ok');
+    const encoded = encodeURIComponent(`${h.url}/x/../../elsewhere`);
+    const res = await call(`/v2/publish/${encoded}`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toContain('URL-encode');
+    const batch = await call('/v2/batch', { method: 'POST', body: JSON.stringify([{ destination: 'https://a.example/x/../../b.example/p' }]) });
+    expect(batch.status).toBe(400);
+    expect((await errorOf(batch)).message).toContain('URL-encode');
+    // A dot in a name or a query string is no dot segment.
+    expect((await call(`/v2/publish/${h.url}&a=/../`, { method: 'POST', body: 'x' })).status).toBe(201);
+  });
+
+  it('deletes the ids of a bulk call together: one claimed task does not hold back the others for its start window', async () => {
+    const h = hook('ok');
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) ids.push(((await (await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-delay': '1h' } })).json()) as { messageId: string }).messageId);
+    const claimedAt = Date.now();
+    await env.DB.prepare(`UPDATE tasks SET status = 'in_progress', updated_at = ? WHERE id = ?`).bind(claimedAt, ids[0]).run();
+    const exists = async (id: string) => (await env.DB.prepare('SELECT 1 FROM tasks WHERE id = ?').bind(id).first()) !== null;
+    const done = call(`/v2/messages?messageIds=${ids[0]}&messageIds=${ids[1]}`, { method: 'DELETE' });
+    // The claimed task's deletion answers only after its start window (START_WINDOW_MS + CLOCK_MARGIN_MS, 2.75 s);
+    // the other is gone long before that.
+    await waitFor(async () => !(await exists(ids[1])), 'the unclaimed task deleted inside the claimed one\'s window', Math.max(0, claimedAt + 1750 - Date.now()));
+    expect(await (await done).json()).toEqual({ cancelled: 2 });
+    expect(await exists(ids[0])).toBe(false);
+  });
+
+  it('bounds Upstash-Label to 128 characters', async () => {
+    const h = hook('ok');
+    const publish = (label: string) => call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-label': label } });
+    expect((await publish('l'.repeat(128))).status).toBe(201);
+    const res = await publish('l'.repeat(129));
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toContain('Upstash-Label');
+  });
+
+  it('reads and writes a flow once per key in a batch; the latest value wins', async () => {
+    const h = hook('ok');
+    let reads = 0;
+    const DB = watchedD1(env.DB, { prepare: (sql) => { if (/from "flows"/i.test(sql)) reads++; } });
+    const items = ['rate=1', 'rate=2', 'rate=3'].map((v) => ({ destination: h.url, body: 'x', headers: { 'Upstash-Flow-Control-Key': 'v2-batch-flow', 'Upstash-Flow-Control-Value': v, 'Upstash-Delay': '1h' } }));
+    expect((await callWith({ DB }, '/v2/batch', { method: 'POST', body: JSON.stringify(items) })).status).toBe(201);
+    expect(reads).toBe(1);
+    expect(await env.DB.prepare(`SELECT rate FROM flows WHERE app_id = 'default' AND key = 'v2-batch-flow'`).first('rate')).toBe(3);
   });
 });

@@ -16,14 +16,19 @@ const COLUMNS = {
  * concurrent creates cannot pass the limit together); undefined when the app is at its limit.
  */
 export async function createSchedule(db: DB, row: NewSchedule, max: number): Promise<ScheduleRow | undefined> {
+  const { names, values } = columnsOf(row);
+  const { meta } = await db.$client.prepare(`INSERT INTO schedules (${names.join(', ')}) SELECT ${names.map((_, i) => `?${i + 2}`).join(', ')}
+      WHERE (SELECT count(*) FROM schedules WHERE app_id = ?${names.indexOf('app_id') + 2}) < ?1`).bind(max, ...values).run();
+  return meta.changes ? getSchedule(db, row.appId, row.id) : undefined;
+}
+
+function columnsOf(row: NewSchedule) {
   const names = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
   const values = names.map((c) => {
     const v = row[COLUMNS[c]];
     return v === undefined ? null : typeof v === 'boolean' ? Number(v) : v;
   });
-  const { meta } = await db.$client.prepare(`INSERT INTO schedules (${names.join(', ')}) SELECT ${names.map((_, i) => `?${i + 2}`).join(', ')}
-      WHERE (SELECT count(*) FROM schedules WHERE app_id = ?${names.indexOf('app_id') + 2}) < ?1`).bind(max, ...values).run();
-  return meta.changes ? getSchedule(db, row.appId, row.id) : undefined;
+  return { names, values };
 }
 
 export async function getSchedule(db: DB, appId: string, id: string): Promise<ScheduleRow | undefined> {
@@ -103,11 +108,19 @@ export async function fire(db: DB, fires: Fire[], now: number) {
   return made.results;
 }
 
-/** Creates or replaces a schedule by id (QStash's Upstash-Schedule-Id); a replaced one keeps its creation time. */
-export async function putSchedule(db: DB, row: NewSchedule): Promise<ScheduleRow> {
-  const { appId: _a, id: _i, createdAt: _c, ...changes } = row;
-  const [saved] = await db.insert(schedules).values(row)
-    .onConflictDoUpdate({ target: [schedules.appId, schedules.id], set: { ...changes, lastRunAt: null, lastTaskId: null } })
-    .returning();
-  return saved;
+/**
+ * Creates or replaces a schedule by id (QStash's Upstash-Schedule-Id); a replaced one keeps its
+ * creation time. A new one is made only while its app has fewer than `max` (counted and written in
+ * one statement, as createSchedule); false when the app is at its limit and the id is new.
+ */
+export async function putSchedule(db: DB, row: NewSchedule, max: number): Promise<boolean> {
+  const { names, values } = columnsOf(row);
+  const [app, id] = [names.indexOf('app_id') + 2, names.indexOf('id') + 2];
+  const kept = new Set(['app_id', 'id', 'created_at']);
+  const set = names.filter((n) => !kept.has(n)).map((n) => `${n} = excluded.${n}`);
+  // (`WHERE ... ON CONFLICT`: SQLite reads an upsert after INSERT ... SELECT only once the SELECT has a WHERE.)
+  const { meta } = await db.$client.prepare(`INSERT INTO schedules (${names.join(', ')}) SELECT ${names.map((_, i) => `?${i + 2}`).join(', ')}
+      WHERE (SELECT count(*) FROM schedules WHERE app_id = ?${app}) < ?1 OR EXISTS (SELECT 1 FROM schedules WHERE app_id = ?${app} AND id = ?${id})
+      ON CONFLICT (app_id, id) DO UPDATE SET ${set.join(', ')}, last_run_at = NULL, last_task_id = NULL`).bind(max, ...values).run();
+  return meta.changes > 0;
 }

@@ -207,4 +207,14 @@ describe('the QStash SDK against Torque', { timeout: 400_000 }, () => {
     assert.match(((await queues.json()) as { error: { message: string } }).error.message, /queues/);
     await assert.rejects(client.publish({ url: `${hooks.url}/h/x/ok`, body: 'x', delay: '10y' as '10s' }), (e: Error & { status?: number }) => e.status === 400 && /Upstash-Delay/.test(e.message));
   });
+
+  it('refuses a URL-encoded destination that holds dot segments, asking for one without them', async () => {
+    // Sent unencoded, `x/../../` is removed before Torque runs (by fetch, and by the runtime for a raw
+    // path), so the call would go to the other host: encoded, the dot segments reach Torque, which refuses them.
+    const target = `http://elsewhere.invalid/x/../../${hooks.url.replace(/^http:\/\//, '')}/h/dots/ok`;
+    const res = await v2(`/publish/${encodeURIComponent(target)}`, { method: 'POST', body: 'x' });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /URL-encode/);
+    assert.equal(log('dots').length, 0);
+  });
 });

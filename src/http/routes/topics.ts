@@ -13,7 +13,7 @@ import { hookUrl, pathName, taskOptions, type ApiLimits } from './params';
 // Fan-out: a topic names endpoints; publishing to it makes one task per endpoint, stored in one
 // statement (one D1 batch), each with its own retries, so a dead endpoint holds up no other.
 
-const MAX_ENDPOINTS = 100;
+export const MAX_ENDPOINTS = 100;
 const TopicSchema = z.object({ name: z.string(), endpoints: z.array(z.string()), updated_at: z.string() }).openapi('Topic');
 const topicJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints, updated_at: new Date(t.updatedAt).toISOString() });
 const nameParam = z.object({

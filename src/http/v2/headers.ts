@@ -1,12 +1,23 @@
 import type { Context } from 'hono';
 import { compileRetryDelay } from '../../hook/retry-delay';
 import { apiError } from '../errors';
-import { MAX_DELAY, METHODS } from '../routes/params';
+import type { z } from 'zod';
+import { flowKey as flowKeySchema, MAX_DELAY, METHODS } from '../routes/params';
 
 // What QStash's Upstash-* request headers ask for, read into plain values (times in seconds). Every
 // value that cannot be read is a 400 naming the header: nothing a client sends is guessed at.
 
 const bad = (header: string, message: string) => apiError(400, 'invalid_request', `${header}: ${message}`);
+
+/** A name checked by one of the native API's schemas (params.ts: pathName, flowKey), or a 400 naming where it came from. */
+export function checkName(schema: z.ZodType<string>, value: string, where: string): string {
+  const r = schema.safeParse(value);
+  if (!r.success) throw bad(where, r.error.issues[0].message);
+  return r.data;
+}
+
+/** What Upstash-Label may hold (it is stored with each message's headers). */
+export const MAX_LABEL = 128;
 
 const UNIT_S: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1, ms: 0.001 };
 
@@ -109,8 +120,10 @@ export function publishOptions(get: (name: string) => string | null | undefined,
   }
   const flowKey = h('upstash-flow-control-key');
   const flowValue = h('upstash-flow-control-value');
-  if (flowKey !== undefined && !/^[A-Za-z0-9._:@-]{1,128}$/.test(flowKey)) throw bad('Upstash-Flow-Control-Key', 'must be 1 to 128 of letters, digits and . _ : @ -');
+  if (flowKey !== undefined) checkName(flowKeySchema, flowKey, 'Upstash-Flow-Control-Key');
   if (flowValue !== undefined && flowKey === undefined) throw bad('Upstash-Flow-Control-Value', 'needs Upstash-Flow-Control-Key');
+  const label = h('upstash-label');
+  if (label !== undefined && label.length > MAX_LABEL) throw bad('Upstash-Label', `must be at most ${MAX_LABEL} characters, got ${label.length}`);
   const dedup = h('upstash-deduplication-id');
   if (dedup !== undefined && (dedup.length < 1 || dedup.length > 200)) throw bad('Upstash-Deduplication-Id', 'must be 1 to 200 characters');
   const forward: Record<string, string> = {};
@@ -126,7 +139,7 @@ export function publishOptions(get: (name: string) => string | null | undefined,
     callback: h('upstash-callback'), failureCallback: h('upstash-failure-callback'),
     deduplicationId: dedup, contentBasedDeduplication: h('upstash-content-based-deduplication')?.trim().toLowerCase() === 'true',
     flowKey, flow: flowValue === undefined ? undefined : parseFlowValue(flowValue),
-    label: h('upstash-label'), forward, contentType: h('content-type') ?? null,
+    label, forward, contentType: h('content-type') ?? null,
   };
 }
 

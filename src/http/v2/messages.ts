@@ -47,6 +47,15 @@ const idsOf = (c: Context<AppEnv>, name: string) => {
   return ids;
 };
 
+/**
+ * Acts on each id at once and counts those it did. A deletion that removed a claimed task answers
+ * only once that task's start window has passed: run together, the waits overlap, so a call waits
+ * about one window, not one per id.
+ */
+async function eachId(ids: string[], act: (id: string) => Promise<boolean>) {
+  return (await Promise.all([...new Set(ids)].map(act))).filter(Boolean).length;
+}
+
 const count = (c: Context<AppEnv>) => {
   const v = c.req.query('count');
   if (v === undefined) return 100;
@@ -95,11 +104,7 @@ export const messagesApp = new Hono<AppEnv>()
   .delete('/messages', async (c) => {
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
-    if (ids) {
-      let cancelled = 0;
-      for (const id of ids) if (await deleteTask(c.get('shards'), c.get('app'), id)) cancelled++;
-      return c.json({ cancelled });
-    }
+    if (ids) return c.json({ cancelled: await eachId(ids, (id) => deleteTask(c.get('shards'), c.get('app'), id)) });
     // No ids and no filter: every message not yet delivered (waiting or waiting to retry).
     const { total } = await deleteAll(c, ['pending', 'retry']);
     return c.json({ cancelled: total });
@@ -129,11 +134,7 @@ export const messagesApp = new Hono<AppEnv>()
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     if (ids) {
-      let deleted = 0;
-      for (const id of ids) {
-        const t = await getTask(c.get('shards'), c.get('app'), id);
-        if (t?.status === 'failed' && (await deleteTask(c.get('shards'), c.get('app'), id))) deleted++;
-      }
+      const deleted = await eachId(ids, async (id) => (await getTask(c.get('shards'), c.get('app'), id))?.status === 'failed' && deleteTask(c.get('shards'), c.get('app'), id));
       return c.json({ deleted });
     }
     const { total, next } = await deleteAll(c, ['failed'], c.req.query('cursor') || undefined);
@@ -144,14 +145,12 @@ export const messagesApp = new Hono<AppEnv>()
     const ids = idsOf(c, 'dlqIds');
     const now = Date.now();
     if (ids) {
-      const responses: { messageId: string }[] = [];
-      for (const id of ids) {
-        const t = await getTask(c.get('shards'), c.get('app'), id);
-        if (t?.status !== 'failed') continue;
+      const retried = await Promise.all(ids.map(async (id) => {
+        if ((await getTask(c.get('shards'), c.get('app'), id))?.status !== 'failed') return false;
         const done = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), id, now);
-        if (done && done !== 'busy') responses.push({ messageId: id });
-      }
-      return c.json({ responses });
+        return Boolean(done && done !== 'busy');
+      }));
+      return c.json({ responses: ids.filter((_, i) => retried[i]).map((id) => ({ messageId: id })) });
     }
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').SWEEP_GRACE * 1000, c.req.query('cursor') || undefined);
     await nudge(c.env, replayed, now);

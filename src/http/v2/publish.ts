@@ -6,6 +6,7 @@ import { getTopic } from '../../store/topics';
 import { buildTask, TaskInputError } from '../../tasks/enqueue';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
+import { pathName } from '../routes/params';
 import type { PublishOptions } from './headers';
 
 // Publishing through /v2: a QStash message is a Torque task (same rows, same delivery), built by
@@ -16,10 +17,45 @@ export const QSTASH_DEFAULT_RETRIES = 3;
 
 export type Destination = { url: string; topic?: undefined } | { topic: string; endpoints: string[]; url?: undefined };
 
+/**
+ * The destination in a request's path after `marker` (`/publish/`, `/schedules/`), its query string
+ * included. Dot segments are removed from a path before Torque sees it (by the client's URL parser
+ * or the runtime, `%2E%2E` too), so `https://a.com/x/../../b.com/p` would arrive as
+ * `https://b.com/p`: a destination whose raw form differs from the path Torque routed is refused,
+ * as is one that still holds dot segments (decodeDestination), never called somewhere else.
+ * (workerd, as `wrangler dev` runs it, hands the Worker the path already normalised, so there the
+ * raw form cannot be seen: only a URL-encoded destination keeps its dot segments for the check.)
+ */
+export function pathDestination(c: Context<AppEnv>, marker: string): string {
+  const url = new URL(c.req.url);
+  const path = url.pathname.slice(url.pathname.indexOf(marker) + marker.length);
+  const raw = c.req.raw.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').replace(/[?#].*$/, '');
+  const at = raw.indexOf(marker);
+  if (at < 0 || raw.slice(at + marker.length) !== path) throw notEncoded();
+  return path + url.search;
+}
+
+const notEncoded = () => apiError(400, 'invalid_request', 'destination: holds dot segments (/./ or /../), which URLs drop on the way so that it would name another URL; URL-encode the destination (encodeURIComponent) and give it without them');
+// A path segment that is `.` or `..`, spelt plainly or percent-encoded.
+const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|$)/i;
+
+/** A destination as given (a URL, percent-encoded or not, or a URL group name), decoded and checked. */
+export function decodeDestination(raw: string): string {
+  let dest = raw;
+  if (/^https?%3A/i.test(dest)) {
+    try {
+      dest = decodeURIComponent(dest);
+    } catch {
+      throw apiError(400, 'invalid_request', 'destination: malformed percent-encoding');
+    }
+  }
+  if (/^https?:\/\//i.test(dest) && DOT_SEGMENT.test(dest.replace(/^https?:\/\//i, '/').replace(/[?#].*$/, ''))) throw notEncoded();
+  return dest;
+}
+
 /** `/v2/publish/<destination>`: a URL (unencoded, its query string included) or a URL group (topic) name. */
 export async function resolveDestination(c: Context<AppEnv>, raw: string): Promise<Destination> {
-  let dest = raw;
-  if (/^https?%3A/i.test(dest)) dest = decodeURIComponent(dest);
+  const dest = decodeDestination(raw);
   if (/^https?:\/\//i.test(dest)) {
     try {
       new URL(dest);
@@ -29,7 +65,8 @@ export async function resolveDestination(c: Context<AppEnv>, raw: string): Promi
     return { url: dest };
   }
   if (/^api\/|^v1\//.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque does not call LLM or email APIs for you (publish to a URL of your own instead)');
-  if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(dest)) throw apiError(400, 'invalid_request', `destination: must be an http(s) URL or a URL group name, got "${raw}"`);
+  const named = pathName.safeParse(dest);
+  if (!named.success) throw apiError(400, 'invalid_request', `destination: must be an http(s) URL or a URL group name (a name ${named.error.issues[0].message}), got "${raw}"`);
   const topic = await getTopic(c.get('db'), c.get('app'), dest);
   if (!topic) throw apiError(404, 'not_found', `URL group (topic) "${dest}" not found`);
   return { topic: dest, endpoints: topic.endpoints };
@@ -101,11 +138,15 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
 
 /**
  * Upstash-Flow-Control-Value sets the key's limits, as QStash does (the latest message's value
- * wins); written only when it changes, so a steady stream of messages costs one read each.
+ * wins, so a request's messages set each key once); written only when it changes, so a steady
+ * stream of messages costs one read per key.
  */
-export async function applyFlow(c: Context<AppEnv>, o: PublishOptions, now: number) {
-  if (!o.flowKey || !o.flow) return;
-  const had = await getFlow(c.get('db'), c.get('app'), o.flowKey);
-  if (had && had.rate === o.flow.rate && had.parallelism === o.flow.parallelism && had.period === o.flow.period) return;
-  await putFlow(c.get('db'), c.get('app'), o.flowKey, o.flow, now);
+export async function applyFlows(c: Context<AppEnv>, options: PublishOptions[], now: number) {
+  const latest = new Map<string, NonNullable<PublishOptions['flow']>>();
+  for (const o of options) if (o.flowKey && o.flow) latest.set(o.flowKey, o.flow);
+  await Promise.all([...latest].map(async ([key, flow]) => {
+    const had = await getFlow(c.get('db'), c.get('app'), key);
+    if (had && had.rate === flow.rate && had.parallelism === flow.parallelism && had.period === flow.period) return;
+    await putFlow(c.get('db'), c.get('app'), key, flow, now);
+  }));
 }

@@ -4,16 +4,18 @@ import { newId } from '../../ids';
 import { cronProblem, nextRun } from '../../schedules/cron';
 import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
 import { apiError } from '../errors';
-import { limitBody } from '../middleware';
+import { limitBody, rateLimit } from '../middleware';
+import { pathName } from '../routes/params';
 import type { AppEnv } from '../types';
-import { publishOptions } from './headers';
-import { applyFlow, messageRows } from './publish';
+import { checkName, publishOptions } from './headers';
+import { applyFlows, decodeDestination, messageRows, pathDestination } from './publish';
 
 // QStash schedules on Torque's schedules: the cron tick makes each run's task from the template,
 // whose stored headers carry the QStash mark (signed deliveries) and Upstash-Schedule-Id.
 
 const NEVER = 8_640_000_000_000_000;
-const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
+// A schedule id is a path segment (as a native name) that fits the ids column as Torque's own do.
+const ID = pathName.max(64, 'must be at most 64 characters');
 
 /** "CRON_TZ=Europe/Berlin 0 9 * * *" -> the expression and its zone (UTC without the prefix). */
 export function splitCron(value: string): { cron: string; timezone: string } {
@@ -51,9 +53,7 @@ export const schedulesV2 = new Hono<AppEnv>()
   .on(['PATCH', 'POST'], '/schedules/:id/pause', (c) => pause(c, true))
   .on(['PATCH', 'POST'], '/schedules/:id/resume', (c) => pause(c, false))
   .post('/schedules/*', limitBody(), async (c) => {
-    const url = new URL(c.req.url);
-    const raw = url.pathname.slice(url.pathname.indexOf('/schedules/') + '/schedules/'.length) + url.search;
-    const dest = /^https?%3A/i.test(raw) ? decodeURIComponent(raw) : raw;
+    const dest = decodeDestination(pathDestination(c, '/schedules/'));
     if (!/^https?:\/\//i.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque schedules call a URL (not a URL group); give an http(s) URL');
     const spec = c.req.header('upstash-cron');
     if (!spec) throw apiError(400, 'invalid_request', 'Upstash-Cron: is required (e.g. "*/5 * * * *" or "CRON_TZ=Europe/Berlin 0 9 * * *")');
@@ -65,18 +65,23 @@ export const schedulesV2 = new Hono<AppEnv>()
       if (v !== undefined) throw apiError(501, 'not_implemented', `${h}: Torque schedules do not take it (each run's task is due at its run)`);
     }
     const id = c.req.header('upstash-schedule-id') ?? newId();
-    if (!ID.test(id)) throw apiError(400, 'invalid_request', 'Upstash-Schedule-Id: must be 1 to 64 of letters, digits and . _ : @ -');
+    checkName(ID, id, 'Upstash-Schedule-Id');
     const now = Date.now();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     // The template is checked exactly as a message would be (host policy, headers, body size).
     const [t] = await messageRows(c, { url: dest }, { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, bytes.length ? bytes : null, now);
-    await applyFlow(c, o, now);
+    // A new schedule is held to the app's limit and counts against its enqueue rate limit, as
+    // POST /schedules; replacing one by its id (an upsert) makes none.
+    if (!(await getSchedule(c.get('db'), c.get('app'), id))) await rateLimit(c, async () => {});
     const headers = JSON.stringify({ ...JSON.parse(t.headers!), 'upstash-schedule-id': id });
-    await putSchedule(c.get('db'), {
+    const max = c.get('config').MAX_SCHEDULES_PER_APP;
+    const saved = await putSchedule(c.get('db'), {
       appId: c.get('app'), id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
       contentType: t.contentType ?? null, timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(cron, timezone, now) ?? NEVER, createdAt: now, updatedAt: now,
-    });
+    }, max);
+    if (!saved) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
+    await applyFlows(c, [o], now);
     return c.json({ scheduleId: id }, 201);
   })
   .get('/schedules', async (c) => {

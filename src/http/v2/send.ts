@@ -3,16 +3,14 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { enqueue } from '../../tasks/enqueue';
 import { apiError } from '../errors';
-import { rateLimit } from '../middleware';
-import { limitBody } from '../middleware';
+import { limitBody, rateLimit } from '../middleware';
+import { MAX_BATCH } from '../routes/batch';
 import type { AppEnv } from '../types';
 import { jsonBody, publishOptions } from './headers';
-import { applyFlow, messageRows, resolveDestination } from './publish';
+import { applyFlows, messageRows, pathDestination, resolveDestination } from './publish';
 
 // POST /v2/publish/<destination> and POST /v2/batch: QStash messages become Torque tasks through
 // the native enqueue (one statement for all the rows of a request, as POST /batch).
-
-const MAX_BATCH = 100;
 
 /** A URL group stores the body once per endpoint: a request's rows are held to what a native /batch may carry. */
 function holdTotal(c: Context<AppEnv>, rows: { body?: Uint8Array | null }[]) {
@@ -38,16 +36,13 @@ const Batch = z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} messages`).
 
 export const sendApp = new Hono<AppEnv>()
   .post('/publish/*', limitBody(), rateLimit, async (c) => {
-    const url = new URL(c.req.url);
-    // The destination is the rest of the path as sent (a URL's own query string included).
-    const raw = url.pathname.slice(url.pathname.indexOf('/publish/') + '/publish/'.length) + url.search;
-    const dest = await resolveDestination(c, raw);
+    const dest = await resolveDestination(c, pathDestination(c, '/publish/'));
     const o = publishOptions((n) => c.req.header(n), c.req.raw.headers.keys());
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     const now = Date.now();
     const rows = await messageRows(c, dest, o, bytes.length ? bytes : null, now);
     holdTotal(c, rows);
-    await applyFlow(c, o, now);
+    await applyFlows(c, [o], now);
     const results = await enqueue(c.get('shards'), c.env, rows);
     const answers = results.map((r, i) => answer(r, rows[i].url));
     if (dest.topic !== undefined) return c.json(answers, results.some(created) ? 201 : 202);
@@ -76,7 +71,7 @@ export const sendApp = new Hono<AppEnv>()
     }));
     const rows = items.flatMap((it) => it.rows);
     holdTotal(c, rows);
-    for (const it of items) await applyFlow(c, it.o, now);
+    await applyFlows(c, items.map((it) => it.o), now);
     const results = await enqueue(c.get('shards'), c.env, rows);
     let at = 0;
     return c.json(items.map((it) => {

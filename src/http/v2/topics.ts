@@ -4,13 +4,13 @@ import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
 import { apiError } from '../errors';
 import type { AppEnv } from '../types';
-import { jsonBody } from './headers';
+import { pathName } from '../routes/params';
+import { MAX_ENDPOINTS } from '../routes/topics';
+import { checkName, jsonBody } from './headers';
 
 // URL groups (QStash's name for topics) on Torque's topics: same rows, same fan-out on publish.
 // Torque keeps an endpoint's URL only, so an endpoint's `name` is not kept.
 
-const MAX_ENDPOINTS = 100;
-const NAME = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 const groupJson = (t: Topic) => ({ name: t.name, endpoints: t.endpoints.map((url) => ({ url })), createdAt: t.updatedAt, updatedAt: t.updatedAt });
 
@@ -19,8 +19,7 @@ const Endpoints = z.object({
 });
 
 async function endpointsOf(c: Context<AppEnv>) {
-  const name = c.req.param('name')!;
-  if (!NAME.test(name)) throw apiError(400, 'invalid_request', 'name: may hold letters, digits and . _ : @ - only (1 to 128)');
+  const name = checkName(pathName, c.req.param('name')!, 'name');
   const parsed = Endpoints.safeParse(await jsonBody(c, '{"endpoints": [{"url": "..."}]}'));
   if (!parsed.success) throw apiError(400, 'invalid_request', `endpoints: ${parsed.error.issues[0].message}`);
   const urls = parsed.data.endpoints.map((e, i) => {
