@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { call, consume, enqueue, getTask, hook, makeDue } from './helpers';
+import { openDb } from '../src/store';
+import { minuteSeries } from '../src/store/stats';
 
 const stats = async () => (await (await call('/stats')).json()) as any;
 
@@ -49,5 +51,22 @@ describe('GET /stats', () => {
     const age = (await stats()).oldest_overdue_seconds;
     expect(age).toBeGreaterThanOrEqual(89);
     expect(age).toBeLessThanOrEqual(95);
+  });
+});
+
+describe("the dashboard's chart", () => {
+  it('counts tasks not yet folded as enqueued in their minute, as /stats does', async () => {
+    for (let i = 0; i < 3; i++) await enqueue(hook('ok').url, 'x', { delay: '3600' });
+    // Read both in the same minute (again if the minute turned between them).
+    for (let i = 0; i < 3; i++) {
+      const minute = Math.floor(Date.now() / 60_000);
+      const counted = (await stats()).throughput.last_minute.enqueued;
+      const series = await minuteSeries(openDb(env.DB), 'default', minute - 1);
+      if (Math.floor(Date.now() / 60_000) !== minute) continue;
+      expect(counted).toBeGreaterThanOrEqual(3);
+      expect(series.find((m) => m.minute === minute)?.enqueued ?? 0).toBe(counted);
+      return;
+    }
+    throw new Error('the minute turned during every read');
   });
 });

@@ -50,7 +50,9 @@ export function refuseUnknownParams(app: OpenAPIHono<AppEnv>) {
     if (unknown.length) {
       const list = unknown.map((n) => (n === '' ? '(an empty name)' : n)).join(', ');
       const takes = known.length ? `it takes ${known.join(', ')}` : 'it takes none';
-      const hint = unknown.some((n) => afterUrl.includes(n)) ? `; ${list} came after url: ${ENCODE_HINT}` : '';
+      const unencoded = urlAt >= 0 && given[urlAt].value.includes('?');
+      // After a url with an unencoded '?', they most likely are the hook's; after a plain url, maybe a typo.
+      const hint = unknown.some((n) => afterUrl.includes(n)) ? `; ${list} came after url: ${unencoded ? '' : 'if they belong to the hook, '}${ENCODE_HINT}` : '';
       throw apiError(400, 'invalid_request', `unknown query parameter${unknown.length > 1 ? 's' : ''} for ${where}: ${list} (${takes})${hint}`);
     }
     if (urlAt >= 0 && afterUrl.length && given[urlAt].value.includes('?')) {

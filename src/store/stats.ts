@@ -110,11 +110,25 @@ export const noCounts = (app: string): AppCounts => ({
   overdueSince: null,
 });
 
-/** Per-minute rollups since `sinceMinute`, oldest first (the dashboard's chart). */
-export async function minuteSeries(db: DB, appId: string, sinceMinute: number) {
-  const { results } = await db.$client
-    .prepare(`SELECT minute, enqueued, attempts, completed, failed FROM stats_minutes WHERE app_id = ?1 AND minute >= ?2 ORDER BY minute`)
-    .bind(appId, sinceMinute)
-    .all<{ minute: number; enqueued: number; attempts: number; completed: number; failed: number }>();
-  return results;
+type Minute = { minute: number } & Throughput;
+/**
+ * Per-minute rollups since `sinceMinute`, oldest first (the dashboard's chart), with the tasks made
+ * since the last fold counted as enqueued in their minute, as /stats counts them (the fold moves
+ * them into the rollups in the same transaction that moves folded_to past them).
+ */
+export async function minuteSeries(db: DB, appId: string, sinceMinute: number): Promise<Minute[]> {
+  const d1 = db.$client;
+  const [rolled, live] = await d1.batch<Minute>([
+    d1.prepare('SELECT minute, enqueued, attempts, completed, failed FROM stats_minutes WHERE app_id = ?1 AND minute >= ?2 ORDER BY minute').bind(appId, sinceMinute),
+    d1.prepare(`SELECT t.created_at / 60000 AS minute, count(*) AS enqueued, 0 AS attempts, 0 AS completed, 0 AS failed
+      FROM app_stats AS s CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.folded_to
+      WHERE s.app_id = ?1 AND t.created_at >= ?2 * 60000 GROUP BY 1`).bind(appId, sinceMinute),
+  ]);
+  const byMinute = new Map(rolled.results.map((r) => [r.minute, { ...r }]));
+  for (const r of live.results) {
+    const had = byMinute.get(r.minute);
+    if (had) had.enqueued += r.enqueued;
+    else byMinute.set(r.minute, { ...r });
+  }
+  return [...byMinute.values()].sort((a, b) => a.minute - b.minute);
 }

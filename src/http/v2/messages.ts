@@ -20,7 +20,9 @@ export function messageJson(t: ListedTask) {
   const header = shownHeaders(h, t.contentType);
   return {
     messageId: t.id, url: t.url, method: t.method, header, maxRetries: t.maxRetries,
-    notBefore: t.dueAt, createdAt: t.createdAt,
+    // A finished task's due_at holds its expiry, not when it was due: its original time is not kept,
+    // so it reads as its creation (a delayed message that finished shows no delay).
+    notBefore: t.status === 'completed' || t.status === 'failed' ? t.createdAt : t.dueAt, createdAt: t.createdAt,
     ...(t.callbackUrl ? { callback: t.callbackUrl } : {}), ...(t.failureCallbackUrl ? { failureCallback: t.failureCallbackUrl } : {}),
     ...(h['upstash-topic-name'] ? { topicName: h['upstash-topic-name'] } : {}),
     ...(t.scheduleId || h['upstash-schedule-id'] ? { scheduleId: t.scheduleId ?? h['upstash-schedule-id'] } : {}),
