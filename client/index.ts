@@ -3,7 +3,7 @@
 // errors typed (TorqueError with the API's code and Retry-After) and bodies binary-safe.
 import { type Call, query, type TaskOptions, taskRequest } from './request.ts';
 import { Destinations, Flows, Schedules, Topics } from './resources.ts';
-import type { Attempt, BatchItem, Method, Stats, Task, TaskStatus } from './types.ts';
+import type { Attempt, BatchItem, Method, Stats, Task, TaskStatus, TaskWithBody } from './types.ts';
 
 export type * from './types.ts';
 export { verifyTorqueSignature } from './verify.ts';
@@ -80,6 +80,11 @@ export class TorqueClient {
 
   async get(id: string): Promise<Task> {
     return this.#call('GET', this.#task(id));
+  }
+
+  /** The task with its stored body (base64, and as text when valid UTF-8) and headers. */
+  async getWithBody(id: string): Promise<TaskWithBody> {
+    return this.#call('GET', this.#task(id), { query: { include: 'body' } });
   }
 
   async attempts(id: string): Promise<Attempt[]> {

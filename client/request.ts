@@ -1,5 +1,5 @@
 // How a request is made: the one `call` every resource uses, and a task's options as query and headers.
-import type { Method } from './types.ts';
+import type { Method, RetryPolicy } from './types.ts';
 
 /** Options of one task (POST / and topic publishes). */
 export interface TaskOptions {
@@ -8,6 +8,12 @@ export interface TaskOptions {
   timeout?: number;
   /** Seconds before the first attempt. */
   delay?: number;
+  /** The first attempt's time instead (unix seconds or an ISO 8601 instant; not with delay). */
+  not_before?: number | string;
+  /** The task's own retry policy, within the deployment's MIN_RETRY_DELAY..MAX_RETRY_DELAY. */
+  retry_backoff?: RetryPolicy['backoff'];
+  retry_min_delay?: number;
+  retry_max_delay?: number;
   max_retries?: number;
   /** The flow whose rate, parallelism and pause the task's calls obey. */
   flow_key?: string;
@@ -30,12 +36,12 @@ export function query(params: Record<string, unknown> = {}): string {
 
 /** The query parameters and headers that carry a task's options. */
 export function taskRequest(opts: TaskOptions): { query: Record<string, unknown>; headers: Record<string, string> } {
-  const { method, timeout, delay, max_retries, flow_key, callback, failure_callback } = opts;
+  const { method, timeout, delay, not_before, max_retries, flow_key, callback, failure_callback, retry_backoff, retry_min_delay, retry_max_delay } = opts;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(opts.headers ?? {})) {
     headers[name.toLowerCase() === 'content-type' ? 'content-type' : `torque-passthrough-${name}`] = value;
   }
   if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-  return { query: { method, timeout, delay, max_retries, flow_key, callback, failure_callback }, headers };
+  return { query: { method, timeout, delay, not_before, max_retries, flow_key, callback, failure_callback, retry_backoff, retry_min_delay, retry_max_delay }, headers };
 }
 

@@ -1,6 +1,6 @@
 // Flows, topics, schedules and destinations: `torque.flows.put(...)`, `torque.topics.publish(...)`.
 import { type Call, type TaskOptions, taskRequest } from './request.ts';
-import type { Circuit, Flow, FlowLimits, FlowState, Schedule, ScheduleInput, Task, Topic } from './types.ts';
+import type { Circuit, Flow, FlowLimits, FlowState, Schedule, ScheduleDetail, ScheduleInput, SchedulePatch, Task, Topic } from './types.ts';
 
 const seg = encodeURIComponent;
 
@@ -65,8 +65,13 @@ export class Schedules {
   create(input: ScheduleInput): Promise<Schedule> {
     return this.#call('POST', '/schedules', { body: JSON.stringify(input), headers: { 'content-type': 'application/json' } });
   }
-  get(id: string): Promise<Schedule> {
+  /** One schedule with its template's body. */
+  get(id: string): Promise<ScheduleDetail> {
     return this.#call('GET', `/schedules/${seg(id)}`);
+  }
+  /** Changes what is given (cron, time zone, name, or the template); the rest stays. */
+  update(id: string, patch: SchedulePatch): Promise<ScheduleDetail> {
+    return this.#call('PATCH', `/schedules/${seg(id)}`, { body: JSON.stringify(patch), headers: { 'content-type': 'application/json' } });
   }
   /** 100 schedules a page; pass `next_cursor` as `cursor` for the next page. */
   list(opts: { cursor?: string } = {}): Promise<{ schedules: Schedule[]; next_cursor: string | null }> {

@@ -109,8 +109,9 @@ class Torque:
                        else {'body': item['body']} if 'body' in item else {})} for item in items]
         return self._call('POST', '/batch', json=payload)['tasks']
 
-    def get(self, task_id):
-        return self._call('GET', self._task(task_id))
+    def get(self, task_id, include_body=False):
+        """The task; with include_body, also its stored body (body_base64, and body as text when UTF-8) and headers."""
+        return self._call('GET', self._task(task_id), params={'include': 'body'} if include_body else None)
 
     def attempts(self, task_id):
         return self._call('GET', self._task(task_id, '/attempts'))['attempts']
@@ -162,8 +163,9 @@ class _Flows:
     def __init__(self, torque):
         self._t = torque
 
-    def put(self, key, rate=None, period=None, parallelism=None):
-        limits = {k: v for k, v in {'rate': rate, 'period': period, 'parallelism': parallelism}.items() if v is not None}
+    def put(self, key, rate=None, period=None, parallelism=None, retry_backoff=None, retry_min_delay=None, retry_max_delay=None):
+        limits = {k: v for k, v in {'rate': rate, 'period': period, 'parallelism': parallelism, 'retry_backoff': retry_backoff,
+                                    'retry_min_delay': retry_min_delay, 'retry_max_delay': retry_max_delay}.items() if v is not None}
         return self._t._call('PUT', f'/flows/{_seg(key)}', json=limits)
 
     def get(self, key):
@@ -221,6 +223,13 @@ class _Schedules:
 
     def get(self, schedule_id):
         return self._t._call('GET', f'/schedules/{_seg(schedule_id)}')
+
+    def update(self, schedule_id, **fields):
+        """Changes what is given: cron, timezone, name, url, method, headers, body (str or bytes), timeout,
+        max_retries, flow_key (None clears name, flow_key and body); the rest stays."""
+        if isinstance(fields.get('body'), bytes):
+            fields['body_base64'] = base64.b64encode(fields.pop('body')).decode()
+        return self._t._call('PATCH', f'/schedules/{_seg(schedule_id)}', json=fields)
 
     def list(self, cursor=None):
         return self._t._call('GET', '/schedules', params={'cursor': cursor})

@@ -28,6 +28,16 @@ export interface Task {
   retry: RetryPolicy | null;
 }
 
+/** GET /tasks/{id}?include=body: the task with what it stored. */
+export interface TaskWithBody extends Task {
+  body_base64: string | null;
+  /** The body as text, when it is valid UTF-8. */
+  body: string | null;
+  content_type: string | null;
+  /** The headers passed through to the hook. */
+  headers: Record<string, string>;
+}
+
 /** How the wait between attempts grows, within the deployment's MIN_RETRY_DELAY..MAX_RETRY_DELAY. */
 export interface RetryPolicy {
   backoff: 'exponential' | 'linear' | 'fixed';
@@ -141,6 +151,21 @@ export interface Schedule {
   last_run_at: string | null;
   last_task: { id: string; status: string | null } | null;
   created_at: string;
+}
+
+/** PATCH /schedules/{id}: what to change (null clears name, flow_key and body; headers replace all). */
+export interface SchedulePatch {
+  cron?: string;
+  timezone?: string;
+  name?: string | null;
+  url?: string;
+  method?: Method;
+  headers?: Record<string, string>;
+  body?: string | null;
+  body_base64?: string;
+  timeout?: number;
+  max_retries?: number;
+  flow_key?: string | null;
 }
 
 /** GET /schedules/{id}: a schedule with its template's body. */

@@ -26,14 +26,15 @@ type Schema = { properties?: Record<string, Prop>; required?: string[] };
 const nullable = (p: Prop) =>
   (Array.isArray(p.type) && p.type.includes('null')) || !![...(p.anyOf ?? []), ...(p.oneOf ?? [])].some((a) => a.type === 'null');
 
-/** The API's schema in the client's terms. */
-function fromSchema(s: Schema): Map<string, Field> {
+/** The API's schema in the client's terms (an extension, allOf [$ref, own], by its own fields, as the client's `extends`). */
+function fromSchema(schema: Schema & { allOf?: Schema[] }): Map<string, Field> {
+  const s = schema.allOf?.find((part) => part.properties) ?? schema;
   return new Map(Object.entries(s.properties ?? {}).map(([k, p]) => [k, { optional: !(s.required ?? []).includes(k), nullable: nullable(p) }]));
 }
 
 // Client-only conveniences, not fields of the API: a batch item's body may be bytes (sent as
 // body_base64), which the field list already has.
-const MIRRORED = ['Task', 'Attempt', 'Stats', 'BatchItem', 'FlowLimits', 'Flow', 'Circuit', 'Topic', 'ScheduleInput', 'Schedule', 'CallbackBody'];
+const MIRRORED = ['Task', 'TaskWithBody', 'Attempt', 'Stats', 'BatchItem', 'FlowLimits', 'Flow', 'Circuit', 'Topic', 'ScheduleInput', 'Schedule', 'ScheduleDetail', 'SchedulePatch', 'CallbackBody'];
 
 describe('client/types.ts', () => {
   it('reads the interfaces it compares', () => {
