@@ -15,6 +15,18 @@ const page = async (path: string) => (await callWith({}, path)).text();
 const json = async <T>(res: Promise<Response>) => (await res).json() as Promise<T>;
 
 describe('dashboard pages', () => {
+  it("shows a task's payload and headers, escaped, and a long body cut short", async () => {
+    const body = `<script>alert(1)</script>${'y'.repeat(5000)}`;
+    const { task } = await enqueue(hook('ok').url, body, {}, { 'content-type': 'text/html', 'torque-passthrough-x-tenant': '<b>acme</b>' });
+    const html = await page(`/dashboard/tasks/${task.id}`);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).toContain('&lt;b&gt;acme&lt;/b&gt;');
+    expect(html).toContain('text/html');
+    expect(html).toMatch(/… \(\d+ more characters\)/);
+    expect(html).not.toContain('y'.repeat(4500));
+  });
+
   it('inlines the stylesheet unescaped, so its font rule holds', async () => {
     const html = await page('/dashboard');
     expect(html).toContain('font:14px/1.45 system-ui, -apple-system, "Segoe UI"');

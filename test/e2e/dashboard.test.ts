@@ -82,6 +82,7 @@ describe('dashboard in headless chromium', { timeout: 240_000, skip: !existsSync
     await page.waitForURL(new RegExp(`/dashboard/tasks/${flaky}$`));
     assert.equal(await page.locator('#status').textContent(), 'failed');
     assert.equal(await page.locator('table.attempts tbody tr').count(), 1);
+    assert.equal(await page.locator('#payload-body').textContent(), 'x=1'); // what the hook is sent
     await page.screenshot({ path: 'test-output/dashboard-task.png', fullPage: true });
 
     await page.click('text=Retry now');

@@ -14,10 +14,10 @@ import { listTopics } from '../../store/topics';
 import { Counts, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
-import { appStats, deleteTask, getTask, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
+import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
 import { appForKey } from '../middleware';
 import { routed } from '../route-table';
-import { attemptsJson, taskJson } from '../schemas';
+import { attemptsJson, taskJson, taskWithBodyJson } from '../schemas';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 
@@ -115,7 +115,7 @@ dashboardApp.get('/dashboard', async (c) => {
 });
 
 dashboardApp.get('/dashboard/tasks/:id', async (c) => {
-  const task = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+  const task = await getTaskWithBody(c.get('shards'), c.get('app'), c.req.param('id'));
   if (!task) {
     c.status(404);
     return c.html(<Layout title="Not found" authed={c.get('config').AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
@@ -123,7 +123,7 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
   return c.html(
     <Layout title={task.id} tab="tasks" authed={c.get('config').AUTHENTICATE}>
-      <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} />
+      <TaskDetail task={taskJson(task)} attempts={attemptsJson(task, archived)} payload={taskWithBodyJson(task)} />
     </Layout>,
   );
 });

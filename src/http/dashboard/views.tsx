@@ -69,7 +69,7 @@ export function TaskList({ tasks, status, next, failed, replayCursor }: { tasks:
   );
 }
 
-export function TaskDetail({ task, attempts }: { task: TaskJson; attempts: AttemptJson[] }) {
+export function TaskDetail({ task, attempts, payload }: { task: TaskJson; attempts: AttemptJson[]; payload?: PayloadJson }) {
   const rows: [string, string | number | null][] = [
     ['hook', `${task.method} ${task.url}`], ['attempts', `${task.attempts} (max retries ${task.max_retries}, timeout ${task.timeout}s)`],
     ['created', when(task.created_at)], ['updated', when(task.updated_at)], ['due', when(task.due_at)],
@@ -92,6 +92,7 @@ export function TaskDetail({ task, attempts }: { task: TaskJson; attempts: Attem
           <button class="danger">Delete</button>
         </form>
       </div>
+      {payload && <Payload payload={payload} />}
       <h2>Attempts</h2>
       <table class="attempts">
         <thead><tr><th>#</th><th>started</th><th>duration</th><th>result</th><th>response (first 1 KiB)</th></tr></thead>
@@ -108,3 +109,25 @@ export function TaskDetail({ task, attempts }: { task: TaskJson; attempts: Attem
     </section>
   );
 }
+
+// What the task sends its hook: shown escaped (JSX escapes text) and cut to PAYLOAD_SHOWN characters.
+type PayloadJson = { body: string | null; body_base64: string | null; content_type: string | null; headers: Record<string, string> };
+const PAYLOAD_SHOWN = 4096;
+const cut = (s: string) => (s.length > PAYLOAD_SHOWN ? `${s.slice(0, PAYLOAD_SHOWN)}… (${s.length - PAYLOAD_SHOWN} more characters)` : s);
+
+function Payload({ payload }: { payload: PayloadJson }) {
+  const headers = Object.entries(payload.headers).filter(([k]) => !k.startsWith('torque-'));
+  return (
+    <section class="payload">
+      <h2>Payload</h2>
+      <dl>
+        <dt>content type</dt><dd>{payload.content_type ?? '—'}</dd>
+        {headers.map(([k, v]) => (<><dt class="mono">{k}</dt><dd class="mono">{v}</dd></>))}
+      </dl>
+      {payload.body_base64 === null ? <p class="empty">No body.</p>
+        : payload.body !== null ? <pre id="payload-body">{cut(payload.body)}</pre>
+        : <><p>Not text; base64:</p><pre id="payload-body">{cut(payload.body_base64)}</pre></>}
+    </section>
+  );
+}
+
