@@ -1,3 +1,4 @@
+import { MAX_SHARDS } from './ids';
 import { z } from 'zod';
 import { normalizePattern } from './hook/hosts';
 import { CONSUMER_WALL_S, D1_MAX_ROW_BYTES, MEMORY_PER_REQUEST_BYTE, REQUEST_MEMORY_BYTES } from './platform';
@@ -74,9 +75,13 @@ export function signingKeyBytes(secret: string): Uint8Array | null {
   return raw.length >= MIN_SECRET_BYTES && raw.length <= MAX_SECRET_BYTES ? raw : null;
 }
 
-// D1 bindings holding tasks: `DB` (number 0, also home of apps and keys) and `DB_1` .. `DB_31`,
+// D1 bindings holding tasks: `DB` (number 0, also home of apps and keys) and `DB_1` .. `DB_<MAX_SHARDS - 1>`,
 // whose number is what a task id's last char names, so a list may grow (or be reordered) freely.
-export const bindingShard = (name: string) => (name === 'DB' ? 0 : Number(name.match(/^DB_([1-9]|[12]\d|3[01])$/)?.[1] ?? NaN));
+export const bindingShard = (name: string) => {
+  if (name === 'DB') return 0;
+  const n = Number(name.match(/^DB_([1-9]\d?)$/)?.[1] ?? NaN);
+  return n < MAX_SHARDS ? n : NaN;
+};
 const databaseList = (def: string) =>
   z
     .string()
@@ -85,7 +90,7 @@ const databaseList = (def: string) =>
       const names = (v ?? def).split(',').map((p) => p.trim()).filter(Boolean);
       const bad = names.find((n) => Number.isNaN(bindingShard(n)));
       if (bad) {
-        ctx.addIssue({ code: 'custom', message: `must list D1 binding names DB, DB_1 .. DB_31; "${bad}" is not one` });
+        ctx.addIssue({ code: 'custom', message: `must list D1 binding names DB, DB_1 .. DB_${MAX_SHARDS - 1}; "${bad}" is not one` });
         return z.NEVER;
       }
       return [...new Set(names)];
@@ -196,7 +201,11 @@ const ConfigSchema = z
   })
   // The most a /batch or a topic publish may carry: BATCH_FACTOR bodies, unless that would exceed
   // the request memory budget (see platform.ts): 4 MiB by default, 4,448,683 bytes at most.
-  .transform((c) => ({ ...c, MAX_BATCH_BYTES: Math.min(BATCH_FACTOR * c.MAX_BODY_BYTES, Math.floor(REQUEST_MEMORY_BYTES / MEMORY_PER_REQUEST_BYTE)) }));
+  .transform((c) => ({ ...c, MAX_BATCH_BYTES: Math.min(BATCH_FACTOR * c.MAX_BODY_BYTES, Math.floor(REQUEST_MEMORY_BYTES / MEMORY_PER_REQUEST_BYTE)), ms: inMs(c) }));
+
+/** The durations the code counts in milliseconds (vars give seconds), converted once. */
+const inMs = (c: Record<(typeof MS)[number], number>) => Object.fromEntries(MS.map((k) => [k, c[k] * 1000])) as Record<(typeof MS)[number], number>;
+const MS = ['SWEEP_GRACE', 'SWEEP_WALK_LAG', 'BREAKER_INTERVAL', 'COMPLETED_TTL', 'FAILED_TTL', 'IDEMPOTENCY_TTL', 'CONSUMER_BUDGET'] as const;
 
 export type Config = z.output<typeof ConfigSchema>;
 

@@ -27,6 +27,9 @@ export async function secretMatches(secret: string, hash: string): Promise<boole
   return a.length === b.length && crypto.subtle.timingSafeEqual(a, b);
 }
 
+/** The token of an `Authorization: Bearer <token>` header (any case of Bearer), or undefined. */
+export const bearerToken = (authorization: string | undefined) => authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
+
 export async function tokensEqual(a: string, b: string): Promise<boolean> {
   // Hash both first so the comparison length never depends on the secret.
   const [ha, hb] = await Promise.all([sha256Hex(a), sha256Hex(b)]);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRetryAfter, retryDelay } from '../src/dispatch/backoff';
 import { decideNext } from '../src/dispatch/outcome';
 
-const cfg = { MIN_RETRY_DELAY: 2, MAX_RETRY_DELAY: 7200, COMPLETED_TTL: 10, FAILED_TTL: 20 };
+const cfg = { MIN_RETRY_DELAY: 2, MAX_RETRY_DELAY: 7200, ms: { COMPLETED_TTL: 10_000, FAILED_TTL: 20_000 } };
 const middle = () => 0.5; // the jitter's midpoint: the base delay itself
 
 describe('backoff arithmetic', () => {

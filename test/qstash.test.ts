@@ -100,7 +100,7 @@ describe('Upstash-Retry-Delay expressions', () => {
   });
 
   it('sets the wait before each retry of a /v2 task (seconds, capped; Retry-After may lengthen it)', () => {
-    const cfg = { MIN_RETRY_DELAY: 1, MAX_RETRY_DELAY: 60, COMPLETED_TTL: 10, FAILED_TTL: 10 };
+    const cfg = { MIN_RETRY_DELAY: 1, MAX_RETRY_DELAY: 60, ms: { COMPLETED_TTL: 10_000, FAILED_TTL: 10_000 } };
     const after = (attempts: number, retryAfter: number | null = null) =>
       decideNext({ attempts, maxRetries: 10, retryBase: 0 }, { outcome: 'http', retryAfter }, cfg, 0, '1000 * (1 + retried)');
     expect([1, 2, 3].map((n) => after(n))).toEqual([{ status: 'retry', dueAt: 1000 }, { status: 'retry', dueAt: 2000 }, { status: 'retry', dueAt: 3000 }]);

@@ -31,7 +31,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
   const cfg = getConfig(realEnv);
   const shards = openShards(realEnv, cfg);
   const start = Date.now();
-  const graceMs = cfg.SWEEP_GRACE * 1000;
+  const graceMs = cfg.ms.SWEEP_GRACE;
   // Every outgoing call of this invocation (hooks, queue sends, alerts, flow gates) shares one
   // budget of connections (connections.ts); D1 goes through the bindings as it is.
   const conns = connections();
@@ -73,7 +73,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
         waiting.unshift(...take);
         break;
       }
-      const wave = await claimWave(take, shardOf, { graceMs, budgetEnd: start + cfg.CONSUMER_BUDGET * 1000, statements, releasing });
+      const wave = await claimWave(take, shardOf, { graceMs, budgetEnd: start + cfg.ms.CONSUMER_BUDGET, statements, releasing });
       slots.add(wave.claimed);
       notClaimed.push(...wave.notClaimed);
       bigBodies = wave.bigBodies;

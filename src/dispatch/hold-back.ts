@@ -20,7 +20,7 @@ export function holdBacks(env: Env, cfg: Config, statements: StatementBudget) {
       if (held.length === 0) return;
       const rows = held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt }));
       // Each try sends its statements, so each try spends them.
-      pending.push(retryTransient(() => (statements.spend(UNCLAIM_STATEMENTS), unclaimTasks(shard.db, rows, Date.now(), cfg.SWEEP_GRACE * 1000)))
+      pending.push(retryTransient(() => (statements.spend(UNCLAIM_STATEMENTS), unclaimTasks(shard.db, rows, Date.now(), cfg.ms.SWEEP_GRACE)))
         .then(() => nudge(env, rows))
         // Left in_progress, they are put back by the sweeper once their lease runs out.
         .catch((err) => console.error('holding back tasks failed', err)));

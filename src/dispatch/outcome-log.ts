@@ -13,7 +13,7 @@ export const FLUSH_EVERY_MS = 1000;
  * at most once per FLUSH_EVERY_MS while the invocation's statement budget allows, then at the end.
  */
 export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudget) {
-  const graceMs = cfg.SWEEP_GRACE * 1000;
+  const graceMs = cfg.ms.SWEEP_GRACE;
   let buffer: Outcome[] = [];
   let last = Date.now();
   let chain = Promise.resolve();

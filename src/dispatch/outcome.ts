@@ -8,7 +8,7 @@ import { storedRetryDelay } from '../hook/qstash';
 import { evalRetryDelay } from '../hook/retry-delay';
 import { logEvent } from '../log';
 
-type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY' | 'COMPLETED_TTL' | 'FAILED_TTL'>;
+type Policy = Pick<Config, 'MIN_RETRY_DELAY' | 'MAX_RETRY_DELAY'> & { ms: Pick<Config['ms'], 'COMPLETED_TTL' | 'FAILED_TTL'> };
 
 /**
  * What happens to a task after an attempt. `task.attempts` counts attempts started, this one
@@ -21,11 +21,11 @@ export function decideNext(
   now: number,
   retryDelayExpression?: string, // a /v2 task's Upstash-Retry-Delay (ms over `retried`)
 ): Next {
-  if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.COMPLETED_TTL * 1000 };
+  if (result.outcome === 'ok') return { status: 'completed', expiresAt: now + cfg.ms.COMPLETED_TTL };
   const retriesUsed = task.attempts - task.retryBase - 1;
   // 410 Gone, a refused host and a request that cannot be built will not get better by waiting.
   if (result.outcome === 'gone' || result.outcome === 'blocked' || result.outcome === 'invalid' || retriesUsed >= task.maxRetries) {
-    return { status: 'failed', expiresAt: now + cfg.FAILED_TTL * 1000 };
+    return { status: 'failed', expiresAt: now + cfg.ms.FAILED_TTL };
   }
   const kind = result.outcome === 'network' ? 'network' : 'http';
   const custom = retryDelayExpression === undefined ? null : evalRetryDelay(retryDelayExpression, retriesUsed, cfg.MAX_RETRY_DELAY);

@@ -23,7 +23,7 @@ const IDLE_OPEN_MS = 3_600_000;
 /** The cron tick's care of circuits: drop those that mean nothing any more, then alert. */
 export async function tendCircuits(cfg: Config, home: DB, now: number): Promise<void> {
   // Closed circuits count failures in a row: a last failure 10 intervals old ends the run.
-  await pruneCircuits(home, now, 10 * cfg.BREAKER_INTERVAL * 1000, IDLE_OPEN_MS);
+  await pruneCircuits(home, now, 10 * cfg.ms.BREAKER_INTERVAL, IDLE_OPEN_MS);
   await sendCircuitAlerts(cfg, home, now);
 }
 

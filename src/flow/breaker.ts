@@ -50,7 +50,7 @@ export async function releaseHeld(env: Env, cfg: Config, shards: Shards, app: st
     const shard = shards.of(id);
     if (shard) byShard.get(shard)?.push({ app, id }) ?? byShard.set(shard, [{ app, id }]);
   }
-  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, cfg.SWEEP_GRACE * 1000)))).flat();
+  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, cfg.ms.SWEEP_GRACE)))).flat();
   await nudge(env, moved, now);
   return moved.length;
 }
@@ -60,7 +60,7 @@ type Held = { task: TaskRow; dueAt: number };
 export function breakers(env: Env, cfg: Config, shards: Shards) {
   const home = shards.home.db;
   const on = cfg.BREAKER_THRESHOLD > 0;
-  const intervalMs = cfg.BREAKER_INTERVAL * 1000;
+  const intervalMs = cfg.ms.BREAKER_INTERVAL;
   // The circuits of the destinations this invocation has seen (null: none), read as they appear.
   const view = new Map<string, CircuitRow | null>();
   const key = (app: string, destination: string) => `${app}\n${destination}`;

@@ -6,7 +6,7 @@ import { openShards } from '../store/shards';
 import { DEFAULT_APP, findLiveKey } from '../store/apps';
 import { apiError } from './errors';
 import { DELIVERY_HEADERS } from '../hook/headers';
-import { parseKey, secretMatches } from '../keys';
+import { bearerToken, parseKey, secretMatches } from '../keys';
 import type { AppEnv } from './types';
 
 /** Parses config and opens the database once per request, for every route. */
@@ -34,7 +34,7 @@ export const refuseLoops = createMiddleware<AppEnv>(async (c, next) => {
 
 /** The three ways a client may present a key: the seed's `api_key`, Torque-Api-Key, or Bearer. */
 function presentedKey(h: (name: string) => string | undefined): string | undefined {
-  const bearer = h('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const bearer = bearerToken(h('authorization'));
   return bearer ?? h('torque-api-key') ?? h('api_key') ?? h('api-key');
 }
 

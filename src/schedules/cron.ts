@@ -48,7 +48,14 @@ export function cronProblem(expr: string, timezone: string): { field: 'cron' | '
 }
 
 /** The first run strictly after `after` (ms), or null if there is none. */
-export function nextRun(expr: string, timezone: string, after: number): number | null {
+export function nextRun(expr: string, timezone: string, after: number): number {
   const next = new Cron(forCroner(expr, false), { timezone, paused: true }).nextRun(new Date(after));
-  return next ? next.getTime() : null;
+  return next ? next.getTime() : NEVER;
 }
+
+/**
+ * The next run of a schedule that will not run again: the latest time a Date holds, so the tick's
+ * index on next_run_at never reaches it. Shown as no next run.
+ */
+export const NEVER = 8_640_000_000_000_000;
+export const runsAgain = (at: number) => at < NEVER;

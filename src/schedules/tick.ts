@@ -5,7 +5,6 @@ import { nudge } from '../tasks/nudge';
 import { nextRun } from './cron';
 
 // A run that can never come again (a date that no longer occurs) parks its schedule here.
-const NEVER = 8_640_000_000_000_000;
 
 /**
  * Turns every schedule due by `now` into one task (in the home database, with its schedule's move
@@ -19,7 +18,7 @@ export async function fireDueSchedules(env: Env, home: DB, now: number, chunks: 
   const due = await dueSchedules(home, now, chunks * FIRE_CHUNK);
   let made = 0;
   for (let i = 0; i < due.length; i += FIRE_CHUNK) {
-    const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) ?? NEVER }));
+    const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) }));
     const tasks = await fire(home, fires, now);
     await nudge(env, tasks, now);
     made += tasks.length;

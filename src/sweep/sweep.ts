@@ -63,28 +63,28 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
 }
 
 async function sweepOne(env: Env, cfg: Config, db: DB, now: number, budget: TickBudget) {
-  const grace = cfg.SWEEP_GRACE * 1000;
+  const grace = cfg.ms.SWEEP_GRACE;
   // The rows are updated before they are sent: if the queue is down, the send fails but the sweep
   // goes on (deletions still happen), and the tasks come back on a later run.
   const send = (due: Due[]) => nudge(env, due, now);
   // New tasks first: the walk hands the unfinished ones to the wake index, which comes next.
-  const lag = cfg.SWEEP_WALK_LAG * 1000;
+  const lag = cfg.ms.SWEEP_WALK_LAG;
   const folded = await foldNew(db, now, lag, grace, budget);
   const report = { recovered: 0, resent: 0, deleted: 0, caughtUp: folded };
   const woken = await inRounds(budget, WAKE_ROUND_COST, WAKE_CHUNK, async () => {
-    const round = await wakeRound(db, now, grace, cfg.FAILED_TTL * 1000, WAKE_CHUNK);
+    const round = await wakeRound(db, now, grace, cfg.ms.FAILED_TTL, WAKE_CHUNK);
     await send(round.send);
     report.recovered += round.recovered;
     report.resent += round.resent;
     report.deleted += round.deleted;
     return round.seen;
   });
-  const expired = await expireOld(db, now, lag, cfg.COMPLETED_TTL * 1000, budget);
+  const expired = await expireOld(db, now, lag, cfg.ms.COMPLETED_TTL, budget);
   report.deleted += expired.deleted;
   report.caughtUp &&= woken && expired.caughtUp;
   await pruneStats(db, now);
   // A key whose task still lives is looked at again an hour later at the soonest.
   // Rounds of two statements, within the tick's budget as the rest of the sweep.
-  await inRounds(budget, 2, PRUNE_KEYS_CHUNK, () => pruneKeys(db, now, Math.max(cfg.IDEMPOTENCY_TTL * 1000, 3_600_000)));
+  await inRounds(budget, 2, PRUNE_KEYS_CHUNK, () => pruneKeys(db, now, Math.max(cfg.ms.IDEMPOTENCY_TTL, 3_600_000)));
   return report;
 }

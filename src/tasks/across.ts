@@ -3,7 +3,7 @@ import { deleteAnswersAt } from '../start-window';
 import type { TaskStatus } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
 import { countApps, mergeCounts, minuteSeries as seriesIn, noCounts, type AppCounts, type Throughput } from '../store/stats';
-import * as one from '../store/tasks';
+import * as taskStore from '../store/tasks'; // one database's statements
 
 // What an app asks of all its tasks, wherever they live. A task by id goes to the one database its
 // id names; a read over an app asks every database and merges. Per-request D1 budgets (1,000
@@ -13,17 +13,17 @@ import * as one from '../store/tasks';
 /** A task of the app by id; undefined if there is none (or the id names no database of ours). */
 export function getTask(shards: Shards, appId: string, id: string) {
   const shard = shards.of(id);
-  return shard ? one.getTask(shard.db, appId, id) : Promise.resolve(undefined);
+  return shard ? taskStore.getTask(shard.db, appId, id) : Promise.resolve(undefined);
 }
 
 /** The same, with the task's body (GET /tasks/{id}?include=body). */
 export function getTaskWithBody(shards: Shards, appId: string, id: string) {
   const shard = shards.of(id);
-  return shard ? one.getTaskWithBody(shard.db, appId, id) : Promise.resolve(undefined);
+  return shard ? taskStore.getTaskWithBody(shard.db, appId, id) : Promise.resolve(undefined);
 }
 
 export function listAttempts(shards: Shards, id: string) {
-  return one.listAttempts(shards.of(id)!.db, id);
+  return taskStore.listAttempts(shards.of(id)!.db, id);
 }
 
 /**
@@ -40,7 +40,7 @@ async function settle(lastClaim: number | null) {
 export async function deleteTask(shards: Shards, appId: string, id: string): Promise<boolean> {
   const shard = shards.of(id);
   if (!shard) return false;
-  const { deleted, lastClaim } = await one.deleteTask(shard.db, appId, id);
+  const { deleted, lastClaim } = await taskStore.deleteTask(shard.db, appId, id);
   await settle(lastClaim);
   return deleted > 0;
 }
@@ -60,7 +60,7 @@ export function mergePages<T extends { id: string }>(pages: { items: T[]; next: 
 
 export async function listTasks(shards: Shards, appId: string, opts: { status?: TaskStatus; scheduleId?: string; before?: string; limit: number }) {
   const pages = await Promise.all(shards.all.map(async (s) => {
-    const { tasks, next } = await one.listTasks(s.db, appId, opts);
+    const { tasks, next } = await taskStore.listTasks(s.db, appId, opts);
     return { items: tasks, next };
   }));
   const { items, next } = mergePages(pages, opts.limit);
@@ -80,7 +80,7 @@ async function everywhere<R>(shards: Shards, walk: (s: Shard, share: number) => 
 }
 
 export async function deleteTasks(shards: Shards, appId: string, opts: { status?: TaskStatus; before?: string }) {
-  const { results, next } = await everywhere(shards, (s, share) => one.deleteTasks(s.db, appId, opts, share));
+  const { results, next } = await everywhere(shards, (s, share) => taskStore.deleteTasks(s.db, appId, opts, share));
   const claims = results.flatMap((r) => (r.lastClaim == null ? [] : [r.lastClaim]));
   await settle(claims.length ? Math.max(...claims) : null);
   return { total: results.reduce((n, r) => n + r.total, 0), next };

@@ -92,7 +92,7 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     createdAt: now,
     updatedAt: now,
     dueAt: due,
-    wakeAt: trackDelayed(due, now, cfg.SWEEP_GRACE * 1000, cfg.SWEEP_WALK_LAG * 1000),
+    wakeAt: trackDelayed(due, now, cfg.ms.SWEEP_GRACE, cfg.ms.SWEEP_WALK_LAG),
     idempotencyKey: input.idempotencyKey ?? null,
     flowKey: input.flowKey ?? null,
     callbackUrl: input.callback ?? null,
@@ -112,7 +112,7 @@ function firstAttempt(cfg: Config, input: TaskInput, now: number, field: string)
 /** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
 export async function replay(shards: Shards, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
   const shard = shards.of(id);
-  const task = shard && (await replayTask(shard.db, appId, id, now, cfg.SWEEP_GRACE * 1000));
+  const task = shard && (await replayTask(shard.db, appId, id, now, cfg.ms.SWEEP_GRACE));
   if (task && task !== 'busy') await nudge(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }

@@ -62,7 +62,7 @@ async function store(shard: Shard, env: Env, rows: InsertRow[], claims: KeyClaim
  * key's database; rows sharing a key (in one batch, or in concurrent requests) make one task.
  */
 export async function enqueue(shards: Shards, env: Env, built: Built[], now = Date.now()): Promise<Enqueued[]> {
-  const ttl = getConfig(env).IDEMPOTENCY_TTL * 1000;
+  const ttl = getConfig(env).ms.IDEMPOTENCY_TTL;
   const app = built[0].appId;
   const keys = [...new Set(built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : [])))];
   const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
@@ -103,7 +103,7 @@ const firstOf = (slot: number[], i: number) => slot.indexOf(slot[i]) === i;
  */
 export async function publish(shards: Shards, env: Env, topic: string, built: Built[], key?: string, now = Date.now()): Promise<{ tasks: Enqueued[]; created: boolean }> {
   if (!key) return { tasks: await enqueue(shards, env, built, now), created: true };
-  const ttl = getConfig(env).IDEMPOTENCY_TTL * 1000;
+  const ttl = getConfig(env).ms.IDEMPOTENCY_TTL;
   const app = built[0].appId;
   const derived = publishKey(topic, key);
   const shard = shards.forKey(app, derived);

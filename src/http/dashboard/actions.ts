@@ -12,7 +12,6 @@ import { apiError, notFound } from '../errors';
 import { flowKey } from '../routes/params';
 import type { AppEnv } from '../types';
 
-const NEVER = 8_640_000_000_000_000;
 
 /** One named form field, validated like the API's own parameter. */
 async function field<T>(form: Promise<Record<string, unknown>>, name: string, schema: z.ZodType<T>): Promise<T> {
@@ -27,7 +26,7 @@ export const dashboardActions = new Hono<AppEnv>()
   .post('/dashboard/replay', async (c) => {
     const cursor = await field(c.req.parseBody(), 'cursor', z.string().regex(/^[0-9A-Za-z]{1,64}$/).optional());
     const now = Date.now();
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').SWEEP_GRACE * 1000, cursor);
+    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, cursor);
     await nudge(c.env, replayed, now);
     return c.redirect(`/dashboard?replayed=${replayed.length}${next ? `&more=${encodeURIComponent(next)}` : ''}`, 303);
   })
@@ -55,6 +54,6 @@ async function pauseSchedule(c: Context<AppEnv>, pause: boolean) {
   const found = await getSchedule(c.get('db'), c.get('app'), c.req.param('id') ?? '');
   if (!found) throw notFound('schedule');
   const now = Date.now();
-  await setSchedulePaused(c.get('db'), c.get('app'), found.id, pause, pause ? null : (nextRun(found.cron, found.timezone, now) ?? NEVER), now);
+  await setSchedulePaused(c.get('db'), c.get('app'), found.id, pause, pause ? null : nextRun(found.cron, found.timezone, now), now);
   return c.redirect('/dashboard/schedules', 303);
 }

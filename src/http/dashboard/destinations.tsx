@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { runsAgain } from '../../schedules/cron';
 import type { CircuitRow } from '../../store/circuits';
 import type { FlowRow } from '../../store/flows';
 import type { ScheduleRow } from '../../store/schedules';
@@ -66,7 +67,7 @@ export function Schedules({ schedules }: { schedules: ScheduleRow[] }) {
         {schedules.map((s) => (
           <tr data-schedule={s.id}>
             <td>{s.name ?? s.id}</td><td class="mono">{`${s.cron} (${s.timezone})`}</td><td class="url">{s.url}</td>
-            <td>{s.paused ? 'paused' : s.nextRunAt > 8e15 ? '—' : when(s.nextRunAt)}</td><td>{s.lastRunAt ? when(s.lastRunAt) : '—'}</td>
+            <td>{s.paused ? 'paused' : !runsAgain(s.nextRunAt) ? '—' : when(s.nextRunAt)}</td><td>{s.lastRunAt ? when(s.lastRunAt) : '—'}</td>
             <td>{s.lastTaskId ? <a href={`/dashboard/tasks/${s.lastTaskId}`} class="mono">{s.lastTaskId}</a> : '—'}</td>
             <td class="controls">
               <Act action={`/dashboard/schedules/${s.id}/${s.paused ? 'resume' : 'pause'}`} label={s.paused ? 'Resume' : 'Pause'} />

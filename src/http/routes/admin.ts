@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import { addKey, createApp, getApp, listApps, revokeKey } from '../../store/apps';
 import { apiError, notFound } from '../errors';
 import { randomToken } from '../../ids';
-import { mintKey, tokensEqual } from '../../keys';
+import { bearerToken, mintKey, tokensEqual } from '../../keys';
 import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import type { AppEnv } from '../types';
 import { pathId } from './params';
@@ -12,7 +12,7 @@ import { pathId } from './params';
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const token = c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'the admin API is disabled (set the ADMIN_TOKEN secret)');
-  const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const presented = bearerToken(c.req.header('authorization'));
   if (!presented || !(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
   }

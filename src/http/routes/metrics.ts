@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import { tokensEqual } from '../../keys';
+import { bearerToken, tokensEqual } from '../../keys';
 import type { AppCounts } from '../../store/stats';
 import { metrics, overdueSeconds } from '../../tasks/across';
 import { apiError } from '../errors';
@@ -31,7 +31,7 @@ function render(apps: AppCounts[], now: number): string {
 export const requireMetrics = createMiddleware<AppEnv>(async (c, next) => {
   const token = c.get('config').METRICS_TOKEN ?? c.get('config').ADMIN_TOKEN;
   if (!token) throw apiError(404, 'not_found', 'metrics are disabled (set the METRICS_TOKEN secret)');
-  const presented = c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1] ?? '';
+  const presented = bearerToken(c.req.header('authorization')) ?? '';
   if (!(await tokensEqual(presented, token))) {
     throw apiError(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="torque-metrics"' });
   }

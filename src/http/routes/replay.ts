@@ -50,7 +50,7 @@ export const replayApp = new OpenAPIHono<AppEnv>()
   .openapi(retryMany, async (c) => {
     const now = Date.now();
     const { status, cursor } = c.req.valid('query');
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), status, now, c.get('config').SWEEP_GRACE * 1000, cursor);
+    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), status, now, c.get('config').ms.SWEEP_GRACE, cursor);
     await nudge(c.env, replayed, now);
     return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
-import { cronProblem, nextRun } from '../../schedules/cron';
+import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedulePaused, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
@@ -29,7 +29,7 @@ const ScheduleDetailSchema = ScheduleSchema.extend({
   body: z.string().nullable().openapi({ description: 'the same body as text, when it is valid UTF-8' }),
 }).openapi('ScheduleDetail');
 
-const iso = (ms: number | null) => (ms == null || ms > 8e15 ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => (ms == null || !runsAgain(ms) ? null : new Date(ms).toISOString());
 const scheduleJson = (s: ScheduleRow, lastStatus: string | null = null) => ({
   id: s.id, name: s.name, cron: s.cron, timezone: s.timezone, url: s.url, method: s.method,
   timeout: s.timeout, max_retries: s.maxRetries, flow_key: s.flowKey, headers: templateHeaders(s), paused: s.paused,
@@ -66,7 +66,7 @@ function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof Sched
     name: p.name === undefined ? s.name : p.name, cron: cron.trim(), timezone,
     url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
     timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, updatedAt: now,
-    ...(rescheduled ? { nextRunAt: nextRun(cron, timezone, now) ?? 8_640_000_000_000_000 } : {}),
+    ...(rescheduled ? { nextRunAt: nextRun(cron, timezone, now) } : {}),
   };
 }
 
@@ -93,7 +93,7 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
       appId: c.get('app'), id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
       url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
       timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
-      nextRunAt: nextRun(input.cron, timezone, now)!, createdAt: now, updatedAt: now,
+      nextRunAt: nextRun(input.cron, timezone, now), createdAt: now, updatedAt: now,
     }, max);
     if (!row) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     c.header('Location', `/schedules/${row.id}`);
@@ -153,6 +153,6 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const now = Date.now();
     const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
-    const row = await setSchedulePaused(c.get('db'), c.get('app'), found.id, false, nextRun(found.cron, found.timezone, now) ?? 8_640_000_000_000_000, now);
+    const row = await setSchedulePaused(c.get('db'), c.get('app'), found.id, false, nextRun(found.cron, found.timezone, now), now);
     return c.json(scheduleJson(row!), 200);
   });

@@ -154,7 +154,7 @@ export const messagesApp = new Hono<AppEnv>()
       }));
       return c.json({ responses: ids.filter((_, i) => retried[i]).map((id) => ({ messageId: id })) });
     }
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').SWEEP_GRACE * 1000, c.req.query('cursor') || undefined);
+    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, c.req.query('cursor') || undefined);
     await nudge(c.env, replayed, now);
     return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });
   });

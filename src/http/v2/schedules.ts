@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import { newId } from '../../ids';
-import { cronProblem, nextRun } from '../../schedules/cron';
+import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
 import { apiError } from '../errors';
 import { limitBody, rateLimit } from '../middleware';
@@ -13,7 +13,6 @@ import { applyFlows, decodeDestination, messageRows, pathDestination } from './p
 // QStash schedules on Torque's schedules: the cron tick makes each run's task from the template,
 // whose stored headers carry the QStash mark (signed deliveries) and Upstash-Schedule-Id.
 
-const NEVER = 8_640_000_000_000_000;
 // A schedule id is a path segment (as a native name) that fits the ids column as Torque's own do.
 const ID = pathName.max(64, 'must be at most 64 characters');
 
@@ -33,7 +32,7 @@ function scheduleJson(s: ScheduleRow) {
     retries: s.maxRetries, timeout: s.timeout, isPaused: s.paused, callerIp: '',
     ...(s.flowKey ? { flowControlKey: s.flowKey } : {}), ...(h[QSTASH_LABEL] ? { label: h[QSTASH_LABEL] } : {}),
     ...(h[QSTASH_RETRY_DELAY] ? { retryDelayExpression: h[QSTASH_RETRY_DELAY] } : {}),
-    ...(s.lastRunAt ? { lastScheduleTime: s.lastRunAt } : {}), ...(!s.paused && s.nextRunAt < NEVER ? { nextScheduleTime: s.nextRunAt } : {}),
+    ...(s.lastRunAt ? { lastScheduleTime: s.lastRunAt } : {}), ...(!s.paused && runsAgain(s.nextRunAt) ? { nextScheduleTime: s.nextRunAt } : {}),
   };
 }
 
@@ -44,7 +43,7 @@ async function pause(c: Context<AppEnv>, paused: boolean) {
   const found = await getSchedule(c.get('db'), c.get('app'), id);
   if (!found) throw notFound(id);
   const now = Date.now();
-  await setSchedulePaused(c.get('db'), c.get('app'), id, paused, paused ? null : nextRun(found.cron, found.timezone, now) ?? NEVER, now);
+  await setSchedulePaused(c.get('db'), c.get('app'), id, paused, paused ? null : nextRun(found.cron, found.timezone, now), now);
   return c.body(null, 200);
 }
 
@@ -78,7 +77,7 @@ export const schedulesV2 = new Hono<AppEnv>()
     const saved = await putSchedule(c.get('db'), {
       appId: c.get('app'), id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
       contentType: t.contentType ?? null, timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
-      nextRunAt: nextRun(cron, timezone, now) ?? NEVER, createdAt: now, updatedAt: now,
+      nextRunAt: nextRun(cron, timezone, now), createdAt: now, updatedAt: now,
     }, max);
     if (!saved) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     await applyFlows(c, [o], now);
