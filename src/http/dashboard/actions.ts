@@ -2,10 +2,10 @@
 // like the task actions) doing what the matching API call does, then back to the page it came from.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { nextRun } from '../../schedules/cron';
 import { resetDestination } from '../../flow/reset';
 import { setPaused } from '../../store/flows';
-import { deleteSchedule, getSchedule, setSchedulePaused } from '../../store/schedules';
+import { deleteSchedule } from '../../store/schedules';
+import { setPaused as setSchedulePaused } from '../../schedules/pause';
 import { replayTasks } from '../../tasks/across';
 import { nudge } from '../../tasks/nudge';
 import { apiError, notFound } from '../errors';
@@ -51,9 +51,6 @@ async function pauseFlow(c: Context<AppEnv>, pause: boolean) {
 }
 
 async function pauseSchedule(c: Context<AppEnv>, pause: boolean) {
-  const found = await getSchedule(c.get('db'), c.get('app'), c.req.param('id') ?? '');
-  if (!found) throw notFound('schedule');
-  const now = Date.now();
-  await setSchedulePaused(c.get('db'), c.get('app'), found.id, pause, pause ? null : nextRun(found.cron, found.timezone, now), now);
+  if (!(await setSchedulePaused(c.get('db'), c.get('app'), c.req.param('id') ?? '', pause))) throw notFound('schedule');
   return c.redirect('/dashboard/schedules', 303);
 }

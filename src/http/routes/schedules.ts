@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { createSchedule, deleteSchedule, getSchedule, listSchedules, setSchedulePaused, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
+import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
+import { setPaused } from '../../schedules/pause';
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
@@ -142,7 +143,7 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     method: 'post', path: '/schedules/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await setSchedulePaused(c.get('db'), c.get('app'), c.req.valid('param').id, true, null, Date.now());
+    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, true);
     if (!row) throw notFound('schedule');
     return c.json(scheduleJson(row), 200);
   })
@@ -150,9 +151,7 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     method: 'post', path: '/schedules/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const now = Date.now();
-    const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
-    if (!found) throw notFound('schedule');
-    const row = await setSchedulePaused(c.get('db'), c.get('app'), found.id, false, nextRun(found.cron, found.timezone, now), now);
-    return c.json(scheduleJson(row!), 200);
+    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, false);
+    if (!row) throw notFound('schedule');
+    return c.json(scheduleJson(row), 200);
   });

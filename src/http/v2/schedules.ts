@@ -2,7 +2,8 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { deleteSchedule, getSchedule, listSchedules, putSchedule, setSchedulePaused, type ScheduleRow } from '../../store/schedules';
+import { deleteSchedule, getSchedule, listSchedules, putSchedule, type ScheduleRow } from '../../store/schedules';
+import { setPaused } from '../../schedules/pause';
 import { apiError } from '../errors';
 import { limitBody, rateLimit } from '../middleware';
 import { pathName } from '../routes/params';
@@ -40,10 +41,7 @@ const notFound = (id: string) => apiError(404, 'not_found', `schedule ${id} not 
 
 async function pause(c: Context<AppEnv>, paused: boolean) {
   const id = c.req.param('id')!;
-  const found = await getSchedule(c.get('db'), c.get('app'), id);
-  if (!found) throw notFound(id);
-  const now = Date.now();
-  await setSchedulePaused(c.get('db'), c.get('app'), id, paused, paused ? null : nextRun(found.cron, found.timezone, now), now);
+  if (!(await setPaused(c.get('db'), c.get('app'), id, paused))) throw notFound(id);
   return c.body(null, 200);
 }
 
