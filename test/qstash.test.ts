@@ -355,3 +355,26 @@ describe('/v2 holds to the native rules', () => {
     expect(await env.DB.prepare(`SELECT rate FROM flows WHERE app_id = 'default' AND key = 'v2-batch-flow'`).first('rate')).toBe(3);
   });
 });
+
+describe('/v2 bulk calls name what they act on', () => {
+  it('a bare bulk call (or a normalised .. path) does nothing; count= says "all", as the SDKs send it', async () => {
+    const waiting = ((await (await call(`/v2/publish/${hook('ok').url}`, { method: 'POST', body: 'x', headers: { 'upstash-delay': '1h' } })).json()) as { messageId: string }).messageId;
+    for (const [method, path] of [['DELETE', '/v2/messages'], ['DELETE', '/v2/dlq'], ['POST', '/v2/dlq/retry']]) {
+      const res = await call(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/count=N/);
+    }
+    // Dot segments are removed before Torque sees the path: whatever it becomes, nothing goes.
+    for (const path of ['/v2/messages/..', '/v2/messages/x/..', '/v2/dlq/%2E%2E']) expect((await call(path, { method: 'DELETE' })).status, path).toBeGreaterThanOrEqual(400);
+    expect((await getTask(waiting)).status).toBe('pending');
+    expect(((await (await call('/v2/messages?count=100', { method: 'DELETE' })).json()) as { cancelled: number }).cancelled).toBeGreaterThanOrEqual(1);
+    expect((await call(`/tasks/${waiting}`)).status).toBe(404);
+  });
+
+  it('a Deduplication-Id never meets a native Idempotency-Key of the same text', async () => {
+    const native = (await (await call(`/?url=${encodeURIComponent(hook('ok').url)}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': 'qstash:order-9' } })).json()) as { id: string };
+    const res = await call(`/v2/publish/${hook('ok').url}`, { method: 'POST', body: 'x', headers: { 'upstash-deduplication-id': 'order-9' } });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { messageId: string }).messageId).not.toBe(native.id);
+  });
+});

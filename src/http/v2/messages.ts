@@ -81,6 +81,17 @@ async function refuseFilters(c: Context<AppEnv>, ids: string) {
   if ((await c.req.arrayBuffer()).byteLength > 0) throw apiError(400, 'invalid_request', `body: this call takes no body; name ids in the query string (${ids}=...)`);
 }
 
+/**
+ * A bulk call naming no ids acts on all only when it says so with `count` (what the SDKs send for
+ * `{ all: true }`): a bare call, or a normalised path (`DELETE /v2/messages/..` arrives as
+ * `DELETE /v2/messages`), never empties a queue.
+ */
+function requireAll(c: Context<AppEnv>, ids: string) {
+  if (c.req.query('count') === undefined) {
+    throw apiError(400, 'invalid_request', `name the messages (${ids}=...), or act on all of them with count=N (the SDKs' { all: true }); a call naming neither does nothing`);
+  }
+}
+
 /** Deletes every task of these statuses (as far as one request's budget goes: call again while `cursor` is set). */
 async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: string) {
   let total = 0;
@@ -107,7 +118,8 @@ export const messagesApp = new Hono<AppEnv>()
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
     if (ids) return c.json({ cancelled: await eachId(ids, (id) => deleteTask(c.get('shards'), c.get('app'), id)) });
-    // No ids and no filter: every message not yet delivered (waiting or waiting to retry).
+    // No ids and no filter, and said so: every message not yet delivered (waiting or waiting to retry).
+    requireAll(c, 'messageIds');
     const { total } = await deleteAll(c, ['pending', 'retry']);
     return c.json({ cancelled: total });
   })
@@ -139,6 +151,7 @@ export const messagesApp = new Hono<AppEnv>()
       const deleted = await eachId(ids, async (id) => (await getTask(c.get('shards'), c.get('app'), id))?.status === 'failed' && deleteTask(c.get('shards'), c.get('app'), id));
       return c.json({ deleted });
     }
+    requireAll(c, 'dlqIds');
     const { total, next } = await deleteAll(c, ['failed'], c.req.query('cursor') || undefined);
     return c.json({ deleted: total, ...(next ? { cursor: next } : {}) });
   })
@@ -154,6 +167,7 @@ export const messagesApp = new Hono<AppEnv>()
       }));
       return c.json({ responses: ids.filter((_, i) => retried[i]).map((id) => ({ messageId: id })) });
     }
+    requireAll(c, 'dlqIds');
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, c.req.query('cursor') || undefined);
     await nudge(c.env, replayed, now);
     return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });

@@ -84,10 +84,14 @@ async function sha256Hex(parts: (string | Uint8Array | null)[]): Promise<string>
 
 /** The deduplication key of a message: its id, or a hash of destination, method, headers and body. */
 async function dedupKey(dest: string, o: PublishOptions, body: Uint8Array | null): Promise<string | undefined> {
-  if (o.deduplicationId !== undefined) return `qstash:${o.deduplicationId}`;
+  if (o.deduplicationId !== undefined && !/^[^\x00-\x1f\x7f]{1,256}$/.test(o.deduplicationId)) {
+    throw apiError(400, 'invalid_request', 'Upstash-Deduplication-Id: must be 1 to 256 characters, none of them a control character');
+  }
+  // In a namespace no native Idempotency-Key can reach (client keys hold no control characters).
+  if (o.deduplicationId !== undefined) return `\u0001qstash\n${o.deduplicationId}`;
   if (!o.contentBasedDeduplication) return undefined;
   const headers = Object.entries(o.forward).sort().map(([k, v]) => `${k}:${v}`).join('\n');
-  return `qstash-content:${await sha256Hex([dest, o.method ?? 'POST', o.contentType ?? '', headers, body])}`;
+  return `\u0001qstash-content\n${await sha256Hex([dest, o.method ?? 'POST', o.contentType ?? '', headers, body])}`;
 }
 
 // buildTask names native fields; a /v2 client sent headers, so its 4xx names those.
@@ -120,12 +124,13 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
       row = buildTask(c.get('config'), c.get('app'), {
         url, method: o.method, timeout: o.timeout, delay, max_retries: o.retries ?? QSTASH_DEFAULT_RETRIES,
         headers: o.forward, body, contentType: o.contentType,
-        idempotencyKey: key && (dest.topic !== undefined ? `${key}#${url}` : key),
         flowKey: o.flowKey, callback: o.callback, failureCallback: o.failureCallback,
       }, now, prefix);
     } catch (err) {
       throw asHeaders(err, prefix);
     }
+    // Set after buildTask, which holds client keys to printable text: this one is Torque's own.
+    row.idempotencyKey = key && (dest.topic !== undefined ? `${key}#${url}` : key);
     row.headers = JSON.stringify({
       ...o.forward, [QSTASH_MARK]: '1',
       ...(o.label !== undefined ? { [QSTASH_LABEL]: o.label } : {}),
