@@ -15,6 +15,18 @@ const page = async (path: string) => (await callWith({}, path)).text();
 const json = async <T>(res: Promise<Response>) => (await res).json() as Promise<T>;
 
 describe('dashboard pages', () => {
+  it("shows a schedule's task template (headers and body), escaped", async () => {
+    const res = await call('/schedules', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cron: '0 9 * * *', url: hook('ok').url, body: '<i>report</i>', headers: { 'X-Kind': '<u>daily</u>', 'Content-Type': 'text/plain' } }),
+    });
+    expect(res.status).toBe(201);
+    const html = await page('/dashboard/schedules');
+    expect(html).toContain('&lt;i&gt;report&lt;/i&gt;');
+    expect(html).toContain('&lt;u&gt;daily&lt;/u&gt;');
+    expect(html).not.toContain('<i>report');
+  });
+
   it("shows a task's payload and headers, escaped, and a long body cut short", async () => {
     const body = `<script>alert(1)</script>${'y'.repeat(5000)}`;
     const { task } = await enqueue(hook('ok').url, body, {}, { 'content-type': 'text/html', 'torque-passthrough-x-tenant': '<b>acme</b>' });

@@ -1,5 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { runsAgain } from '../../schedules/cron';
+import { bodyJson } from '../schemas';
+import { Payload, type PayloadJson } from './views';
 import type { CircuitRow } from '../../store/circuits';
 import type { FlowRow } from '../../store/flows';
 import type { ScheduleRow } from '../../store/schedules';
@@ -56,6 +58,12 @@ export function Destinations({ circuits, flows }: { circuits: CircuitRow[]; flow
   );
 }
 
+/** What each run's task is sent: the template's headers and body (see Payload: escaped, cut short). */
+const templateOf = (s: ScheduleRow): PayloadJson => ({
+  ...bodyJson(s.body as ArrayBuffer | null), content_type: s.contentType,
+  headers: s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {},
+});
+
 /** The schedules tab: every schedule, its next and last run, the task of its last run, and its controls. */
 export function Schedules({ schedules }: { schedules: ScheduleRow[] }) {
   if (schedules.length === 0) return <p class="empty">No schedules yet (POST /schedules makes one).</p>;
@@ -66,7 +74,8 @@ export function Schedules({ schedules }: { schedules: ScheduleRow[] }) {
       <tbody>
         {schedules.map((s) => (
           <tr data-schedule={s.id}>
-            <td>{s.name ?? s.id}</td><td class="mono">{`${s.cron} (${s.timezone})`}</td><td class="url">{s.url}</td>
+            <td>{s.name ?? s.id}</td><td class="mono">{`${s.cron} (${s.timezone})`}</td><td class="url">{`${s.method} ${s.url}`}
+              <details class="template"><summary>task template</summary><Payload title="Template" payload={templateOf(s)} /></details></td>
             <td>{s.paused ? 'paused' : !runsAgain(s.nextRunAt) ? '—' : when(s.nextRunAt)}</td><td>{s.lastRunAt ? when(s.lastRunAt) : '—'}</td>
             <td>{s.lastTaskId ? <a href={`/dashboard/tasks/${s.lastTaskId}`} class="mono">{s.lastTaskId}</a> : '—'}</td>
             <td class="controls">

@@ -111,15 +111,15 @@ export function TaskDetail({ task, attempts, payload }: { task: TaskJson; attemp
 }
 
 // What the task sends its hook: shown escaped (JSX escapes text) and cut to PAYLOAD_SHOWN characters.
-type PayloadJson = { body: string | null; body_base64: string | null; content_type: string | null; headers: Record<string, string> };
+export type PayloadJson = { body: string | null; body_base64: string | null; content_type: string | null; headers: Record<string, string> };
 const PAYLOAD_SHOWN = 4096;
 const cut = (s: string) => (s.length > PAYLOAD_SHOWN ? `${s.slice(0, PAYLOAD_SHOWN)}… (${s.length - PAYLOAD_SHOWN} more characters)` : s);
 
-function Payload({ payload }: { payload: PayloadJson }) {
+export function Payload({ payload, title = 'Payload' }: { payload: PayloadJson; title?: string }) {
   const headers = Object.entries(payload.headers).filter(([k]) => !k.startsWith('torque-'));
   return (
     <section class="payload">
-      <h2>Payload</h2>
+      <h2>{title}</h2>
       <dl>
         <dt>content type</dt><dd>{payload.content_type ?? '—'}</dd>
         {headers.map(([k, v]) => (<><dt class="mono">{k}</dt><dd class="mono">{v}</dd></>))}
