@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { commonResponses, rateLimited } from '../schemas';
+import { commonResponses, errorResponses, rateLimited } from '../schemas';
 import type { AppEnv } from '../types';
 import { VERSION } from '../../version';
 
@@ -53,7 +53,8 @@ form('/dashboard/tasks/{id}/delete', 'Dashboard: delete a task', true);
 // The operator's buttons (src/http/dashboard/actions.ts): form fields as named, signed in by the cookie.
 const button = (path: string, summary: string, params?: z.ZodObject, limits = {}) => metaApp.openAPIRegistry.registerPath({
   method: 'post', path, summary, security: cookie, ...(params ? { request: { params } } : {}),
-  responses: { 303: redirect, 401: signIn, 404: html('no such circuit or schedule'), ...commonResponses, ...limits },
+  // A button's 404 is the API's JSON error (apiError), not a page.
+  responses: { 303: redirect, 401: signIn, 404: { ...errorResponses[404], description: 'no such circuit or schedule' }, ...commonResponses, ...limits },
 });
 button('/dashboard/replay', 'Dashboard: replay a stretch of failed tasks (form field cursor, optional)', undefined, rateLimited);
 button('/dashboard/destinations/reset', 'Dashboard: reset a circuit (form field destination)');
