@@ -5,7 +5,7 @@
 // single-threaded server, running one statement at a time, each taking that long; with
 // BENCH_D1_LATENCY_MS, every call to it also takes that round trip (production D1 is a network hop away).
 import torque from '../src';
-import type { TaskMessage } from '../src/tasks/nudge';
+import type { TaskMessage } from '../src/tasks/queue-messages';
 
 export { FlowGate } from '../src';
 

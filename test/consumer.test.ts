@@ -4,7 +4,7 @@ import { verifyTorqueSignature } from '../client/verify';
 import { describe, expect, it } from 'vitest';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { handleQueue, HOOK_CONCURRENCY, MAX_IDS_PER_INVOCATION } from '../src/dispatch/consumer';
-import type { TaskMessage } from '../src/tasks/nudge';
+import type { TaskMessage } from '../src/tasks/queue-messages';
 import { call, callWith, claimed, consume, enqueue, expectCountsExact, getTask, hook, makeDue, received, recordingQueue } from './helpers';
 import { guardedD1, is, slowD1 } from './faults';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../src/config';
 import { sweep } from '../src/sweep/sweep';
-import { mergePages } from '../src/tasks/across';
+import { mergePages } from '../src/tasks/app-tasks';
 import { failingQueue, faultyD1, is } from './faults';
 import { afterWalk, callWith, consume, hook, received, recordingQueue } from './helpers';
 

@@ -3,7 +3,7 @@ import { flowControl } from '../flow/admit';
 import { breakers } from '../flow/breaker';
 import { openShards, type Shard } from '../store/shards';
 import type { TaskKey } from '../store/tasks';
-import { nudge, type TaskMessage } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort, type TaskMessage } from '../tasks/queue-messages';
 import { claimWave } from './claims';
 import { connections, throughBudget } from './connections';
 import { holdBacks } from './hold-back';
@@ -116,7 +116,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
   await circuits.flush();
   await settled;
   await Promise.all(releasing);
-  await nudge(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
+  await sendTaskMessagesBestEffort(env, [...handBack.values()].map((k) => ({ ...k, dueAt: start })));
   ack(batch, claimFailed);
 }
 

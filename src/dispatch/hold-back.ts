@@ -3,7 +3,7 @@ import { UNCLAIM_STATEMENTS, unclaimTasks } from '../store/claim';
 import { retryTransient } from '../store/errors';
 import type { TaskRow } from '../store/schema';
 import type { Shard } from '../store/shards';
-import { nudge } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { StatementBudget } from './statements';
 
 export type Held = { task: TaskRow; dueAt: number };
@@ -21,7 +21,7 @@ export function holdBacks(env: Env, cfg: Config, statements: StatementBudget) {
       const rows = held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt }));
       // Each try sends its statements, so each try spends them.
       pending.push(retryTransient(() => (statements.spend(UNCLAIM_STATEMENTS), unclaimTasks(shard.db, rows, Date.now(), cfg.ms.SWEEP_GRACE)))
-        .then(() => nudge(env, rows))
+        .then(() => sendTaskMessagesBestEffort(env, rows))
         // Left in_progress, they are put back by the sweeper once their lease runs out.
         .catch((err) => console.error('holding back tasks failed', err)));
     },

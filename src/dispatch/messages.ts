@@ -1,7 +1,7 @@
 import type { DB } from '../store';
 import type { Shard, Shards } from '../store/shards';
 import { peekTasks, type TaskKey } from '../store/tasks';
-import { nudge, type TaskMessage } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort, type TaskMessage } from '../tasks/queue-messages';
 
 // Ids one invocation takes on at all: the queues deliver about 100 (see wrangler.toml); more would
 // only wait for this invocation's 5 slots, so the rest are sent again for other invocations.
@@ -47,5 +47,5 @@ export function byShard<T>(items: T[], shardOf: (item: T) => Shard): Map<Shard, 
 export async function settleUnclaimed(db: DB, env: Env, keys: TaskKey[], now: number, handBack: Map<string, TaskKey>): Promise<void> {
   const rows = (await peekTasks(db, keys)).filter((t) => t.status === 'pending' || t.status === 'retry');
   for (const t of rows) if (t.dueAt <= now) handBack.set(t.id, t);
-  await nudge(env, rows.filter((t) => t.dueAt > now), now);
+  await sendTaskMessagesBestEffort(env, rows.filter((t) => t.dueAt > now), now);
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { DB } from '../store';
 import { OUTCOME_STATEMENTS, recordOutcomes, type Outcome } from '../store/outcomes';
-import { nudge } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import { callbackRows } from '../tasks/callbacks';
 import { isTransient, retryTransient } from '../store/errors';
 import type { StatementBudget } from './statements';
@@ -45,7 +45,7 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
       return;
     }
     const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
-    await nudge(env, [...again, ...reports.map((r) => ({ app: r.appId, id: r.id!, dueAt: r.dueAt }))]);
+    await sendTaskMessagesBestEffort(env, [...again, ...reports.map((r) => ({ app: r.appId, id: r.id!, dueAt: r.dueAt }))]);
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {

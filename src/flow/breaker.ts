@@ -4,7 +4,7 @@ import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
 import { holdAt, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
 import type { Shard, Shards } from '../store/shards';
-import { nudge } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { TaskRow } from '../store/schema';
 
 // Circuit breakers, per app and destination (the task's flow, else its URL's origin). A run of failures
@@ -51,7 +51,7 @@ export async function releaseHeld(env: Env, cfg: Config, shards: Shards, app: st
     if (shard) byShard.get(shard)?.push({ app, id }) ?? byShard.set(shard, [{ app, id }]);
   }
   const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, cfg.ms.SWEEP_GRACE)))).flat();
-  await nudge(env, moved, now);
+  await sendTaskMessagesBestEffort(env, moved, now);
   return moved.length;
 }
 

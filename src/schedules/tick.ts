@@ -1,7 +1,7 @@
 import { newId } from '../ids';
 import type { DB } from '../store';
 import { dueSchedules, fire, FIRE_CHUNK } from '../store/schedules';
-import { nudge } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import { nextRun } from './cron';
 
 // A run that can never come again (a date that no longer occurs) parks its schedule here.
@@ -20,7 +20,7 @@ export async function fireDueSchedules(env: Env, home: DB, now: number, chunks: 
   for (let i = 0; i < due.length; i += FIRE_CHUNK) {
     const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) }));
     const tasks = await fire(home, fires, now);
-    await nudge(env, tasks, now);
+    await sendTaskMessagesBestEffort(env, tasks, now);
     made += tasks.length;
   }
   return made;

@@ -3,7 +3,7 @@ import { countDelta, KEYS } from './counts';
 import type { DB } from '.';
 import { tasks, type TaskRow, type TaskStatus } from './schema';
 import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
-import { waitingWakeSql } from './watch';
+import { waitingWakeSql } from './waiting-wake';
 
 // A claim's time (updated_at) is when the database ran it, by its own clock (CLAIMED_NOW), not when
 // the invocation sent it: a claim that waited in a busy database's line would otherwise arrive
@@ -101,7 +101,7 @@ export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | '
 // ?1 [{a, i, n: attempts as claimed, d: due again}], ?2 now, ?3 grace. A claimed task that flow
 // control holds back goes back to waiting as it was: its attempt count and status unchanged, due
 // when its flow lets it go. Counters move back for tasks they cover. Its wake follows the one rule
-// (store/watch.ts): one held beyond Queues' 24 h gets no message now and must be looked at a
+// (store/waiting-wake.ts): one held beyond Queues' 24 h gets no message now and must be looked at a
 // minute before its slot, not SWEEP_GRACE after it (late, and behind its flow's later tasks).
 const HELD = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i, json_extract(value, '$.n') AS n,
     json_extract(value, '$.d') AS d FROM json_each(?1))`;

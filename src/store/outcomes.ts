@@ -1,5 +1,5 @@
 import { attemptsByMinute, countDelta } from './counts';
-import { waitingWake } from './watch';
+import { waitingWake } from './waiting-wake';
 import { deletion } from './tasks';
 import type { DB } from '.';
 import type { NewTaskRow, TaskRow } from './schema';

@@ -13,7 +13,7 @@
 export const WAKE_CHUNK = 10_000;
 export const WALK_CHUNK = 50_000;
 // Queries per round (a read, then its batch): the fold walk's 3 statements, the expiry walk's 4,
-// a wake round's 10 (store/fold.ts, store/sweep.ts).
+// a wake round's 10 (store/walks.ts, store/sweep.ts).
 export const FOLD_ROUND_COST = 4;
 export const EXPIRY_ROUND_COST = 5;
 export const WAKE_ROUND_COST = 11;

@@ -1,7 +1,7 @@
 import { attemptsByMinute, countDelta, KEYS } from './counts';
 import type { DB } from '.';
 import { ARCHIVE_PREVIOUS } from './outcomes';
-import { waitingWakeSql } from './watch';
+import { waitingWakeSql } from './waiting-wake';
 import { deletion, type TaskKey } from './tasks';
 
 // The sweeper sees a task only when it must act on it, through two cheap paths:

@@ -3,10 +3,10 @@ import type { DB } from '../store';
 import { openShards } from '../store/shards';
 import { fireDueSchedules } from '../schedules/tick';
 import { tendCircuits } from '../flow/alerts';
-import { expireOld, foldNew } from '../store/fold';
+import { expireOld, rollUpNewTasks } from '../store/walks';
 import { pruneStats, wakeRound, type Due } from '../store/sweep';
 import { inRounds, tickBudget, WAKE_CHUNK, WAKE_ROUND_COST, type TickBudget } from '../store/rounds';
-import { nudge } from '../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import { d1Failure, retryTransient } from '../store/errors';
 import { pruneKeys, PRUNE_KEYS_CHUNK } from '../store/idempotency';
 
@@ -66,10 +66,10 @@ async function sweepOne(env: Env, cfg: Config, db: DB, now: number, budget: Tick
   const grace = cfg.ms.SWEEP_GRACE;
   // The rows are updated before they are sent: if the queue is down, the send fails but the sweep
   // goes on (deletions still happen), and the tasks come back on a later run.
-  const send = (due: Due[]) => nudge(env, due, now);
+  const send = (due: Due[]) => sendTaskMessagesBestEffort(env, due, now);
   // New tasks first: the walk hands the unfinished ones to the wake index, which comes next.
   const lag = cfg.ms.SWEEP_WALK_LAG;
-  const folded = await foldNew(db, now, lag, grace, budget);
+  const folded = await rollUpNewTasks(db, now, lag, grace, budget);
   const report = { recovered: 0, resent: 0, deleted: 0, caughtUp: folded };
   const woken = await inRounds(budget, WAKE_ROUND_COST, WAKE_CHUNK, async () => {
     const round = await wakeRound(db, now, grace, cfg.ms.FAILED_TTL, WAKE_CHUNK);

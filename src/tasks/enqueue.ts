@@ -2,10 +2,10 @@ import type { Config } from '../config';
 import type { NewTaskRow } from '../store/schema';
 import { replayTask } from '../store/claim';
 import type { Shards } from '../store/shards';
-import { waitingWake } from '../store/watch';
+import { waitingWake } from '../store/waiting-wake';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
-import { nudge } from './nudge';
+import { sendTaskMessagesBestEffort } from './queue-messages';
 import { retryPolicy, retryPolicyProblem, policyText, type RetryPolicyInput } from './retry-policy';
 
 /** How far ahead a first attempt may be put (delay, not_before): a year. */
@@ -113,7 +113,7 @@ function firstAttempt(cfg: Config, input: TaskInput, now: number, field: string)
 export async function replay(shards: Shards, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
   const shard = shards.of(id);
   const task = shard && (await replayTask(shard.db, appId, id, now, cfg.ms.SWEEP_GRACE));
-  if (task && task !== 'busy') await nudge(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
+  if (task && task !== 'busy') await sendTaskMessagesBestEffort(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }
 

@@ -5,7 +5,7 @@ import { findKeys, type KeyClaim, type KeyHit } from '../store/idempotency';
 import type { NewTaskRow } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
 import type { ListedTask } from '../store/tasks';
-import { nudge } from './nudge';
+import { sendTaskMessagesBestEffort } from './queue-messages';
 
 // Storing tasks, once per idempotency key. A key is remembered for IDEMPOTENCY_TTL after its
 // enqueue, and while a task it made still exists: a retry within that time gets what the first
@@ -51,7 +51,7 @@ async function keysElsewhere(shards: Shards, shard: Shard, app: string, keys: st
 /** Stores rows in one database (one transaction), claiming keys first, then nudges the queue about those created. */
 async function store(shard: Shard, env: Env, rows: InsertRow[], claims: KeyClaim[], now: number) {
   const stored = rows.length ? await insertTasks(shard, rows, claims, now) : [];
-  await nudge(env, stored.flatMap((r) => (r.created ? [{ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }] : [])));
+  await sendTaskMessagesBestEffort(env, stored.flatMap((r) => (r.created ? [{ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }] : [])));
   return stored;
 }
 

@@ -6,8 +6,8 @@ import { resetDestination } from '../../flow/reset';
 import { setPaused } from '../../store/flows';
 import { deleteSchedule } from '../../store/schedules';
 import { setPaused as setSchedulePaused } from '../../schedules/pause';
-import { replayTasks } from '../../tasks/across';
-import { nudge } from '../../tasks/nudge';
+import { replayTasks } from '../../tasks/app-tasks';
+import { sendTaskMessagesBestEffort } from '../../tasks/queue-messages';
 import { apiError, notFound } from '../errors';
 import { flowKey } from '../routes/params';
 import type { AppEnv } from '../types';
@@ -27,7 +27,7 @@ export const dashboardActions = new Hono<AppEnv>()
     const cursor = await field(c.req.parseBody(), 'cursor', z.string().regex(/^[0-9A-Za-z]{1,64}$/).optional());
     const now = Date.now();
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, cursor);
-    await nudge(c.env, replayed, now);
+    await sendTaskMessagesBestEffort(c.env, replayed, now);
     return c.redirect(`/dashboard?replayed=${replayed.length}${next ? `&more=${encodeURIComponent(next)}` : ''}`, 303);
   })
   .post('/dashboard/destinations/reset', async (c) => {

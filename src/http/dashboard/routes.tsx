@@ -14,7 +14,7 @@ import { listTopics } from '../../store/topics';
 import { Counts, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
-import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
+import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/app-tasks';
 import { appForKey } from '../middleware';
 import { routed } from '../route-table';
 import { attemptsJson, taskJson, taskWithBodyJson } from '../schemas';

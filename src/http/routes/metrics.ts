@@ -2,7 +2,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
 import { bearerToken, tokensEqual } from '../../keys';
 import type { AppCounts } from '../../store/stats';
-import { metrics, overdueSeconds } from '../../tasks/across';
+import { metrics, overdueSeconds } from '../../tasks/app-tasks';
 import { apiError } from '../errors';
 import { commonResponses, ErrorSchema } from '../schemas';
 import type { AppEnv } from '../types';

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { REPLAY_CHUNK } from '../../store/claim';
-import { replayTasks } from '../../tasks/across';
+import { replayTasks } from '../../tasks/app-tasks';
 import { apiError, notFound } from '../errors';
 import { errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
-import { nudge } from '../../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../../tasks/queue-messages';
 import { replay } from '../../tasks/enqueue';
 import type { AppEnv } from '../types';
 import { cursorParam, pathId } from './params';
@@ -51,7 +51,7 @@ export const replayApp = new OpenAPIHono<AppEnv>()
     const now = Date.now();
     const { status, cursor } = c.req.valid('query');
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), status, now, c.get('config').ms.SWEEP_GRACE, cursor);
-    await nudge(c.env, replayed, now);
+    await sendTaskMessagesBestEffort(c.env, replayed, now);
     return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })
   .openapi(retryOne, async (c) => {

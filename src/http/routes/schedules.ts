@@ -3,7 +3,7 @@ import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
 import { setPaused } from '../../schedules/pause';
-import { getTask } from '../../tasks/across';
+import { getTask } from '../../tasks/app-tasks';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';

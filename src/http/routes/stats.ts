@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { circuitCounts } from '../../store/circuits';
-import { appStats } from '../../tasks/across';
+import { appStats } from '../../tasks/app-tasks';
 import { errorResponses } from '../schemas';
 import type { AppEnv } from '../types';
 

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { DELETE_MAX } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/across';
+import { deleteTask, deleteTasks, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/app-tasks';
 import { apiError, notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson, TaskWithBodySchema, taskWithBodyJson } from '../schemas';
 import type { AppEnv } from '../types';

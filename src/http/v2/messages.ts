@@ -2,9 +2,9 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/across';
+import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/app-tasks';
 import { replay } from '../../tasks/enqueue';
-import { nudge } from '../../tasks/nudge';
+import { sendTaskMessagesBestEffort } from '../../tasks/queue-messages';
 import { apiError } from '../errors';
 import { rateLimit } from '../middleware';
 import type { AppEnv } from '../types';
@@ -169,6 +169,6 @@ export const messagesApp = new Hono<AppEnv>()
     }
     requireAll(c, 'dlqIds');
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, c.req.query('cursor') || undefined);
-    await nudge(c.env, replayed, now);
+    await sendTaskMessagesBestEffort(c.env, replayed, now);
     return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });
   });

@@ -2,7 +2,7 @@ import { idFloor } from '../ids';
 import { countDelta, enqueuedByMinute } from './counts';
 import type { DB } from '.';
 import { EXPIRY_ROUND_COST, FOLD_ROUND_COST, inRounds, WALK_CHUNK, type TickBudget } from './rounds';
-import { waitingWakeSql } from './watch';
+import { waitingWakeSql } from './waiting-wake';
 
 // The two walks over new ids (see sweep.ts). Each reads, per app, only the ids made since its last
 // walk (the clustered key makes that a range), so its cost follows the enqueue rate, never the
@@ -22,7 +22,7 @@ const rangeOf = (cursor: 'folded_to' | 'expired_to') =>
 const NEW = rangeOf('folded_to');
 
 // ?1 ranges, ?2 now, ?3 grace.
-export const FOLD_SQL = {
+export const ROLLUP_SQL = {
   chunk: chunkSql('folded_to', '?1'),
   // Tasks that are still waiting, running or failed join the wake index; completed ones need nothing
   // until the expiry walk. A waiting task is due its lost-message check SWEEP_GRACE after it is due
@@ -45,17 +45,17 @@ async function chunk(db: DB, sql: string, upTo: string): Promise<{ found: number
 }
 
 /** Counts the tasks made up to `lagMs` ago into app_stats and hands unfinished ones to the wake index, in rounds. */
-export async function foldNew(db: DB, now: number, lagMs: number, graceMs: number, budget: TickBudget): Promise<boolean> {
+export async function rollUpNewTasks(db: DB, now: number, lagMs: number, graceMs: number, budget: TickBudget): Promise<boolean> {
   const d1 = db.$client;
   // Never past the real clock (a sweep run with a clock ahead must not fold ids not yet made).
   const upTo = idFloor(Math.min(now - lagMs, Date.now()));
   return inRounds(budget, FOLD_ROUND_COST, WALK_CHUNK, async () => {
-    const { found, json } = await chunk(db, FOLD_SQL.chunk, upTo);
+    const { found, json } = await chunk(db, ROLLUP_SQL.chunk, upTo);
     if (found === 0) return 0;
     await d1.batch([
-      d1.prepare(FOLD_SQL.track).bind(json, now, graceMs),
-      d1.prepare(FOLD_SQL.enqueued).bind(json),
-      d1.prepare(FOLD_SQL.fold).bind(json),
+      d1.prepare(ROLLUP_SQL.track).bind(json, now, graceMs),
+      d1.prepare(ROLLUP_SQL.enqueued).bind(json),
+      d1.prepare(ROLLUP_SQL.fold).bind(json),
     ]);
     return found;
   });

@@ -2,7 +2,7 @@ import { MAX_QUEUE_DELAY_S } from '../platform';
 import type { TaskKey } from '../store/tasks';
 
 /**
- * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a nudge, and
+ * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a sendTaskMessagesBestEffort, and
  * one message carries up to IDS_PER_MESSAGE ids, so a batch enqueue costs a few queue operations
  * instead of three per task.
  */
@@ -41,11 +41,11 @@ export async function sendTaskMessages(env: Env, due: Due[], now: number): Promi
 }
 
 /**
- * Nudges the consumer about tasks already stored, and never throws: D1 is the truth, so if the
+ * Sends queue messages for tasks already stored, and never throws: D1 is the truth, so if the
  * queue is down the tasks are still accepted, and the sweeper sends them once it finds them
  * waiting (SWEEP_GRACE after they are due).
  */
-export async function nudge(env: Env, due: Due[], now = Date.now()): Promise<void> {
+export async function sendTaskMessagesBestEffort(env: Env, due: Due[], now = Date.now()): Promise<void> {
   try {
     await sendTaskMessages(env, due, now);
   } catch (err) {
