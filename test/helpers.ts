@@ -127,7 +127,11 @@ export function recordingQueue() {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Delivers `ids`, then every message the consumer sends, when due, until `done()` or `ms` pass. */
+/**
+ * Delivers `ids`, then every message the consumer sends, when due, until `done()` or `ms` pass.
+ * While invocations run it waits on them rather than polling `done()`: the runtime runs the
+ * consumer and these checks on one thread, so polling would slow what it waits for.
+ */
 export async function playQueue(ids: string[], done: () => Promise<boolean>, ms: number, vars: Record<string, unknown> = {}) {
   const q = recordingQueue();
   const pending: { at: number; ids: string[] }[] = [{ at: 0, ids }];
@@ -146,11 +150,13 @@ export async function playQueue(ids: string[], done: () => Promise<boolean>, ms:
       running.add(p);
     }
     pending.push(...ready);
-    if (running.size === 0 && pending.length === 0 && (await done())) return;
-    if (await done()) break;
-    await sleep(50);
+    if (running.size) await Promise.race([...running, sleep(250)]);
+    else if (await done()) return;
+    else await sleep(50);
   }
   await Promise.all(running);
 }
 
-export const allCompleted = (ids: string[]) => async () => (await Promise.all(ids.map(getTask))).every((t) => t.status === 'completed');
+/** Whether every one of `ids` is completed: one query (a check per id would compete with the consumer). */
+export const allCompleted = (ids: string[]) => async () =>
+  (await env.DB.prepare("SELECT count(*) AS n FROM tasks WHERE status = 'completed' AND id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)).first<number>('n')) === ids.length;

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { callWith, getTask, hook, playQueue, received } from './helpers';
+import { allCompleted, callWith, getTask, hook, playQueue, received } from './helpers';
 
 // DEFAULT_HOST_RATE / DEFAULT_HOST_PARALLELISM are per app (one tenant's tasks never wait for
 // another's slots), and a flow key does not escape them.
@@ -19,7 +19,6 @@ async function enqueueAs(key: string | null, url: string, params: Record<string,
   return ((await res.json()) as { id: string }).id;
 }
 
-const allCompleted = (ids: string[]) => async () => (await Promise.all(ids.map(getTask))).every((t) => t.status === 'completed');
 
 describe('host defaults', () => {
   it("apply per app: another app's task is not held behind one app's", { timeout: 60_000 }, async () => {

@@ -6,7 +6,7 @@ import { call, callWith, consume, enqueue, getTask, hook } from './helpers';
 // The rules of issue 20's "nothing is deleted that the request did not name", in the runtime:
 // dot segments, explicit bulk deletion, unknown parameters, oversize bodies.
 const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
-const countTasks = async () => (await env.DB.prepare('SELECT count(*) n FROM tasks').first<{ n: number }>())!.n;
+const countTasks = async (where = '1') => (await env.DB.prepare(`SELECT count(*) n FROM tasks WHERE ${where}`).first<{ n: number }>())!.n;
 const sendJson = (path: string, method: string, body: unknown) => call(path, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 // Every way a dot segment can be written in a path; clients and workerd remove them all.
@@ -92,6 +92,20 @@ describe('bulk deletion says so', () => {
     const all = await json<{ deleted: number; next_cursor: string | null }>(call('/?all=true', { method: 'DELETE' }));
     expect(all.deleted).toBeGreaterThanOrEqual(1);
     expect(await countTasks()).toBe(0);
+  });
+
+  it('status= with all=true deletes only that status: status narrows, all=true never widens it', async () => {
+    const kept = (await enqueue(hook('ok').url)).task.id;
+    const failed = (await enqueue(hook('status', 'code=500').url, 'x', { max_retries: '0' })).task.id;
+    await consume([failed]);
+    expect((await getTask(failed)).status).toBe('failed');
+    const others = await countTasks() - (await countTasks("status = 'failed'"));
+    const res = await json<{ deleted: number }>(call('/?status=failed&all=true', { method: 'DELETE' }));
+    expect(res.deleted).toBeGreaterThanOrEqual(1);
+    expect(await countTasks("status = 'failed'")).toBe(0);
+    expect(await countTasks()).toBe(others);
+    expect((await call(`/tasks/${failed}`)).status).toBe(404);
+    expect((await call(`/tasks/${kept}`)).status).toBe(200);
   });
 });
 
