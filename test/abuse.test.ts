@@ -1,10 +1,9 @@
 // Poison and abuse: one bad task never hurts another, and Torque cannot be turned into an amplifier.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { call, callWith, consume, enqueue, getTask, hook, received } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook, received, sendJson } from './helpers';
 
-const post = (path: string, body: unknown, vars: Record<string, unknown> = {}) =>
-  callWith(vars, path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const post = (path: string, body: unknown, vars: Record<string, unknown> = {}) => sendJson(path, 'POST', body, vars);
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe('poison tasks', () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, consume, enqueue, getTask, hook, makeDue, received } from './helpers';
+import { call, consume, enqueue, getTask, hook, json, makeDue, received } from './helpers';
 
 // Success and failure callbacks, in the runtime with local D1 and the hook server.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 /** The callback task reporting on `id` (found by listing: it is an ordinary task). */
 async function reportOn(id: string) {
   const { tasks } = await json<{ tasks: Record<string, any>[] }>(call('/tasks?limit=100'));

@@ -2,12 +2,11 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../src/sweep/sweep';
 import { watchedD1 } from './d1-wrap';
-import { call, callWith, consume, enqueue, getTask, hook, playQueue, received, recordingQueue } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook, json, playQueue, received, recordingQueue } from './helpers';
 
 // Circuit breakers are one tenant's and one destination's business: keyed by origin, released at
 // once when they recover, and bounded in what they store, read and send.
 
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 // Nothing listens on port 1: a call there is refused at once (no answer: the destination's fault).
 const DEAD = 'http://127.0.0.1:1/h/dead/ok';
 const circuit = (app: string, destination: string) =>

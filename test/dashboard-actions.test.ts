@@ -1,7 +1,7 @@
 // The dashboard's pages and buttons (server-rendered; the browser test in test/e2e/dashboard.test.ts
 // clicks them): every button is a form POST, Origin-checked and signed in like the task actions.
 import { describe, expect, it } from 'vitest';
-import { call, callWith, consume, enqueue, getTask, hook } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook, json } from './helpers';
 
 const ORIGIN = 'http://torque.test';
 const post = (path: string, form: Record<string, string> = {}, origin = ORIGIN, vars = {}) =>
@@ -12,7 +12,6 @@ const post = (path: string, form: Record<string, string> = {}, origin = ORIGIN, 
     redirect: 'manual',
   });
 const page = async (path: string) => (await callWith({}, path)).text();
-const json = async <T>(res: Promise<Response>) => (await res).json() as Promise<T>;
 
 describe('dashboard pages', () => {
   it("shows a schedule's task template (headers and body), escaped", async () => {

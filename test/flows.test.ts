@@ -1,14 +1,13 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { verifyTorqueSignature } from '../client/verify';
-import { allCompleted, call, callWith, consume, enqueue, getTask, hook, playQueue, received, recordingQueue } from './helpers';
+import { allCompleted, call, callWith, consume, enqueue, getTask, hook, json, playQueue, received, recordingQueue } from './helpers';
 import { sweep } from '../src/sweep/sweep';
 import type { Received } from './hook-server';
 
 // Flow control in the Workers runtime, with the flows' Durable Objects, local D1 and the hook
 // server; the test plays the queue (playQueue in helpers.ts).
 
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const put = (key: string, limits: object) => call(`/flows/${key}`, { method: 'PUT', body: JSON.stringify(limits), headers: { 'content-type': 'application/json' } });
 const arrivals = (log: Received[]) => log.map((r) => r.at).sort((a, b) => a - b);
 

@@ -34,6 +34,13 @@ export async function callWith(vars: Record<string, unknown>, path: string, init
   return app.fetch(new Request(`${base}${path}`, init), { ...env, ...vars }, createExecutionContext());
 }
 
+/** A response's JSON (awaiting the response too). */
+export const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
+
+/** A request with a JSON body, through the app with these vars (none: the deployed defaults). */
+export const sendJson = (path: string, method: string, body?: unknown, vars: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  callWith(vars, path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+
 export async function enqueue(url: string, body: BodyInit | null = 'x=1', params: Record<string, string> = {}, headers: Record<string, string> = {}) {
   const qs = new URLSearchParams({ url, ...params });
   const res = await call(`/?${qs}`, { method: 'POST', body, headers });

@@ -1,11 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../src/sweep/sweep';
-import { call, callWith, enqueue, hook, received } from './helpers';
+import { call, callWith, enqueue, hook, json, received } from './helpers';
 
 // Idempotency means the same answer: a retried publish gets the original publish's tasks whatever
 // the topic holds now, derived keys are out of every client's reach, and a key outlives its task.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const putTopic = (name: string, endpoints: string[]) => call(`/topics/${name}`, { method: 'PUT', body: JSON.stringify({ endpoints }), headers: { 'content-type': 'application/json' } });
 const publish = (name: string, key: string, vars?: Record<string, unknown>) =>
   (vars ? callWith.bind(null, vars) : call)(`/topics/${name}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': key } });

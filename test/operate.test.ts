@@ -1,10 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { call, consume, enqueue, getTask, hook, received } from './helpers';
+import { call, consume, enqueue, getTask, hook, json, received, sendJson } from './helpers';
 
-const json = async (res: Response | Promise<Response>) => (await res).json() as Promise<any>;
-const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  call(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+const post = (path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(path, 'POST', body, {}, headers);
 
 describe('POST /batch', () => {
   it('enqueues up to 100 tasks in one request, in order, each delivered', async () => {

@@ -2,10 +2,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { nextRun } from '../src/schedules/cron';
 import { sweep } from '../src/sweep/sweep';
-import { call, consume, hook, received } from './helpers';
+import { call, consume, hook, json, received } from './helpers';
 
 // Schedules you can see and change: GET shows the task template, PATCH changes it (and the cron).
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const send = (method: string, path: string, body: object) => call(path, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 describe('a schedule\'s template', () => {

@@ -2,10 +2,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { cronProblem, nextRun } from '../src/schedules/cron';
 import { sweep } from '../src/sweep/sweep';
-import { call, consume, hook, received } from './helpers';
+import { call, consume, hook, json, received } from './helpers';
 
 // Recurring schedules: the cron API, and the tick (run by the sweeper) in the runtime with local D1.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const create = (body: object) => call('/schedules', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 const MINUTE = 60_000;
 /** Makes a schedule due now (a test shortcut for "its minute has come"). */

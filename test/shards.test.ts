@@ -5,7 +5,7 @@ import { getConfig } from '../src/config';
 import { sweep } from '../src/sweep/sweep';
 import { mergePages } from '../src/tasks/app-tasks';
 import { failingQueue, faultyD1, is } from './faults';
-import { afterWalk, callWith, consume, hook, received, recordingQueue } from './helpers';
+import { afterWalk, callWith, consume, hook, json, received, recordingQueue } from './helpers';
 
 // Torque over three local D1 databases (DATABASES), against the real runtime and hook server.
 const { DB_1, DB_2 } = env as unknown as Record<'DB_1' | 'DB_2', D1Database>;
@@ -19,7 +19,6 @@ const enqueueIn = async (vars: Record<string, unknown>, url: string, n: number) 
   for (let i = 0; i < n; i++) ids.push(((await (await post(vars, url)).json()) as { id: string }).id);
   return ids;
 };
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 /** Which database holds each of these ids (by looking, not by the id). */
 async function whereAre(ids: string[]) {
   const where = new Map<string, string>();

@@ -1,13 +1,11 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { TorqueClient, TorqueError } from '../client/index.ts';
-import { call, callWith, consume, enqueue, getTask, hook } from './helpers';
+import { call, callWith, consume, enqueue, getTask, hook, json, sendJson } from './helpers';
 
 // The rules of issue 20's "nothing is deleted that the request did not name", in the runtime:
 // dot segments, explicit bulk deletion, unknown parameters, oversize bodies.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const countTasks = async (where = '1') => (await env.DB.prepare(`SELECT count(*) n FROM tasks WHERE ${where}`).first<{ n: number }>())!.n;
-const sendJson = (path: string, method: string, body: unknown) => call(path, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 // Every way a dot segment can be written in a path; clients and workerd remove them all.
 const DOTS = ['.', '..', '%2E', '%2e', '%2E%2E', '%2e%2e', '.%2E', '%2e.', '.%2e'];

@@ -1,11 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { retryDelay } from '../src/dispatch/backoff';
-import { call, consume, enqueue, hook } from './helpers';
+import { call, consume, enqueue, hook, json } from './helpers';
 
 // What a task carries, seen and chosen: its body and headers (include=body), its first attempt's
 // time (not_before), its retry policy.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const batch = (items: unknown[]) => call('/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(items) });
 
 describe('GET /tasks/{id}?include=body', () => {

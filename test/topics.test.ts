@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, callWith, consume, getTask, hook, received } from './helpers';
+import { call, callWith, consume, getTask, hook, json, received } from './helpers';
 
 // Fan-out topics, in the runtime with local D1 and the hook server.
-const json = async <T = any>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const putTopic = (name: string, endpoints: unknown) => call(`/topics/${name}`, { method: 'PUT', body: JSON.stringify({ endpoints }), headers: { 'content-type': 'application/json' } });
 
 describe('topics', () => {
