@@ -22,24 +22,24 @@ async function field<T>(form: Promise<Record<string, unknown>>, name: string, sc
 
 export const dashboardActions = new Hono<AppEnv>()
   // Replays one stretch of failed tasks (as POST /tasks/retry); the page offers the next stretch.
-  // Rate-limited by the guard (its declaration answers 429, see routes/meta.ts).
-  .post('/dashboard/replay', async (c) => {
+  // Rate-limited by the guard (its declaration answers 429, see documented.ts).
+  .post('/replay', async (c) => {
     const cursor = await field(c.req.parseBody(), 'cursor', z.string().regex(/^[0-9A-Za-z]{1,64}$/).optional());
     const now = Date.now();
     const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, cursor);
     await nudge(c.env, replayed, now);
     return c.redirect(`/dashboard?replayed=${replayed.length}${next ? `&more=${encodeURIComponent(next)}` : ''}`, 303);
   })
-  .post('/dashboard/destinations/reset', async (c) => {
+  .post('/destinations/reset', async (c) => {
     const destination = await field(c.req.parseBody(), 'destination', z.string().min(1).max(300));
     if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), destination))) throw notFound('circuit');
     return c.redirect('/dashboard', 303);
   })
-  .post('/dashboard/flows/pause', (c) => pauseFlow(c, true))
-  .post('/dashboard/flows/resume', (c) => pauseFlow(c, false))
-  .post('/dashboard/schedules/:id/pause', (c) => pauseSchedule(c, true))
-  .post('/dashboard/schedules/:id/resume', (c) => pauseSchedule(c, false))
-  .post('/dashboard/schedules/:id/delete', async (c) => {
+  .post('/flows/pause', (c) => pauseFlow(c, true))
+  .post('/flows/resume', (c) => pauseFlow(c, false))
+  .post('/schedules/:id/pause', (c) => pauseSchedule(c, true))
+  .post('/schedules/:id/resume', (c) => pauseSchedule(c, false))
+  .post('/schedules/:id/delete', async (c) => {
     if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound('schedule');
     return c.redirect('/dashboard/schedules', 303);
   });

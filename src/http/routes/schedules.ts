@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
@@ -8,7 +8,7 @@ import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { Config } from '../../config';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput, SchedulePatch, type ApiLimits } from './params';
 
@@ -71,9 +71,12 @@ function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof Sched
   };
 }
 
-export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
-  .openapi(createRoute({
-    method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
+// Mounted at /schedules (app.ts); called with an API key (a new schedule is rate-limited: its 429).
+const { app, route } = resource('apiKey');
+
+export const schedulesApp = (limits: ApiLimits) => app()
+  .openapi(route({
+    method: 'post', path: '/', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
     request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput(limits) } } } },
     // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever):
     // a route that declares a 429 is rate-limited by the guard.
@@ -100,8 +103,8 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     c.header('Location', `/schedules/${row.id}`);
     return c.json(scheduleJson(row), 201);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/schedules', summary: `The app's schedules in creation order, ${PAGE} a page`,
+  .openapi(route({
+    method: 'get', path: '/', summary: `The app's schedules in creation order, ${PAGE} a page`,
     request: { query: z.object({ cursor: z.string().max(64).optional().openapi({ description: 'next_cursor of the previous page' }) }) },
     responses: { 200: jsonResponse(z.object({ schedules: z.array(ScheduleSchema), next_cursor: z.string().nullable() }), 'a page'), ...errorResponses },
   }), async (c) => {
@@ -109,8 +112,8 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const page = rows.slice(0, PAGE);
     return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/schedules/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
+  .openapi(route({
+    method: 'get', path: '/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
     request: { params: idParam },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
@@ -119,8 +122,8 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('app'), row.lastTaskId) : undefined;
     return c.json(detailJson(row, last?.status ?? null), 200);
   })
-  .openapi(createRoute({
-    method: 'patch', path: '/schedules/{id}',
+  .openapi(route({
+    method: 'patch', path: '/{id}',
     summary: 'Change a schedule: cron, time zone, name, or its task template (url, method, headers, body, timeout, max_retries, flow_key); absent fields stay',
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: SchedulePatch(limits) } } } },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule as changed'), ...errorResponses, ...jsonOnly },
@@ -131,24 +134,24 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     if (!row) throw notFound('schedule'); // deleted meanwhile
     return c.json(detailJson(row), 200);
   })
-  .openapi(createRoute({
-    method: 'delete', path: '/schedules/{id}', summary: 'Delete a schedule (tasks it made stay)',
+  .openapi(route({
+    method: 'delete', path: '/{id}', summary: 'Delete a schedule (tasks it made stay)',
     request: { params: idParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
     if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/schedules/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
+  .openapi(route({
+    method: 'post', path: '/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
     const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, true);
     if (!row) throw notFound('schedule');
     return c.json(scheduleJson(row), 200);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/schedules/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
+  .openapi(route({
+    method: 'post', path: '/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
     const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, false);

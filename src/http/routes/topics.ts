@@ -1,11 +1,11 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { hostRefusal } from '../../hook/hosts';
 import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
 import { buildTask, publish } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { EnqueuedSchema, enqueuedJson } from '../enqueued';
 import { errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
 import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
 import { hookUrl, pathName, taskOptions, type ApiLimits } from './params';
@@ -25,9 +25,12 @@ const publishOptions = (limits: ApiLimits) => {
   return rest;
 };
 
-export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
-  .openapi(createRoute({
-    method: 'put', path: '/topics/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
+// Mounted at /topics (app.ts); called with an API key (a publish is rate-limited: its 429).
+const { app, route } = resource('apiKey');
+
+export const topicsApp = (limits: ApiLimits) => app()
+  .openapi(route({
+    method: 'put', path: '/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
     request: { params: nameParam, body: { required: true, content: { 'application/json': { schema: z.object({ endpoints: z.array(hookUrl).min(1, `must hold 1 to ${MAX_ENDPOINTS} URLs`).max(MAX_ENDPOINTS, `must hold 1 to ${MAX_ENDPOINTS} URLs`) }).strict() } } } },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
@@ -38,12 +41,12 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     });
     return c.json(topicJson(await putTopic(c.get('db'), c.get('app'), c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/topics', summary: "The app's topics in name order (1,000 at most)",
+  .openapi(route({
+    method: 'get', path: '/', summary: "The app's topics in name order (1,000 at most)",
     responses: { 200: jsonResponse(z.object({ topics: z.array(TopicSchema) }), 'the topics'), ...errorResponses },
   }), async (c) => c.json({ topics: (await listTopics(c.get('db'), c.get('app'), 1000)).map(topicJson) }, 200))
-  .openapi(createRoute({
-    method: 'get', path: '/topics/{name}', summary: 'A topic and its endpoints',
+  .openapi(route({
+    method: 'get', path: '/{name}', summary: 'A topic and its endpoints',
     request: { params: nameParam },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
   }), async (c) => {
@@ -51,16 +54,16 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     if (!topic) throw notFound('topic');
     return c.json(topicJson(topic), 200);
   })
-  .openapi(createRoute({
-    method: 'delete', path: '/topics/{name}', summary: 'Delete a topic (tasks already published stay)',
+  .openapi(route({
+    method: 'delete', path: '/{name}', summary: 'Delete a topic (tasks already published stay)',
     request: { params: nameParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
     if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.valid('param').name))) throw notFound('topic');
     return c.body(null, 204);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/topics/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
+  .openapi(route({
+    method: 'post', path: '/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
     middleware: [limitBody()] as const,
     request: {
       params: nameParam, query: z.object(publishOptions(limits)), headers: taskHeaders,

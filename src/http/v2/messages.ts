@@ -104,17 +104,18 @@ async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: st
   return { total, next };
 }
 
+// Mounted at /v2/messages and /v2/dlq.
 export const messagesApp = new Hono<AppEnv>()
-  .get('/messages/:id', async (c) => {
+  .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
     if (!t) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json(messageJson(t));
   })
-  .delete('/messages/:id', async (c) => {
+  .delete('/:id', async (c) => {
     if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json({ cancelled: 1 });
   })
-  .delete('/messages', async (c) => {
+  .delete('/', async (c) => {
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
     if (ids) return c.json({ cancelled: await eachId(ids, (id) => deleteTask(c.get('shards'), c.get('app'), id)) });
@@ -122,8 +123,10 @@ export const messagesApp = new Hono<AppEnv>()
     requireAll(c, 'messageIds');
     const { total } = await deleteAll(c, ['pending', 'retry']);
     return c.json({ cancelled: total });
-  })
-  .get('/dlq', async (c) => {
+  });
+
+export const dlqApp = new Hono<AppEnv>()
+  .get('/', async (c) => {
     const ids = idsOf(c, 'dlqIds');
     await refuseFilters(c, 'dlqIds');
     if (ids) {
@@ -133,18 +136,18 @@ export const messagesApp = new Hono<AppEnv>()
     const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
     return c.json({ messages: tasks.map(dlqJson), ...(next ? { cursor: next } : {}) });
   })
-  .get('/dlq/:id', async (c) => {
+  .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
     if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
     return c.json(dlqJson(t));
   })
-  .delete('/dlq/:id', async (c) => {
+  .delete('/:id', async (c) => {
     const id = c.req.param('id');
     const t = await getTask(c.get('shards'), c.get('app'), id);
     if (t?.status !== 'failed' || !(await deleteTask(c.get('shards'), c.get('app'), id))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
     return c.json({ deleted: 1 });
   })
-  .delete('/dlq', async (c) => {
+  .delete('/', async (c) => {
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     if (ids) {
@@ -155,7 +158,8 @@ export const messagesApp = new Hono<AppEnv>()
     const { total, next } = await deleteAll(c, ['failed'], c.req.query('cursor') || undefined);
     return c.json({ deleted: total, ...(next ? { cursor: next } : {}) });
   })
-  .post('/dlq/retry', rateLimit, async (c) => {
+  // Replays start deliveries: rate-limited, as the native POST /tasks/retry.
+  .post('/retry', rateLimit, async (c) => {
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     const now = Date.now();

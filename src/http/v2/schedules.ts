@@ -5,7 +5,7 @@ import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { deleteSchedule, getSchedule, listSchedules, putSchedule, type ScheduleRow } from '../../store/schedules';
 import { setPaused } from '../../schedules/pause';
 import { apiError } from '../errors';
-import { limitBody, rateLimit } from '../middleware';
+import { limitBody, rateLimitUnless } from '../middleware';
 import { pathName } from '../routes/params';
 import type { AppEnv } from '../types';
 import { checkName, publishOptions } from './headers';
@@ -45,11 +45,21 @@ async function pause(c: Context<AppEnv>, paused: boolean) {
   return c.body(null, 200);
 }
 
+/**
+ * A new schedule counts against the app's enqueue rate limit, as POST /schedules does (each makes
+ * tasks for ever); replacing one by its id (an upsert) makes none, so it is not counted.
+ */
+const replacesOne = async (c: Context<AppEnv>) => {
+  const id = c.req.header('upstash-schedule-id');
+  return id !== undefined && (await getSchedule(c.get('db'), c.get('app'), id)) !== undefined;
+};
+
+// Mounted at /v2/schedules.
 export const schedulesV2 = new Hono<AppEnv>()
   // Before the create route, whose path would take them (a destination has 4 segments or more).
-  .on(['PATCH', 'POST'], '/schedules/:id/pause', (c) => pause(c, true))
-  .on(['PATCH', 'POST'], '/schedules/:id/resume', (c) => pause(c, false))
-  .post('/schedules/*', limitBody(), async (c) => {
+  .on(['PATCH', 'POST'], '/:id/pause', (c) => pause(c, true))
+  .on(['PATCH', 'POST'], '/:id/resume', (c) => pause(c, false))
+  .post('/*', limitBody(), rateLimitUnless(replacesOne), async (c) => {
     const dest = decodeDestination(pathDestination(c, '/schedules/'));
     if (!/^https?:\/\//i.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque schedules call a URL (not a URL group); give an http(s) URL');
     const spec = c.req.header('upstash-cron');
@@ -67,9 +77,7 @@ export const schedulesV2 = new Hono<AppEnv>()
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     // The template is checked exactly as a message would be (host policy, headers, body size).
     const [t] = await messageRows(c, { url: dest }, { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, bytes.length ? bytes : null, now);
-    // A new schedule is held to the app's limit and counts against its enqueue rate limit, as
-    // POST /schedules; replacing one by its id (an upsert) makes none.
-    if (!(await getSchedule(c.get('db'), c.get('app'), id))) await rateLimit(c, async () => {});
+    // A new schedule is held to the app's limit (MAX_SCHEDULES_PER_APP), as POST /schedules.
     const headers = JSON.stringify({ ...JSON.parse(t.headers!), 'upstash-schedule-id': id });
     const max = c.get('config').MAX_SCHEDULES_PER_APP;
     const saved = await putSchedule(c.get('db'), {
@@ -81,7 +89,7 @@ export const schedulesV2 = new Hono<AppEnv>()
     await applyFlows(c, [o], now);
     return c.json({ scheduleId: id }, 201);
   })
-  .get('/schedules', async (c) => {
+  .get('/', async (c) => {
     const all: ScheduleRow[] = [];
     for (let after: string | undefined; ;) {
       const page = await listSchedules(c.get('db'), c.get('app'), 500, after);
@@ -91,12 +99,12 @@ export const schedulesV2 = new Hono<AppEnv>()
     }
     return c.json(all.map(scheduleJson));
   })
-  .get('/schedules/:id', async (c) => {
+  .get('/:id', async (c) => {
     const s = await getSchedule(c.get('db'), c.get('app'), c.req.param('id'));
     if (!s) throw notFound(c.req.param('id'));
     return c.json(scheduleJson(s));
   })
-  .delete('/schedules/:id', async (c) => {
+  .delete('/:id', async (c) => {
     if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound(c.req.param('id'));
     return c.body(null, 200);
   });

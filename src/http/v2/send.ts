@@ -34,8 +34,9 @@ const BatchItem = z.object({
 }).strict();
 const Batch = z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} messages`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} messages`);
 
-export const sendApp = new Hono<AppEnv>()
-  .post('/publish/*', limitBody(), rateLimit, async (c) => {
+// Mounted at /v2/publish and /v2/batch; each declares its rate limit (they start deliveries).
+export const publishApp = new Hono<AppEnv>()
+  .post('/*', limitBody(), rateLimit, async (c) => {
     const dest = await resolveDestination(c, pathDestination(c, '/publish/'));
     const o = publishOptions((n) => c.req.header(n), c.req.raw.headers.keys());
     const bytes = new Uint8Array(await c.req.arrayBuffer());
@@ -47,8 +48,10 @@ export const sendApp = new Hono<AppEnv>()
     const answers = results.map((r, i) => answer(r, rows[i].url));
     if (dest.topic !== undefined) return c.json(answers, results.some(created) ? 201 : 202);
     return c.json(answers[0], created(results[0]) ? 201 : 202);
-  })
-  .post('/batch', limitBody(true), rateLimit, async (c) => {
+  });
+
+export const batchV2 = new Hono<AppEnv>()
+  .post('/', limitBody(true), rateLimit, async (c) => {
     const parsed = Batch.safeParse(await jsonBody(c, 'an array of {destination, headers, body}'));
     if (!parsed.success) {
       const i = parsed.error.issues[0];

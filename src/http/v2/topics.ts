@@ -29,8 +29,9 @@ async function endpointsOf(c: Context<AppEnv>) {
   return { name, urls };
 }
 
+// Mounted at /v2/topics.
 export const topicsV2 = new Hono<AppEnv>()
-  .post('/topics/:name/endpoints', async (c) => {
+  .post('/:name/endpoints', async (c) => {
     const { name, urls } = await endpointsOf(c);
     urls.forEach((url, i) => {
       let ok = false;
@@ -47,7 +48,7 @@ export const topicsV2 = new Hono<AppEnv>()
     await putTopic(c.get('db'), c.get('app'), name, all, Date.now());
     return c.body(null, 200);
   })
-  .delete('/topics/:name/endpoints', async (c) => {
+  .delete('/:name/endpoints', async (c) => {
     const { name, urls } = await endpointsOf(c);
     const topic = await getTopic(c.get('db'), c.get('app'), name);
     if (!topic) throw apiError(404, 'not_found', `URL group "${name}" not found`);
@@ -57,13 +58,13 @@ export const topicsV2 = new Hono<AppEnv>()
     else await putTopic(c.get('db'), c.get('app'), name, left, Date.now());
     return c.body(null, 200);
   })
-  .get('/topics', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
-  .get('/topics/:name', async (c) => {
+  .get('/', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
+  .get('/:name', async (c) => {
     const topic = await getTopic(c.get('db'), c.get('app'), c.req.param('name'));
     if (!topic) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
     return c.json(groupJson(topic));
   })
-  .delete('/topics/:name', async (c) => {
+  .delete('/:name', async (c) => {
     if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.param('name')))) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
     return c.body(null, 200);
   });
