@@ -17,9 +17,10 @@ export function documentDashboard(app: OpenAPIHono<AppEnv>, cookie: RouteConfig[
     method: 'get', path, summary, security: cookie, ...extra,
     responses: { 200: html('the page'), 401: signIn, 404: html('no such task'), ...commonResponses },
   });
-  const form = (path: string, summary: string, params = false, limits = {}) => app.openAPIRegistry.registerPath({
-    method: 'post', path, summary, security: params ? cookie : [], ...(params ? { request: { params: taskId } } : {}),
-    responses: { 303: redirect, 401: signIn, ...commonResponses, ...limits },
+  // A form about a task is signed in; sign-in and sign-out are not.
+  const form = (path: string, summary: string, o: { task?: boolean; limits?: object } = {}) => app.openAPIRegistry.registerPath({
+    method: 'post', path, summary, security: o.task ? cookie : [], ...(o.task ? { request: { params: taskId } } : {}),
+    responses: { 303: redirect, 401: signIn, ...commonResponses, ...o.limits },
   });
   page('/', 'Human dashboard (HTML): counts, throughput, tasks, attempt logs, retry and delete (signs in with an API key into a cookie)', {
     request: {
@@ -36,19 +37,19 @@ export function documentDashboard(app: OpenAPIHono<AppEnv>, cookie: RouteConfig[
   page('/tasks/{id}', 'Dashboard: a task and its attempts', { request: { params: taskId } });
   form('/login', 'Dashboard sign-in (form field api_key; sets an HttpOnly cookie)');
   form('/logout', 'Dashboard sign-out');
-  form('/tasks/{id}/retry', 'Dashboard: replay a task', true, rateLimited);
-  form('/tasks/{id}/delete', 'Dashboard: delete a task', true);
+  form('/tasks/{id}/retry', 'Dashboard: replay a task', { task: true, limits: rateLimited });
+  form('/tasks/{id}/delete', 'Dashboard: delete a task', { task: true });
   // The operator's buttons (actions.ts): form fields as named, signed in by the cookie.
-  const button = (path: string, summary: string, params?: z.ZodObject, limits = {}) => app.openAPIRegistry.registerPath({
-    method: 'post', path, summary, security: cookie, ...(params ? { request: { params } } : {}),
+  const button = (path: string, summary: string, o: { params?: z.ZodObject; limits?: object } = {}) => app.openAPIRegistry.registerPath({
+    method: 'post', path, summary, security: cookie, ...(o.params ? { request: { params: o.params } } : {}),
     // A button's 404 is the API's JSON error (apiError), not a page.
-    responses: { 303: redirect, 401: signIn, 404: { ...errorResponses[404], description: 'no such circuit or schedule' }, ...commonResponses, ...limits },
+    responses: { 303: redirect, 401: signIn, 404: { ...errorResponses[404], description: 'no such circuit or schedule' }, ...commonResponses, ...o.limits },
   });
-  button('/replay', 'Dashboard: replay a stretch of failed tasks (form field cursor, optional)', undefined, rateLimited);
+  button('/replay', 'Dashboard: replay a stretch of failed tasks (form field cursor, optional)', { limits: rateLimited });
   button('/destinations/reset', 'Dashboard: reset a circuit (form field destination)');
   for (const action of ['pause', 'resume']) {
     button(`/flows/${action}`, `Dashboard: ${action} a flow (form field key)`);
-    button(`/schedules/{id}/${action}`, `Dashboard: ${action} a schedule`, z.object({ id: z.string() }));
+    button(`/schedules/{id}/${action}`, `Dashboard: ${action} a schedule`, { params: z.object({ id: z.string() }) });
   }
-  button('/schedules/{id}/delete', 'Dashboard: delete a schedule', z.object({ id: z.string() }));
+  button('/schedules/{id}/delete', 'Dashboard: delete a schedule', { params: z.object({ id: z.string() }) });
 }
