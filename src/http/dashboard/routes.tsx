@@ -17,9 +17,10 @@ import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/across';
 import { appForKey } from '../middleware';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { routed } from '../route-table';
 import { attemptsJson, taskJson, taskWithBodyJson } from '../schemas';
-import { replay } from '../../tasks/enqueue';
+import { replay } from '../../tasks/replay';
 import type { AppEnv } from '../types';
 
 // Server-rendered pages over the same data functions as the API. With AUTHENTICATE on, the
@@ -134,7 +135,7 @@ dashboardApp.get('/tasks/:id', async (c) => {
 });
 
 dashboardApp.post('/tasks/:id/retry', async (c) => {
-  await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.param('id'));
+  await replay(scope(c), c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 

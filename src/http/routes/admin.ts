@@ -1,9 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import { addKey, createApp, getApp, listApps, revokeKey } from '../../store/apps';
+import { createAppWithKey, issueKey, revokeApiKey } from '../../apps';
+import { getApp, listApps } from '../../store/apps';
 import { apiError, notFound } from '../errors';
-import { randomToken } from '../../ids';
-import { bearerToken, mintKey, tokensEqual } from '../../keys';
+import { bearerToken, tokensEqual } from '../../keys';
 import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
 import { resource } from '../resource';
 import type { AppEnv } from '../types';
@@ -60,18 +60,13 @@ const revokeRoute = route({
   responses: { 204: { description: 'revoked' }, ...errorResponses },
 });
 
-async function issueKey(c: { get: (k: 'db') => AppEnv['Variables']['db'] }, appId: string) {
-  const key = await mintKey();
-  await addKey(c.get('db'), { id: key.keyId, appId, hash: key.hash }, Date.now());
-  return { key_id: key.keyId, api_key: key.apiKey };
-}
+const keyJson = (key: { keyId: string; apiKey: string }) => ({ key_id: key.keyId, api_key: key.apiKey });
 
 export const adminApp = app()
   .openapi(createAppRoute, async (c) => {
     const { name } = c.req.valid('json');
-    const id = `app_${randomToken(9).replace(/[-_]/g, 'x')}`;
-    await createApp(c.get('db'), { id, name }, Date.now());
-    return c.json({ app: { id, name }, ...(await issueKey(c, id)) }, 201);
+    const made = await createAppWithKey(c.get('db'), name);
+    return c.json({ app: { id: made.id, name: made.name }, ...keyJson(made.key) }, 201);
   })
   .openapi(listAppsRoute, async (c) => {
     const apps = await listApps(c.get('db'));
@@ -80,9 +75,9 @@ export const adminApp = app()
   .openapi(addKeyRoute, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await getApp(c.get('db'), id))) throw notFound('app');
-    return c.json(await issueKey(c, id), 201);
+    return c.json(keyJson(await issueKey(c.get('db'), id)), 201);
   })
   .openapi(revokeRoute, async (c) => {
-    if (!(await revokeKey(c.get('db'), c.req.valid('param').key_id, Date.now()))) throw notFound('key');
+    if (!(await revokeApiKey(c.get('db'), c.req.valid('param').key_id))) throw notFound('key');
     return c.body(null, 204);
   });

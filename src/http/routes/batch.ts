@@ -4,6 +4,7 @@ import { errorResponses, jsonOnly, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import { limitBody } from '../middleware';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { retryInput } from './enqueue';
 import { BatchItem, taskFields, type ApiLimits } from './params';
 
@@ -53,8 +54,9 @@ export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'ur
 export const batchApp = (limits: ApiLimits) => app().openapi(batchRoute(limits), async (c) => {
   const items = c.req.valid('json');
   const now = Date.now();
-  const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,
-    callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
-  const results = await enqueue(c.get('shards'), c.env, rows);
+  const s = scope(c);
+  const rows = items.map((item, i) => buildTask(s, { ...itemInput(item), idempotencyKey: item.idempotency_key,
+    callback: item.callback, failureCallback: item.failure_callback }, { now, field: `[${i}].` }));
+  const results = await enqueue(s, rows);
   return c.json({ tasks: results.map(enqueuedJson) }, 201);
 });

@@ -4,6 +4,7 @@ import { appCircuits, type CircuitRow } from '../../store/circuits';
 import { notFound } from '../errors';
 import { errorResponses, jsonResponse } from '../schemas';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { wholeNumber } from './params';
 
 // The circuit breakers of the app's destinations (see src/flow/breaker.ts). Only destinations that
@@ -55,6 +56,6 @@ export const destinationsApp = app()
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
-    if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), c.req.valid('param').destination))) throw notFound('circuit');
+    if (!(await resetDestination(scope(c), c.req.valid('param').destination))) throw notFound('circuit');
     return c.body(null, 204);
   });

@@ -8,6 +8,7 @@ import { deleteTasks } from '../../tasks/across';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { RetryPolicyInput } from '../../tasks/retry-policy';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { cursorParam, flowKey, hookUrl, taskOptions, type ApiLimits } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
@@ -115,8 +116,9 @@ export const rootApp = (limits: ApiLimits) => {
     .openapi(enqueueRoute(limits), async (c) => {
       const q = c.req.valid('query');
       const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
-      const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
-      const [done] = await enqueue(c.get('shards'), c.env, [row]);
+      const s = scope(c);
+      const row = buildTask(s, { ...input, url: q.url }, { now: Date.now() });
+      const [done] = await enqueue(s, [row]);
       if ('gone' in done) return c.json(keyUsedJson(done.gone), 409);
       c.header('Location', `/tasks/${done.task.id}`);
       return c.json(taskJson(done.task), done.created ? 201 : 200);

@@ -1,9 +1,11 @@
 import { z } from '@hono/zod-openapi';
-import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
+import { pauseFlow, removeFlow, setFlow } from '../../flow/limits';
+import { getFlow, listFlows, type FlowRow } from '../../store/flows';
 import { policyJson, policyText, retryPolicy, retryPolicyProblem } from '../../tasks/retry-policy';
 import { apiError, notFound } from '../errors';
 import { errorResponses, jsonOnly, jsonResponse, RetryPolicySchema } from '../schemas';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { flowKey, retryOptions } from './params';
 
 // Flow control per app and key: a rate (starts per period) and/or a parallelism (attempts at
@@ -74,7 +76,7 @@ export const flowsApp = app()
     const policy = retryPolicy({ backoff: l.retry_backoff, min: l.retry_min_delay, max: l.retry_max_delay }, c.get('config'));
     const bad = policy && retryPolicyProblem(policy, c.get('config'));
     if (bad) throw apiError(400, 'invalid_request', `${bad[0]}: ${bad[1]}`);
-    const row = await putFlow(c.get('db'), c.get('app'), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null, retryPolicy: policyText(policy) }, Date.now());
+    const row = await setFlow(scope(c), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null, retryPolicy: policyText(policy) });
     return c.json(flowJson(row), 200);
   })
   .openapi(listRoute, async (c) => {
@@ -91,8 +93,8 @@ export const flowsApp = app()
     return c.json({ ...flowJson(row), ...now }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteFlow(c.get('db'), c.get('app'), c.req.valid('param').key))) throw notFound('flow');
+    if (!(await removeFlow(scope(c), c.req.valid('param').key))) throw notFound('flow');
     return c.body(null, 204);
   })
-  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, true, Date.now())), 200))
-  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, false, Date.now())), 200));
+  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await pauseFlow(scope(c), c.req.valid('param').key, true)), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await pauseFlow(scope(c), c.req.valid('param').key, false)), 200));

@@ -1,14 +1,15 @@
 import { z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
-import { setPaused } from '../../schedules/pause';
+import { addSchedule, changeSchedule, removeSchedule, setPaused } from '../../schedules/manage';
+import { getSchedule, listSchedules, type NewSchedule, type ScheduleRow } from '../../store/schedules';
 import { getTask } from '../../tasks/across';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { Config } from '../../config';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput, SchedulePatch, type ApiLimits } from './params';
 
@@ -51,17 +52,18 @@ const PAGE = 100;
  * checked exactly as a new one (host policy, headers, body size); a new cron or zone is checked
  * and the next run recomputed from now (the tick only fires a schedule at the next_run_at it read).
  */
-function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, now: number): Partial<NewSchedule> {
+function patched(s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, at: { config: Config; now: number }): Partial<NewSchedule> {
+  const { config: cfg, now } = at;
   const cron = p.cron ?? s.cron;
   const timezone = p.timezone ?? s.timezone;
   const problem = cronProblem(cron, timezone);
   if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
   const body = p.body_base64 !== undefined ? p.body_base64 : p.body === null ? null : p.body !== undefined ? p.body : s.body && new Uint8Array(s.body);
-  const t = buildTask(cfg, s.appId, itemInput({
+  const t = buildTask({ config: cfg, app: s.appId }, itemInput({
     url: p.url ?? s.url, method: p.method ?? (s.method as NonNullable<typeof p.method>), headers: p.headers ?? templateHeaders(s),
     ...(typeof body === 'string' ? { body } : { body_base64: body ?? undefined }),
     timeout: p.timeout ?? s.timeout, max_retries: p.max_retries ?? s.maxRetries, flow_key: p.flow_key === null ? undefined : (p.flow_key ?? s.flowKey ?? undefined),
-  }), now);
+  }), { now });
   const rescheduled = p.cron !== undefined || p.timezone !== undefined;
   return {
     name: p.name === undefined ? s.name : p.name, cron: cron.trim(), timezone,
@@ -91,14 +93,15 @@ export const schedulesApp = (limits: ApiLimits) => app()
     if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
     const now = Date.now();
     // The template is checked exactly as a task would be (host policy, headers, body size).
-    const t = buildTask(c.get('config'), c.get('app'), itemInput(input), now);
-    const max = c.get('config').MAX_SCHEDULES_PER_APP;
-    const row = await createSchedule(c.get('db'), {
-      appId: c.get('app'), id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
+    const s = scope(c);
+    const t = buildTask(s, itemInput(input), { now });
+    const row = await addSchedule(s, {
+      id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
       url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
       timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(input.cron, timezone, now), createdAt: now, updatedAt: now,
-    }, max);
+    });
+    const max = s.config.MAX_SCHEDULES_PER_APP;
     if (!row) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     c.header('Location', `/schedules/${row.id}`);
     return c.json(scheduleJson(row), 201);
@@ -130,7 +133,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
   }), async (c) => {
     const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
-    const row = await updateSchedule(c.get('db'), c.get('app'), found.id, patched(c.get('config'), found, c.req.valid('json'), Date.now()));
+    const row = await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }));
     if (!row) throw notFound('schedule'); // deleted meanwhile
     return c.json(detailJson(row), 200);
   })
@@ -139,14 +142,14 @@ export const schedulesApp = (limits: ApiLimits) => app()
     request: { params: idParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.valid('param').id))) throw notFound('schedule');
+    if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
   .openapi(route({
     method: 'post', path: '/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, true);
+    const row = await setPaused(scope(c), c.req.valid('param').id, true);
     if (!row) throw notFound('schedule');
     return c.json(scheduleJson(row), 200);
   })
@@ -154,7 +157,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     method: 'post', path: '/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
     request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, false);
+    const row = await setPaused(scope(c), c.req.valid('param').id, false);
     if (!row) throw notFound('schedule');
     return c.json(scheduleJson(row), 200);
   });

@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { REPLAY_CHUNK } from '../../store/claim';
-import { deleteTask, getTask, getTaskWithBody, listAttempts, listTasks, replayTasks } from '../../tasks/across';
-import { replay } from '../../tasks/enqueue';
-import { nudge } from '../../tasks/nudge';
+import { deleteTask, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/across';
+import { replay, replayMany } from '../../tasks/replay';
 import { apiError, notFound } from '../errors';
 import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, rateLimited, StatusSchema, TaskSchema, taskJson, TaskWithBodySchema, taskWithBodyJson } from '../schemas';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { pathId, cursorParam, wholeNumber } from './params';
 
 // Mounted at /tasks (app.ts); called with an API key. Replays (retry) are rate-limited: they start deliveries.
@@ -98,14 +98,12 @@ const listRoute = route({
 
 export const tasksApp = app()
   .openapi(retryMany, async (c) => {
-    const now = Date.now();
     const { status, cursor } = c.req.valid('query');
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), status, now, c.get('config').ms.SWEEP_GRACE, cursor);
-    await nudge(c.env, replayed, now);
+    const { replayed, next } = await replayMany(scope(c), { status, before: cursor });
     return c.json({ retried: replayed.length, next_cursor: next }, 202);
   })
   .openapi(retryOne, async (c) => {
-    const task = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.valid('param').id);
+    const task = await replay(scope(c), c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
     if (!task) throw notFound();
     return c.json(taskJson(task), 202);

@@ -1,11 +1,13 @@
 import { z } from '@hono/zod-openapi';
 import { hostRefusal } from '../../hook/hosts';
-import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
+import { getTopic, listTopics, type Topic } from '../../store/topics';
 import { buildTask, publish } from '../../tasks/enqueue';
+import { removeTopic, setTopic } from '../../tasks/topics';
 import { apiError, notFound } from '../errors';
 import { EnqueuedSchema, enqueuedJson } from '../enqueued';
 import { errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import { resource } from '../resource';
+import { scope } from '../scope';
 import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
 import { hookUrl, pathName, taskOptions, type ApiLimits } from './params';
@@ -39,7 +41,7 @@ export const topicsApp = (limits: ApiLimits) => app()
       const refusal = hostRefusal(url, c.get('config'));
       if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}]: ${refusal}`);
     });
-    return c.json(topicJson(await putTopic(c.get('db'), c.get('app'), c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
+    return c.json(topicJson(await setTopic(scope(c), c.req.valid('param').name, [...new Set(endpoints)])), 200);
   })
   .openapi(route({
     method: 'get', path: '/', summary: "The app's topics in name order (1,000 at most)",
@@ -59,7 +61,7 @@ export const topicsApp = (limits: ApiLimits) => app()
     request: { params: nameParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.valid('param').name))) throw notFound('topic');
+    if (!(await removeTopic(scope(c), c.req.valid('param').name))) throw notFound('topic');
     return c.body(null, 204);
   })
   .openapi(route({
@@ -85,7 +87,8 @@ export const topicsApp = (limits: ApiLimits) => app()
     if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than MAX_BATCH_BYTES (${most} bytes)`);
     const now = Date.now();
     // An Idempotency-Key covers the whole publish (see tasks/idempotent.ts).
-    const rows = topic.endpoints.map((url, i) => buildTask(c.get('config'), c.get('app'), { ...input, url }, now, `endpoints[${i}].`));
-    const published = await publish(c.get('shards'), c.env, topic.name, rows, input.idempotencyKey, now);
+    const s = scope(c);
+    const rows = topic.endpoints.map((url, i) => buildTask(s, { ...input, url }, { now, field: `endpoints[${i}].` }));
+    const published = await publish(s, rows, { topic: topic.name, key: input.idempotencyKey, now });
     return c.json({ tasks: published.tasks.map(enqueuedJson) }, published.created ? 201 : 200);
   });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
-import { rotateSigningKeys, signingKeys } from '../../store/qstash-keys';
+import { appSigningKeys, rotateAppSigningKeys } from '../../apps';
 import { apiError } from '../errors';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { dlqApp, messagesApp } from './messages';
 import { schedulesV2 } from './schedules';
@@ -17,8 +18,8 @@ import { topicsV2 } from './topics';
 
 // The app's current and next signing keys (made on first use), and their rotation.
 const keysApp = new Hono<AppEnv>()
-  .get('/', async (c) => c.json(await signingKeys(c.get('db'), c.get('app'))))
-  .post('/rotate', async (c) => c.json(await rotateSigningKeys(c.get('db'), c.get('app'))));
+  .get('/', async (c) => c.json(await appSigningKeys(scope(c))))
+  .post('/rotate', async (c) => c.json(await rotateAppSigningKeys(scope(c))));
 
 export const v2App = new Hono<AppEnv>()
   .route('/publish', publishApp)

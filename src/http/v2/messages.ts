@@ -2,11 +2,11 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/across';
-import { replay } from '../../tasks/enqueue';
-import { nudge } from '../../tasks/nudge';
+import { deleteTask, deleteTasks, getTask, listTasks } from '../../tasks/across';
+import { replay, replayMany } from '../../tasks/replay';
 import { apiError } from '../errors';
 import { rateLimit } from '../middleware';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 
 // Messages and the DLQ. A message is a task (its id is the message id); the DLQ is the app's
@@ -166,13 +166,12 @@ export const dlqApp = new Hono<AppEnv>()
     if (ids) {
       const retried = await Promise.all(ids.map(async (id) => {
         if ((await getTask(c.get('shards'), c.get('app'), id))?.status !== 'failed') return false;
-        const done = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), id, now);
+        const done = await replay(scope(c), id, now);
         return Boolean(done && done !== 'busy');
       }));
       return c.json({ responses: ids.filter((_, i) => retried[i]).map((id) => ({ messageId: id })) });
     }
     requireAll(c, 'dlqIds');
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, c.req.query('cursor') || undefined);
-    await nudge(c.env, replayed, now);
+    const { replayed, next } = await replayMany(scope(c), { status: 'failed', before: c.req.query('cursor') || undefined, now });
     return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });
   });

@@ -2,11 +2,12 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { deleteSchedule, getSchedule, listSchedules, putSchedule, type ScheduleRow } from '../../store/schedules';
-import { setPaused } from '../../schedules/pause';
+import { removeSchedule, saveSchedule, setPaused } from '../../schedules/manage';
+import { getSchedule, listSchedules, type ScheduleRow } from '../../store/schedules';
 import { apiError } from '../errors';
 import { limitBody, rateLimitUnless } from '../middleware';
 import { pathName } from '../routes/params';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { checkName, publishOptions } from './headers';
 import { applyFlows, decodeDestination, messageRows, pathDestination } from './publish';
@@ -41,7 +42,7 @@ const notFound = (id: string) => apiError(404, 'not_found', `schedule ${id} not 
 
 async function pause(c: Context<AppEnv>, paused: boolean) {
   const id = c.req.param('id')!;
-  if (!(await setPaused(c.get('db'), c.get('app'), id, paused))) throw notFound(id);
+  if (!(await setPaused(scope(c), id, paused))) throw notFound(id);
   return c.body(null, 200);
 }
 
@@ -76,17 +77,18 @@ export const schedulesV2 = new Hono<AppEnv>()
     const now = Date.now();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     // The template is checked exactly as a message would be (host policy, headers, body size).
-    const [t] = await messageRows(c, { url: dest }, { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, bytes.length ? bytes : null, now);
-    // A new schedule is held to the app's limit (MAX_SCHEDULES_PER_APP), as POST /schedules.
+    const s = scope(c);
+    const [t] = await messageRows(s, { dest: { url: dest }, o: { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, body: bytes.length ? bytes : null }, { now });
     const headers = JSON.stringify({ ...JSON.parse(t.headers!), 'upstash-schedule-id': id });
-    const max = c.get('config').MAX_SCHEDULES_PER_APP;
-    const saved = await putSchedule(c.get('db'), {
-      appId: c.get('app'), id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
+    // A new schedule is held to the app's limit (MAX_SCHEDULES_PER_APP), as POST /schedules.
+    const saved = await saveSchedule(s, {
+      id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
       contentType: t.contentType ?? null, timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(cron, timezone, now), createdAt: now, updatedAt: now,
-    }, max);
+    });
+    const max = s.config.MAX_SCHEDULES_PER_APP;
     if (!saved) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
-    await applyFlows(c, [o], now);
+    await applyFlows(s, [o], now);
     return c.json({ scheduleId: id }, 201);
   })
   .get('/', async (c) => {
@@ -105,6 +107,6 @@ export const schedulesV2 = new Hono<AppEnv>()
     return c.json(scheduleJson(s));
   })
   .delete('/:id', async (c) => {
-    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound(c.req.param('id'));
+    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound(c.req.param('id'));
     return c.body(null, 200);
   });
