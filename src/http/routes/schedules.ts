@@ -76,6 +76,16 @@ function patched(s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, a
 // Mounted at /schedules (app.ts); called with an API key (a new schedule is rate-limited: its 429).
 const { app, route } = resource('apiKey');
 
+const pauseRoute = (action: 'pause' | 'resume') => route({
+  method: 'post', path: `/{id}/${action}`,
+  summary: action === 'pause' ? 'Pause a schedule (no runs until resumed)' : 'Resume a schedule from its next run after now (paused runs are not made up)',
+  request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+});
+const pausedJson = (row: ScheduleRow | undefined) => {
+  if (!row) throw notFound('schedule');
+  return scheduleJson(row);
+};
+
 export const schedulesApp = (limits: ApiLimits) => app()
   .openapi(route({
     method: 'post', path: '/', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
@@ -145,19 +155,5 @@ export const schedulesApp = (limits: ApiLimits) => app()
     if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
-  .openapi(route({
-    method: 'post', path: '/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
-    request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
-  }), async (c) => {
-    const row = await setPaused(scope(c), c.req.valid('param').id, true);
-    if (!row) throw notFound('schedule');
-    return c.json(scheduleJson(row), 200);
-  })
-  .openapi(route({
-    method: 'post', path: '/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
-    request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
-  }), async (c) => {
-    const row = await setPaused(scope(c), c.req.valid('param').id, false);
-    if (!row) throw notFound('schedule');
-    return c.json(scheduleJson(row), 200);
-  });
+  .openapi(pauseRoute('pause'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, true)), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, false)), 200));
