@@ -20,12 +20,13 @@ const SECURITY: Record<Auth, RouteConfig['security']> = {
 /**
  * A resource: `route` (createRoute with the resource's security) and `app()`, a new sub-app for its
  * routes (one per set of config limits, for the resources whose schemas carry them). A route that
- * names its own security keeps it (the dashboard's sign-in page is public, the pages behind it not).
+ * names its own security keeps it. `security` is for routes documented by hand (the dashboard's).
  */
 export function resource(auth: Auth) {
   const security = SECURITY[auth];
   const route = <R extends RouteConfig>(r: R): R => {
     if (r.security || !security) return createRoute(r);
+    // Right after the summary, where the document shows every other operation's security.
     const { method, path, summary, ...rest } = r;
     return createRoute({ method, path, summary, security, ...rest } as R);
   };

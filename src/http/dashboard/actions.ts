@@ -3,8 +3,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { resetDestination } from '../../flow/reset';
-import { pauseFlow as setFlowPaused } from '../../flow/limits';
-import { removeSchedule, setPaused as setSchedulePaused } from '../../schedules/manage';
+import { pauseFlow } from '../../flow/limits';
+import { removeSchedule, setPaused } from '../../schedules/manage';
 import { replayMany } from '../../tasks/replay';
 import { apiError, notFound } from '../errors';
 import { flowKey } from '../routes/params';
@@ -32,22 +32,22 @@ export const dashboardActions = new Hono<AppEnv>()
     if (!(await resetDestination(scope(c), destination))) throw notFound('circuit');
     return c.redirect('/dashboard', 303);
   })
-  .post('/flows/pause', (c) => pauseFlow(c, true))
-  .post('/flows/resume', (c) => pauseFlow(c, false))
-  .post('/schedules/:id/pause', (c) => pauseSchedule(c, true))
-  .post('/schedules/:id/resume', (c) => pauseSchedule(c, false))
+  .post('/flows/pause', (c) => flowButton(c, true))
+  .post('/flows/resume', (c) => flowButton(c, false))
+  .post('/schedules/:id/pause', (c) => scheduleButton(c, true))
+  .post('/schedules/:id/resume', (c) => scheduleButton(c, false))
   .post('/schedules/:id/delete', async (c) => {
     if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound('schedule');
     return c.redirect('/dashboard/schedules', 303);
   });
 
-async function pauseFlow(c: Context<AppEnv>, pause: boolean) {
+async function flowButton(c: Context<AppEnv>, pause: boolean) {
   const key = await field(c.req.parseBody(), 'key', flowKey);
-  await setFlowPaused(scope(c), key, pause);
+  await pauseFlow(scope(c), key, pause);
   return c.redirect('/dashboard', 303);
 }
 
-async function pauseSchedule(c: Context<AppEnv>, pause: boolean) {
-  if (!(await setSchedulePaused(scope(c), c.req.param('id') ?? '', pause))) throw notFound('schedule');
+async function scheduleButton(c: Context<AppEnv>, pause: boolean) {
+  if (!(await setPaused(scope(c), c.req.param('id') ?? '', pause))) throw notFound('schedule');
   return c.redirect('/dashboard/schedules', 303);
 }
