@@ -47,13 +47,13 @@ describe('fair schedules', () => {
       SELECT 'busy-app', printf('MANY%08d', i), '* * * * *', 'UTC', ?1, 'POST', 60, 3, 0, ?2, ?2, ?2 FROM n`).bind(url, now - 60_000, FIRE_CHUNK + 100).run();
     await env.DB.prepare(`INSERT INTO schedules (app_id, id, cron, timezone, url, method, timeout, max_retries, paused, next_run_at, created_at, updated_at)
       VALUES ('quiet-app', 'ONE', '* * * * *', 'UTC', ?1, 'POST', 60, 3, 0, ?2, ?2, ?2)`).bind(url, now - 1).run();
-    const made = await fireDueSchedules(env, openDb(env.DB), now, 1);
+    const made = await fireDueSchedules(env, openDb(env.DB), { now, chunks: 1 });
     expect(made).toBe(FIRE_CHUNK);
     const one = await env.DB.prepare(`SELECT next_run_at, last_task_id FROM schedules WHERE app_id = 'quiet-app'`).first<{ next_run_at: number; last_task_id: string | null }>();
     expect(one!.last_task_id).not.toBeNull();
     expect(one!.next_run_at).toBeGreaterThan(now);
     // The busy app's rest are the oldest of the next tick.
-    await fireDueSchedules(env, openDb(env.DB), now, 1);
+    await fireDueSchedules(env, openDb(env.DB), { now, chunks: 1 });
     const { left } = (await env.DB.prepare(`SELECT count(*) AS left FROM schedules WHERE app_id = 'busy-app' AND next_run_at <= ?1`).bind(now).first<{ left: number }>())!;
     expect(left).toBe(0);
   });

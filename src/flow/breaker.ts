@@ -4,6 +4,7 @@ import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
 import { holdAt, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
 import type { Shard, Shards } from '../store/shards';
+import type { Scope } from '../scope';
 import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { TaskRow } from '../store/schema';
 
@@ -44,14 +45,15 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
  * Lets tasks a circuit held go now: those still waiting become due and are sent to the queue. Used
  * when a probe succeeds and on a reset, so recovery does not wait for each task's next look.
  */
-export async function releaseHeld(env: Env, cfg: Config, shards: Shards, app: string, ids: string[], now = Date.now()): Promise<number> {
+export async function releaseHeld(s: Scope, ids: string[], now = Date.now()): Promise<number> {
+  const { shards, app } = s;
   const byShard = new Map<Shard, { app: string; id: string }[]>();
   for (const id of new Set(ids)) {
     const shard = shards.of(id);
     if (shard) byShard.get(shard)?.push({ app, id }) ?? byShard.set(shard, [{ app, id }]);
   }
-  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, cfg.ms.SWEEP_GRACE)))).flat();
-  await sendTaskMessagesBestEffort(env, moved, now);
+  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, s.config.ms.SWEEP_GRACE)))).flat();
+  await sendTaskMessagesBestEffort(s.env, moved, now);
   return moved.length;
 }
 
@@ -80,7 +82,7 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
         for (const c of left) view.set(key(c.appId, c.destination), c);
         for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.app, n.destination), null);
         // A probe succeeded: every task its circuit held goes now, not at its next look.
-        await Promise.all(held.map((h) => releaseHeld(env, cfg, shards, h.app, h.ids, now)));
+        await Promise.all(held.map((h) => releaseHeld({ env, config: cfg, shards, app: h.app }, h.ids, now)));
       } catch (err) {
         console.error('recording circuit state failed', err);
       }

@@ -1,7 +1,6 @@
-import type { Config } from '../config';
 import { normalizeHost } from '../hook/hosts';
 import { resetCircuits } from '../store/circuits';
-import type { Shards } from '../store/shards';
+import type { Scope } from '../scope';
 import { releaseHeld } from './breaker';
 
 // Closing circuits by hand (POST /destinations/{destination}/reset, the dashboard's Reset): the
@@ -33,10 +32,10 @@ function destinationNames(raw: string): { names: string[]; prefixes: string[] } 
 }
 
 /** Closes the circuits `raw` names and lets their tasks go; false if it names none (or nothing valid). */
-export async function resetDestination(env: Env, cfg: Config, shards: Shards, app: string, raw: string): Promise<boolean> {
+export async function resetDestination(s: Scope, raw: string): Promise<boolean> {
   const named = destinationNames(raw);
-  const closed = named && (await resetCircuits(shards.home.db, app, named.names, named.prefixes));
+  const closed = named && (await resetCircuits(s.shards.home.db, s.app, named.names, named.prefixes));
   if (!closed || closed.destinations.length === 0) return false;
-  await releaseHeld(env, cfg, shards, app, closed.held);
+  await releaseHeld(s, closed.held);
   return true;
 }

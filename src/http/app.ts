@@ -8,10 +8,9 @@ import { defaultHook, handleError } from './on-error';
 import { adminApp, requireAdmin } from './routes/admin';
 import { batchApp } from './routes/batch';
 import { dashboardApp, signedIn } from './dashboard/routes';
-import { enqueueApp } from './routes/enqueue';
+import { rootApp } from './routes/enqueue';
 import { metaApp } from './routes/meta';
 import { metricsApp, requireMetrics } from './routes/metrics';
-import { replayApp } from './routes/replay';
 import { statsApp } from './routes/stats';
 import { flowsApp } from './routes/flows';
 import { destinationsApp } from './routes/destinations';
@@ -76,10 +75,13 @@ export function buildApi(limits: ApiLimits): OpenAPIHono<AppEnv> {
     security: [{ bearer: [] }, { torqueApiKey: [] }, { apiKey: [] }],
   }), 200));
 
-  // One sub-app per resource; each route carries its own declaration (path, security, schemas).
-  const resources = [metaApp, metricsApp, adminApp, dashboardApp, enqueueApp(limits), batchApp(limits), replayApp, tasksApp, statsApp, flowsApp,
-    destinationsApp, topicsApp(limits), schedulesApp(limits)];
-  for (const resource of resources) app.route('/', resource);
+  // One sub-app per resource, mounted under its prefix; each resource declares who may call it and
+  // each route what it takes (schemas, security, a 429 when rate-limited), for the guard to enforce.
+  // (The order is the document's order, and Allow's.)
+  const resources: [string, OpenAPIHono<AppEnv, any, any>][] = [['/', metaApp], ['/dashboard', dashboardApp], ['/metrics', metricsApp], ['/admin', adminApp],
+    ['/', rootApp(limits)], ['/batch', batchApp(limits)], ['/tasks', tasksApp], ['/stats', statsApp], ['/flows', flowsApp],
+    ['/destinations', destinationsApp], ['/topics', topicsApp(limits)], ['/schedules', schedulesApp(limits)]];
+  for (const [prefix, resource] of resources) app.route(prefix, resource);
   // QStash's protocol: its routes are not OpenAPI routes (the guard gives them the API-key default).
   app.route('/v2', v2App);
 

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
@@ -105,6 +106,13 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * The rate limit for a route that counts only the requests making something new: `exempt` tells
+ * the others (a /v2 schedule replaced by its id makes no new schedule, so it is not counted).
+ */
+export const rateLimitUnless = (exempt: (c: Context<AppEnv>) => Promise<boolean>) =>
+  createMiddleware<AppEnv>(async (c, next) => ((await exempt(c)) ? next() : rateLimit(c, next)));
 
 /**
  * Refuses bodies over MAX_BODY_BYTES, or for `batch` MAX_BATCH_BYTES, before reading them (413).

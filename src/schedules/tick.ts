@@ -13,7 +13,8 @@ import { nextRun } from './cron';
  * are the oldest of the next tick. A schedule that missed runs (Torque was down, a tick was late)
  * fires once for them and moves on to its next run after now: missed runs are not made up one by one.
  */
-export async function fireDueSchedules(env: Env, home: DB, now: number, chunks: number): Promise<number> {
+export async function fireDueSchedules(env: Env, home: DB, tick: { now: number; chunks: number }): Promise<number> {
+  const { now, chunks } = tick;
   // One read in fair order for the whole tick, then fired in chunks.
   const due = await dueSchedules(home, now, chunks * FIRE_CHUNK);
   let made = 0;

@@ -33,7 +33,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<SweepReport> {
   const budget = tickBudget();
   const [circuits, scheduled, ...each] = await Promise.allSettled([
     tendCircuits(cfg, shards.home.db, now),
-    fireDueSchedules(env, shards.home.db, now, ROUNDS),
+    fireDueSchedules(env, shards.home.db, { now, chunks: ROUNDS }),
     // A transient D1 failure is tried again at once (every step is guarded by the state it changes,
     // so a repeat after a lost answer does nothing twice); a database still failing waits a tick.
     ...shards.all.map((s) => retryTransient(() => sweepOne(env, cfg, s.db, now, budget))),

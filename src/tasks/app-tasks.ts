@@ -5,6 +5,9 @@ import type { Shard, Shards } from '../store/shards';
 import { countApps, mergeCounts, minuteSeries as seriesIn, noCounts, type AppCounts, type Throughput } from '../store/stats';
 import * as taskStore from '../store/tasks'; // one database's statements
 
+/** The statuses a replay takes (a task in progress is replayed once its attempt ends). */
+export type Replayable = Exclude<TaskStatus, 'in_progress'>;
+
 // What an app asks of all its tasks, wherever they live. A task by id goes to the one database its
 // id names; a read over an app asks every database and merges. Per-request D1 budgets (1,000
 // queries) are shared out among the databases, so a bulk call's reach per database shrinks as
@@ -86,8 +89,9 @@ export async function deleteTasks(shards: Shards, appId: string, opts: { status?
   return { total: results.reduce((n, r) => n + r.total, 0), next };
 }
 
-export async function replayTasks(shards: Shards, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string) {
-  const { results, next } = await everywhere(shards, (s, share) => replayIn(s.db, appId, status, now, graceMs, before, share));
+/** Replays a stretch of the app's tasks of one status in every database (tasks/replay.ts nudges them). */
+export async function replayTasks(shards: Shards, appId: string, o: { status: Replayable; now: number; graceMs: number; before?: string }) {
+  const { results, next } = await everywhere(shards, (s, share) => replayIn(s.db, appId, o.status, o.now, o.graceMs, o.before, share));
   return { replayed: results.flatMap((r) => r.replayed), next };
 }
 

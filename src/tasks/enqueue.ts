@@ -1,11 +1,9 @@
 import type { Config } from '../config';
 import type { NewTaskRow } from '../store/schema';
-import { replayTask } from '../store/claim';
-import type { Shards } from '../store/shards';
+import type { Scope } from '../scope';
 import { waitingWake } from '../store/waiting-wake';
 import { headerProblem, passthroughProblem } from '../hook/headers';
 import { hostRefusal } from '../hook/hosts';
-import { sendTaskMessagesBestEffort } from './queue-messages';
 import { retryPolicy, retryPolicyProblem, policyText, type RetryPolicyInput } from './retry-policy';
 
 /** How far ahead a first attempt may be put (delay, not_before): a year. */
@@ -48,12 +46,17 @@ const CLIENT_KEY = /^[^\x00-\x1f\x7f]{1,256}$/;
  * later than that walk is tracked from the start: looked at a minute before it is due when that is
  * beyond Queues' 24 h delay (its message goes then), else SWEEP_GRACE after it is due.
  */
-function trackDelayed(due: number, now: number, graceMs: number, lagMs: number): number | null {
-  return due - now > lagMs ? waitingWake(due, now, graceMs) : null;
+function trackDelayed(due: number, now: number, ms: Config['ms']): number | null {
+  return due - now > ms.SWEEP_WALK_LAG ? waitingWake(due, now, ms.SWEEP_GRACE) : null;
 }
 
-/** Builds the row for a validated task, applying config defaults and limits (its id comes with its database). */
-export function buildTask(cfg: Config, appId: string, input: TaskInput, now: number, field = ''): Omit<NewTaskRow, 'id'> {
+/**
+ * Builds the row for a validated task, applying config defaults and limits (its id comes with its
+ * database). `field` prefixes the field a refusal names (`[2].`, `endpoints[0].`).
+ */
+export function buildTask(s: Pick<Scope, 'app' | 'config'>, input: TaskInput, at: { now: number; field?: string }): Omit<NewTaskRow, 'id'> {
+  const { config: cfg, app: appId } = s;
+  const { now, field = '' } = at;
   const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
   if (timeout > cfg.MAX_TIMEOUT) throw new TaskInputError(`${field}timeout`, `must be at most ${cfg.MAX_TIMEOUT}`);
   for (const [name, url] of [['url', input.url], ['callback', input.callback], ['failure_callback', input.failureCallback]] as const) {
@@ -73,7 +76,7 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
   const typeProblem = input.contentType === null ? null : headerProblem('content-type', input.contentType);
   if (typeProblem) throw new TaskInputError(`${field}content-type`, typeProblem);
   const headers = input.headers && Object.keys(input.headers).length ? JSON.stringify(input.headers) : null;
-  const due = firstAttempt(cfg, input, now, field);
+  const due = firstAttempt(input, now, field);
   const policy = retryPolicy(input.retry, cfg);
   const policyBad = policy && retryPolicyProblem(policy, cfg);
   if (policyBad) throw new TaskInputError(`${field}${policyBad[0]}`, policyBad[1]);
@@ -92,7 +95,7 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
     createdAt: now,
     updatedAt: now,
     dueAt: due,
-    wakeAt: trackDelayed(due, now, cfg.ms.SWEEP_GRACE, cfg.ms.SWEEP_WALK_LAG),
+    wakeAt: trackDelayed(due, now, cfg.ms),
     idempotencyKey: input.idempotencyKey ?? null,
     flowKey: input.flowKey ?? null,
     callbackUrl: input.callback ?? null,
@@ -102,19 +105,11 @@ export function buildTask(cfg: Config, appId: string, input: TaskInput, now: num
 }
 
 /** When the first attempt is due: after `delay`, or at `not_before` (now, if that has passed). */
-function firstAttempt(cfg: Config, input: TaskInput, now: number, field: string): number {
+function firstAttempt(input: TaskInput, now: number, field: string): number {
   if (input.notBefore === undefined) return now + (input.delay ?? 0) * 1000;
   if (input.delay !== undefined) throw new TaskInputError(`${field}not_before`, 'give delay or not_before, not both');
   if (input.notBefore > now + MAX_DELAY_S * 1000) throw new TaskInputError(`${field}not_before`, `must be at most ${MAX_DELAY_S} seconds (a year) ahead`);
   return Math.max(now, input.notBefore);
-}
-
-/** Makes a task due now and nudges the queue (see replayTask); used by the API and the dashboard. */
-export async function replay(shards: Shards, env: Env, cfg: Config, appId: string, id: string, now = Date.now()) {
-  const shard = shards.of(id);
-  const task = shard && (await replayTask(shard.db, appId, id, now, cfg.ms.SWEEP_GRACE));
-  if (task && task !== 'busy') await sendTaskMessagesBestEffort(env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
-  return task;
 }
 
 export { enqueue, publish, type Enqueued, type KeyGone } from './idempotent';

@@ -1,9 +1,9 @@
-import { getConfig } from '../config';
 import { newId } from '../ids';
 import { insertTasks, asStored, type InsertRow } from '../store/batch';
 import { findKeys, type KeyClaim, type KeyHit } from '../store/idempotency';
 import type { NewTaskRow } from '../store/schema';
 import type { Shard, Shards } from '../store/shards';
+import type { Scope } from '../scope';
 import type { ListedTask } from '../store/tasks';
 import { sendTaskMessagesBestEffort } from './queue-messages';
 
@@ -18,6 +18,8 @@ export type KeyGone = { key: string; id: string; expiresAt: number };
 export type Enqueued = { task: ListedTask; created: boolean } | { gone: KeyGone };
 
 type Built = Omit<NewTaskRow, 'id'>;
+/** What storing tasks needs of the scope (the rows carry their app). */
+type Store = Pick<Scope, 'shards' | 'env' | 'config'>;
 
 /** A publish's key: no client key can be it (client keys hold no control characters). */
 export const publishKey = (topic: string, key: string) => `\u0001topic\n${topic}\n${key}`;
@@ -36,7 +38,8 @@ function answer(hit: KeyHit, clientKey: string): Enqueued[] {
  * A database that cannot answer is skipped (logged): it can only hold keys made before the
  * databases changed, and one database down must not stop keyed enqueues to the others.
  */
-async function keysElsewhere(shards: Shards, shard: Shard, app: string, keys: string[], now: number): Promise<Map<string, KeyHit>> {
+async function keysElsewhere(shards: Shards, shard: Shard, o: { app: string; keys: string[]; now: number }): Promise<Map<string, KeyHit>> {
+  const { app, keys, now } = o;
   const found = new Map<string, KeyHit>();
   if (keys.length === 0 || shards.all.length === 1) return found;
   const others = shards.all.filter((s) => s !== shard);
@@ -49,7 +52,8 @@ async function keysElsewhere(shards: Shards, shard: Shard, app: string, keys: st
 }
 
 /** Stores rows in one database (one transaction), claiming keys first, then nudges the queue about those created. */
-async function store(shard: Shard, env: Env, rows: InsertRow[], claims: KeyClaim[], now: number) {
+async function store(shard: Shard, env: Env, o: { rows: InsertRow[]; claims: KeyClaim[]; now: number }) {
+  const { rows, claims, now } = o;
   const stored = rows.length ? await insertTasks(shard, rows, claims, now) : [];
   await sendTaskMessagesBestEffort(env, stored.flatMap((r) => (r.created ? [{ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }] : [])));
   return stored;
@@ -61,12 +65,13 @@ async function store(shard: Shard, env: Env, rows: InsertRow[], claims: KeyClaim
  * overdue by SWEEP_GRACE. Used by `POST /` (one row) and `POST /batch`. A keyed task goes to its
  * key's database; rows sharing a key (in one batch, or in concurrent requests) make one task.
  */
-export async function enqueue(shards: Shards, env: Env, built: Built[], now = Date.now()): Promise<Enqueued[]> {
-  const ttl = getConfig(env).ms.IDEMPOTENCY_TTL;
+export async function enqueue(s: Store, built: Built[], now = Date.now()): Promise<Enqueued[]> {
+  const { shards, env } = s;
+  const ttl = s.config.ms.IDEMPOTENCY_TTL;
   const app = built[0].appId;
   const keys = [...new Set(built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : [])))];
   const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
-  const elsewhere = await keysElsewhere(shards, shard, app, keys, now);
+  const elsewhere = await keysElsewhere(shards, shard, { app, keys, now });
   // The first row with a key owns it; later rows with that key are not stored, but answered as it is.
   const owners = new Map<string, number>();
   const rows: InsertRow[] = [];
@@ -83,7 +88,7 @@ export async function enqueue(shards: Shards, env: Env, built: Built[], now = Da
     }
     return rows.push(row) - 1;
   });
-  const stored = await store(shard, env, rows, claims, now);
+  const stored = await store(shard, env, { rows, claims, now });
   return built.map((r, i): Enqueued => {
     if (slot[i] < 0) return answer(elsewhere.get(r.idempotencyKey!)!, r.idempotencyKey!)[0];
     const s = stored[slot[i]];
@@ -101,18 +106,20 @@ const firstOf = (slot: number[], i: number) => slot.indexOf(slot[i]) === i;
  * Idempotency-Key the publish is one keyed unit: a retry gets the original publish's tasks, in its
  * order, whatever the topic holds now (tasks since gone are said to be gone).
  */
-export async function publish(shards: Shards, env: Env, topic: string, built: Built[], key?: string, now = Date.now()): Promise<{ tasks: Enqueued[]; created: boolean }> {
-  if (!key) return { tasks: await enqueue(shards, env, built, now), created: true };
-  const ttl = getConfig(env).ms.IDEMPOTENCY_TTL;
+export async function publish(s: Store, built: Built[], o: { topic: string; key?: string; now: number }): Promise<{ tasks: Enqueued[]; created: boolean }> {
+  const { shards, env } = s;
+  const { topic, key, now } = o;
+  if (!key) return { tasks: await enqueue(s, built, now), created: true };
+  const ttl = s.config.ms.IDEMPOTENCY_TTL;
   const app = built[0].appId;
   const derived = publishKey(topic, key);
   const shard = shards.forKey(app, derived);
-  const earlier = (await keysElsewhere(shards, shard, app, [derived], now)).get(derived);
+  const earlier = (await keysElsewhere(shards, shard, { app, keys: [derived], now })).get(derived);
   if (earlier) return { tasks: answer(earlier, key), created: false };
   const rows: InsertRow[] = built.map((r) => ({ ...r, id: newId(r.createdAt, shard.n), idempotencyKey: derived }));
   const ids = rows.map((r) => r.id!);
   for (const r of rows) r.keyOwner = ids[0];
-  const stored = await store(shard, env, rows, [{ app, key: derived, owner: ids[0], ids, expiresAt: now + ttl }], now);
+  const stored = await store(shard, env, { rows, claims: [{ app, key: derived, owner: ids[0], ids, expiresAt: now + ttl }], now });
   const first = stored[0];
   if (first.created) return { tasks: rows.map((r) => ({ task: asStored(r), created: true })), created: true };
   return { tasks: answer(first.hit, key), created: false };

@@ -3,13 +3,12 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { resetDestination } from '../../flow/reset';
-import { setPaused } from '../../store/flows';
-import { deleteSchedule } from '../../store/schedules';
-import { setPaused as setSchedulePaused } from '../../schedules/pause';
-import { replayTasks } from '../../tasks/app-tasks';
-import { sendTaskMessagesBestEffort } from '../../tasks/queue-messages';
+import { pauseFlow } from '../../flow/limits';
+import { removeSchedule, setPaused } from '../../schedules/manage';
+import { replayMany } from '../../tasks/replay';
 import { apiError, notFound } from '../errors';
 import { flowKey } from '../routes/params';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 
 
@@ -22,35 +21,33 @@ async function field<T>(form: Promise<Record<string, unknown>>, name: string, sc
 
 export const dashboardActions = new Hono<AppEnv>()
   // Replays one stretch of failed tasks (as POST /tasks/retry); the page offers the next stretch.
-  // Rate-limited by the guard (its declaration answers 429, see routes/meta.ts).
-  .post('/dashboard/replay', async (c) => {
+  // Rate-limited by the guard (its declaration answers 429, see documented.ts).
+  .post('/replay', async (c) => {
     const cursor = await field(c.req.parseBody(), 'cursor', z.string().regex(/^[0-9A-Za-z]{1,64}$/).optional());
-    const now = Date.now();
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, cursor);
-    await sendTaskMessagesBestEffort(c.env, replayed, now);
+    const { replayed, next } = await replayMany(scope(c), { status: 'failed', before: cursor });
     return c.redirect(`/dashboard?replayed=${replayed.length}${next ? `&more=${encodeURIComponent(next)}` : ''}`, 303);
   })
-  .post('/dashboard/destinations/reset', async (c) => {
+  .post('/destinations/reset', async (c) => {
     const destination = await field(c.req.parseBody(), 'destination', z.string().min(1).max(300));
-    if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), destination))) throw notFound('circuit');
+    if (!(await resetDestination(scope(c), destination))) throw notFound('circuit');
     return c.redirect('/dashboard', 303);
   })
-  .post('/dashboard/flows/pause', (c) => pauseFlow(c, true))
-  .post('/dashboard/flows/resume', (c) => pauseFlow(c, false))
-  .post('/dashboard/schedules/:id/pause', (c) => pauseSchedule(c, true))
-  .post('/dashboard/schedules/:id/resume', (c) => pauseSchedule(c, false))
-  .post('/dashboard/schedules/:id/delete', async (c) => {
-    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound('schedule');
+  .post('/flows/pause', (c) => flowButton(c, true))
+  .post('/flows/resume', (c) => flowButton(c, false))
+  .post('/schedules/:id/pause', (c) => scheduleButton(c, true))
+  .post('/schedules/:id/resume', (c) => scheduleButton(c, false))
+  .post('/schedules/:id/delete', async (c) => {
+    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound('schedule');
     return c.redirect('/dashboard/schedules', 303);
   });
 
-async function pauseFlow(c: Context<AppEnv>, pause: boolean) {
+async function flowButton(c: Context<AppEnv>, pause: boolean) {
   const key = await field(c.req.parseBody(), 'key', flowKey);
-  await setPaused(c.get('db'), c.get('app'), key, pause, Date.now());
+  await pauseFlow(scope(c), key, pause);
   return c.redirect('/dashboard', 303);
 }
 
-async function pauseSchedule(c: Context<AppEnv>, pause: boolean) {
-  if (!(await setSchedulePaused(c.get('db'), c.get('app'), c.req.param('id') ?? '', pause))) throw notFound('schedule');
+async function scheduleButton(c: Context<AppEnv>, pause: boolean) {
+  if (!(await setPaused(scope(c), c.req.param('id') ?? '', pause))) throw notFound('schedule');
   return c.redirect('/dashboard/schedules', 303);
 }

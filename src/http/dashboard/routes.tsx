@@ -1,9 +1,9 @@
 /** @jsxImportSource hono/jsx */
-import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { createMiddleware } from 'hono/factory';
 import { dashboardActions } from './actions';
+import { documentDashboard } from './documented';
 import { ThroughputChart } from './chart';
 import { Destinations, Schedules, Topics } from './destinations';
 import { Layout, Login } from './layout';
@@ -16,9 +16,11 @@ import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/app-tasks';
 import { appForKey } from '../middleware';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { routed } from '../route-table';
 import { attemptsJson, taskJson, taskWithBodyJson } from '../schemas';
-import { replay } from '../../tasks/enqueue';
+import { replay } from '../../tasks/replay';
 import type { AppEnv } from '../types';
 
 // Server-rendered pages over the same data functions as the API. With AUTHENTICATE on, the
@@ -41,10 +43,14 @@ export const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-export const dashboardApp = new Hono<AppEnv>();
-dashboardApp.use('/dashboard/*', routed(csrf()));
+// Mounted at /dashboard (app.ts). Its routes are plain Hono routes (HTML, form posts), documented
+// in documented.ts with the cookie this resource declares, which the guard enforces.
+const dashboard = resource('dashboardCookie');
+export const dashboardApp = dashboard.app();
+documentDashboard(dashboardApp, dashboard.security);
+dashboardApp.use('*', routed(csrf()));
 
-dashboardApp.post('/dashboard/login', async (c) => {
+dashboardApp.post('/login', async (c) => {
   const form = await c.req.parseBody();
   const key = typeof form.api_key === 'string' ? form.api_key : '';
   try {
@@ -59,21 +65,21 @@ dashboardApp.post('/dashboard/login', async (c) => {
   return c.redirect('/dashboard', 303);
 });
 
-dashboardApp.post('/dashboard/logout', (c) => {
+dashboardApp.post('/logout', (c) => {
   deleteCookie(c, COOKIE, { path: '/dashboard' });
   return c.redirect('/dashboard', 303);
 });
 
 dashboardApp.route('/', dashboardActions);
 
-dashboardApp.get('/dashboard/schedules', async (c) =>
+dashboardApp.get('/schedules', async (c) =>
   c.html(
     <Layout title="Schedules" tab="schedules" authed={c.get('config').AUTHENTICATE}>
       <Schedules schedules={await listSchedules(c.get('db'), c.get('app'), 100)} />
     </Layout>,
   ));
 
-dashboardApp.get('/dashboard/topics', async (c) =>
+dashboardApp.get('/topics', async (c) =>
   c.html(
     <Layout title="Topics" tab="topics" authed={c.get('config').AUTHENTICATE}>
       <Topics topics={await listTopics(c.get('db'), c.get('app'), 1000)} />
@@ -87,7 +93,7 @@ function replayNotice(replayed?: string, more?: string): { notice?: string; repl
   return { notice: `Replayed ${replayed} failed task${replayed === '1' ? '' : 's'}${replayCursor ? '; more may be further back.' : '.'}`, replayCursor };
 }
 
-dashboardApp.get('/dashboard', async (c) => {
+dashboardApp.get('/', async (c) => {
   const raw = c.req.query('status');
   const status = TASK_STATUSES.includes(raw as TaskStatus) ? (raw as TaskStatus) : undefined;
   const cursor = /^[0-9A-Z]{1,64}$/.test(c.req.query('cursor') ?? '') ? c.req.query('cursor') : undefined;
@@ -114,7 +120,7 @@ dashboardApp.get('/dashboard', async (c) => {
   );
 });
 
-dashboardApp.get('/dashboard/tasks/:id', async (c) => {
+dashboardApp.get('/tasks/:id', async (c) => {
   const task = await getTaskWithBody(c.get('shards'), c.get('app'), c.req.param('id'));
   if (!task) {
     c.status(404);
@@ -128,12 +134,12 @@ dashboardApp.get('/dashboard/tasks/:id', async (c) => {
   );
 });
 
-dashboardApp.post('/dashboard/tasks/:id/retry', async (c) => {
-  await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), c.req.param('id'));
+dashboardApp.post('/tasks/:id/retry', async (c) => {
+  await replay(scope(c), c.req.param('id'));
   return c.redirect(`/dashboard/tasks/${encodeURIComponent(c.req.param('id'))}`, 303);
 });
 
-dashboardApp.post('/dashboard/tasks/:id/delete', async (c) => {
+dashboardApp.post('/tasks/:id/delete', async (c) => {
   await deleteTask(c.get('shards'), c.get('app'), c.req.param('id'));
   return c.redirect('/dashboard', 303);
 });

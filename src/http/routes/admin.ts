@@ -1,10 +1,11 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import { addKey, createApp, getApp, listApps, revokeKey } from '../../store/apps';
+import { createAppWithKey, issueKey, revokeApiKey } from '../../apps';
+import { getApp, listApps } from '../../store/apps';
 import { apiError, notFound } from '../errors';
-import { randomToken } from '../../ids';
-import { bearerToken, mintKey, tokensEqual } from '../../keys';
+import { bearerToken, tokensEqual } from '../../keys';
 import { errorResponses, jsonOnly, jsonResponse } from '../schemas';
+import { resource } from '../resource';
 import type { AppEnv } from '../types';
 import { pathId } from './params';
 
@@ -22,10 +23,12 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
 const AppSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() }).openapi('App');
 const KeySchema = z.object({ key_id: z.string(), api_key: z.string().openapi({ description: 'shown once' }) });
 
-const createAppRoute = createRoute({
+// Mounted at /admin (app.ts); every route takes the admin token (requireAdmin, through the guard).
+const { app, route } = resource('adminToken');
+
+const createAppRoute = route({
   method: 'post',
-  path: '/admin/apps',
-  security: [{ adminToken: [] }],
+  path: '/apps',
   summary: 'Create an application (tenant) and its first API key',
   request: {
     body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(100) }) } } },
@@ -36,43 +39,34 @@ const createAppRoute = createRoute({
     ...jsonOnly,
   },
 });
-const listAppsRoute = createRoute({
+const listAppsRoute = route({
   method: 'get',
-  path: '/admin/apps',
-  security: [{ adminToken: [] }],
+  path: '/apps',
   summary: 'List applications',
   responses: { 200: jsonResponse(z.object({ apps: z.array(AppSchema) }), 'the apps'), ...errorResponses },
 });
-const addKeyRoute = createRoute({
+const addKeyRoute = route({
   method: 'post',
-  path: '/admin/apps/{id}/keys',
-  security: [{ adminToken: [] }],
+  path: '/apps/{id}/keys',
   summary: 'Add an API key to an application (for rotation)',
   request: { params: z.object({ id: pathId }) },
   responses: { 201: jsonResponse(KeySchema, 'created; the key is shown only now'), ...errorResponses },
 });
-const revokeRoute = createRoute({
+const revokeRoute = route({
   method: 'delete',
-  path: '/admin/keys/{key_id}',
-  security: [{ adminToken: [] }],
+  path: '/keys/{key_id}',
   summary: 'Revoke an API key',
   request: { params: z.object({ key_id: pathId }) },
   responses: { 204: { description: 'revoked' }, ...errorResponses },
 });
 
-async function issueKey(c: { get: (k: 'db') => AppEnv['Variables']['db'] }, appId: string) {
-  const key = await mintKey();
-  await addKey(c.get('db'), { id: key.keyId, appId, hash: key.hash }, Date.now());
-  return { key_id: key.keyId, api_key: key.apiKey };
-}
+const keyJson = (key: { keyId: string; apiKey: string }) => ({ key_id: key.keyId, api_key: key.apiKey });
 
-// Guarded by requireAdmin through each route's security (adminToken): see ../guard.ts.
-export const adminApp = new OpenAPIHono<AppEnv>()
+export const adminApp = app()
   .openapi(createAppRoute, async (c) => {
     const { name } = c.req.valid('json');
-    const id = `app_${randomToken(9).replace(/[-_]/g, 'x')}`;
-    await createApp(c.get('db'), { id, name }, Date.now());
-    return c.json({ app: { id, name }, ...(await issueKey(c, id)) }, 201);
+    const made = await createAppWithKey(c.get('db'), name);
+    return c.json({ app: { id: made.id, name: made.name }, ...keyJson(made.key) }, 201);
   })
   .openapi(listAppsRoute, async (c) => {
     const apps = await listApps(c.get('db'));
@@ -81,9 +75,9 @@ export const adminApp = new OpenAPIHono<AppEnv>()
   .openapi(addKeyRoute, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await getApp(c.get('db'), id))) throw notFound('app');
-    return c.json(await issueKey(c, id), 201);
+    return c.json(keyJson(await issueKey(c.get('db'), id)), 201);
   })
   .openapi(revokeRoute, async (c) => {
-    if (!(await revokeKey(c.get('db'), c.req.valid('param').key_id, Date.now()))) throw notFound('key');
+    if (!(await revokeApiKey(c.get('db'), c.req.valid('param').key_id))) throw notFound('key');
     return c.body(null, 204);
   });

@@ -1,17 +1,21 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { EnqueuedSchema, enqueuedJson } from '../enqueued';
 import { errorResponses, jsonOnly, rateLimited } from '../schemas';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import { limitBody } from '../middleware';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { retryInput } from './enqueue';
 import { BatchItem, taskFields, type ApiLimits } from './params';
 
 export const MAX_BATCH = 100;
 
-const route = (limits: ApiLimits) => createRoute({
+// Mounted at /batch (app.ts); called with an API key, rate-limited (its 429).
+const { app, route } = resource('apiKey');
+
+const batchRoute = (limits: ApiLimits) => route({
   method: 'post',
-  path: '/batch',
+  path: '/',
   summary: `Enqueue 1..${MAX_BATCH} tasks at once; validated all-or-nothing`,
   middleware: [limitBody(true)] as const,
   request: {
@@ -47,11 +51,12 @@ export function itemInput(item: Pick<z.infer<ReturnType<typeof taskFields>>, 'ur
   };
 }
 
-export const batchApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>().openapi(route(limits), async (c) => {
+export const batchApp = (limits: ApiLimits) => app().openapi(batchRoute(limits), async (c) => {
   const items = c.req.valid('json');
   const now = Date.now();
-  const rows = items.map((item, i) => buildTask(c.get('config'), c.get('app'), { ...itemInput(item), idempotencyKey: item.idempotency_key,
-    callback: item.callback, failureCallback: item.failure_callback }, now, `[${i}].`));
-  const results = await enqueue(c.get('shards'), c.env, rows);
+  const s = scope(c);
+  const rows = items.map((item, i) => buildTask(s, { ...itemInput(item), idempotencyKey: item.idempotency_key,
+    callback: item.callback, failureCallback: item.failure_callback }, { now, field: `[${i}].` }));
+  const results = await enqueue(s, rows);
   return c.json({ tasks: results.map(enqueuedJson) }, 201);
 });

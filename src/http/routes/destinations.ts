@@ -1,9 +1,10 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { resetDestination } from '../../flow/reset';
 import { appCircuits, type CircuitRow } from '../../store/circuits';
 import { notFound } from '../errors';
 import { errorResponses, jsonResponse } from '../schemas';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { wholeNumber } from './params';
 
 // The circuit breakers of the app's destinations (see src/flow/breaker.ts). Only destinations that
@@ -31,9 +32,12 @@ const destinationParam = z.object({
   }),
 });
 
-export const destinationsApp = new OpenAPIHono<AppEnv>()
-  .openapi(createRoute({
-    method: 'get', path: '/destinations', summary: "Circuit breakers of the app's destinations that failed lately, by destination, cursor-paginated",
+// Mounted at /destinations (app.ts); called with an API key.
+const { app, route } = resource('apiKey');
+
+export const destinationsApp = app()
+  .openapi(route({
+    method: 'get', path: '/', summary: "Circuit breakers of the app's destinations that failed lately, by destination, cursor-paginated",
     request: {
       query: z.object({
         limit: wholeNumber(1, 100).optional().openapi({ description: '1..100, default 50' }),
@@ -47,11 +51,11 @@ export const destinationsApp = new OpenAPIHono<AppEnv>()
     const page = rows.slice(0, limit);
     return c.json({ destinations: page.map(circuitJson), next_cursor: rows.length > limit ? page.at(-1)!.destination : null }, 200);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/destinations/{destination}/reset', summary: "Close a destination's circuit now: the tasks it held go at once",
+  .openapi(route({
+    method: 'post', path: '/{destination}/reset', summary: "Close a destination's circuit now: the tasks it held go at once",
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
-    if (!(await resetDestination(c.env, c.get('config'), c.get('shards'), c.get('app'), c.req.valid('param').destination))) throw notFound('circuit');
+    if (!(await resetDestination(scope(c), c.req.valid('param').destination))) throw notFound('circuit');
     return c.body(null, 204);
   });

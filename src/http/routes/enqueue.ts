@@ -1,12 +1,15 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { apiError } from '../errors';
 import { limitBody } from '../middleware';
 import { keyUsedJson, KeyUsedSchema } from '../enqueued';
-import { CallbackBodySchema, errorResponses, rateLimited, TaskSchema, taskJson } from '../schemas';
+import { CallbackBodySchema, errorResponses, jsonResponse, rateLimited, StatusSchema, TaskSchema, taskJson } from '../schemas';
+import { DELETE_MAX } from '../../store/tasks';
+import { deleteTasks } from '../../tasks/app-tasks';
 import { buildTask, enqueue, type TaskInput } from '../../tasks/enqueue';
 import type { RetryPolicyInput } from '../../tasks/retry-policy';
-import type { AppEnv } from '../types';
-import { flowKey, hookUrl, taskOptions, type ApiLimits } from './params';
+import { resource } from '../resource';
+import { scope } from '../scope';
+import { cursorParam, flowKey, hookUrl, taskOptions, type ApiLimits } from './params';
 
 const PASSTHROUGH = 'torque-passthrough-';
 
@@ -57,7 +60,10 @@ export async function requestedTask(req: Request, q: Options, h: z.infer<typeof 
   };
 }
 
-const route = (limits: ApiLimits) => createRoute({
+// The root resource, at / (app.ts): POST enqueues a task, DELETE deletes tasks by status; with an API key.
+const root = resource('apiKey');
+
+const enqueueRoute = (limits: ApiLimits) => root.route({
   method: 'post',
   path: '/',
   summary: 'Enqueue a task; the request body is the task data, stored byte for byte',
@@ -87,16 +93,42 @@ function pick(field: string, param: string | undefined, header: string | undefin
   return param ?? header;
 }
 
-export const enqueueApp = (limits: ApiLimits) => {
-  const api = new OpenAPIHono<AppEnv>().openapi(route(limits), async (c) => {
-    const q = c.req.valid('query');
-    const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
-    const row = buildTask(c.get('config'), c.get('app'), { ...input, url: q.url }, Date.now());
-    const [done] = await enqueue(c.get('shards'), c.env, [row]);
-    if ('gone' in done) return c.json(keyUsedJson(done.gone), 409);
-    c.header('Location', `/tasks/${done.task.id}`);
-    return c.json(taskJson(done.task), done.created ? 201 : 200);
-  });
+const deleteAllRoute = root.route({
+  method: 'delete',
+  path: '/',
+  summary: `Delete the caller's tasks of one status (status=...) or all of them (all=true), up to ${DELETE_MAX} per call: call again with cursor=next_cursor until next_cursor is null`,
+  description: 'A bare DELETE / (neither status nor all) is refused with 400: a path a client or the runtime normalised (DELETE /flows/.. arrives as DELETE /) or a typo must never empty a queue.',
+  request: {
+    query: z.object({
+      status: StatusSchema.optional().openapi({ description: 'delete only the tasks of this status' }),
+      all: z.literal('true', { error: 'must be true (or leave it out and give status=)' }).optional().openapi({ description: 'true: delete every task (required when no status is given)' }),
+      cursor: cursorParam,
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ deleted: z.number().int(), next_cursor: z.string().nullable() }), 'how many were deleted, and where to go on from (null: done)'),
+    ...errorResponses,
+  },
+});
+
+export const rootApp = (limits: ApiLimits) => {
+  const api = root.app()
+    .openapi(enqueueRoute(limits), async (c) => {
+      const q = c.req.valid('query');
+      const input = await requestedTask(c.req.raw, q, c.req.valid('header'));
+      const s = scope(c);
+      const row = buildTask(s, { ...input, url: q.url }, { now: Date.now() });
+      const [done] = await enqueue(s, [row]);
+      if ('gone' in done) return c.json(keyUsedJson(done.gone), 409);
+      c.header('Location', `/tasks/${done.task.id}`);
+      return c.json(taskJson(done.task), done.created ? 201 : 200);
+    })
+    .openapi(deleteAllRoute, async (c) => {
+      const { status, all, cursor } = c.req.valid('query');
+      if (!status && !all) throw apiError(400, 'invalid_request', 'DELETE / names no tasks: send DELETE /?all=true to delete every task, or DELETE /?status=<status> for those of one status');
+      const { total, next } = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
+      return c.json({ deleted: total, next_cursor: next }, 200);
+    });
   // Documents what callbacks receive (no route returns it: Torque sends it).
   api.openAPIRegistry.register('CallbackBody', CallbackBodySchema);
   return api;

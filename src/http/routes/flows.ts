@@ -1,9 +1,11 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { deleteFlow, getFlow, listFlows, putFlow, setPaused, type FlowRow } from '../../store/flows';
+import { z } from '@hono/zod-openapi';
+import { pauseFlow, removeFlow, setFlow } from '../../flow/limits';
+import { getFlow, listFlows, type FlowRow } from '../../store/flows';
 import { policyJson, policyText, retryPolicy, retryPolicyProblem } from '../../tasks/retry-policy';
 import { apiError, notFound } from '../errors';
 import { errorResponses, jsonOnly, jsonResponse, RetryPolicySchema } from '../schemas';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { flowKey, retryOptions } from './params';
 
 // Flow control per app and key: a rate (starts per period) and/or a parallelism (attempts at
@@ -37,41 +39,44 @@ const flowJson = (f: FlowRow) => ({ key: f.key, rate: f.rate, period: f.period, 
 const keyParam = z.object({ key: flowKey.openapi({ param: { name: 'key', in: 'path' } }) });
 const MAX_LIST = 1000;
 
-const putRoute = createRoute({
-  method: 'put', path: '/flows/{key}', summary: "Set a flow's limits and retry policy (creating it; what is not given is unset); a pause stays as it was",
+// Mounted at /flows (app.ts); called with an API key.
+const { app, route } = resource('apiKey');
+
+const putRoute = route({
+  method: 'put', path: '/{key}', summary: "Set a flow's limits and retry policy (creating it; what is not given is unset); a pause stays as it was",
   request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: LimitsSchema } } } },
   responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses, ...jsonOnly },
 });
-const listRoute = createRoute({
-  method: 'get', path: '/flows', summary: `The app's flows in key order, ${MAX_LIST} at most per page`,
+const listRoute = route({
+  method: 'get', path: '/', summary: `The app's flows in key order, ${MAX_LIST} at most per page`,
   request: { query: z.object({ after: flowKey.optional().openapi({ description: 'the last key of the previous page' }) }) },
   responses: { 200: jsonResponse(z.object({ flows: z.array(FlowSchema), next_after: z.string().nullable() }), 'a page of flows'), ...errorResponses },
 });
-const getRoute = createRoute({
-  method: 'get', path: '/flows/{key}', summary: 'A flow, and what it is doing now (attempts running, starts in the current period)',
+const getRoute = route({
+  method: 'get', path: '/{key}', summary: 'A flow, and what it is doing now (attempts running, starts in the current period)',
   request: { params: keyParam },
   responses: { 200: jsonResponse(FlowSchema.extend({ running: z.number().int(), started_in_period: z.number().int(), waiting_for_a_slot: z.number().int().openapi({ description: 'tasks promised a later slot of the rate, not yet started' }) }), 'the flow'), ...errorResponses },
 });
-const deleteRoute = createRoute({
-  method: 'delete', path: '/flows/{key}', summary: "Remove a flow's limits and pause: its tasks run unlimited",
+const deleteRoute = route({
+  method: 'delete', path: '/{key}', summary: "Remove a flow's limits and pause: its tasks run unlimited",
   request: { params: keyParam },
   responses: { 204: { description: 'removed' }, ...errorResponses },
 });
-const pauseRoute = (action: 'pause' | 'resume') => createRoute({
-  method: 'post', path: `/flows/{key}/${action}`,
+const pauseRoute = (action: 'pause' | 'resume') => route({
+  method: 'post', path: `/{key}/${action}`,
   summary: action === 'pause' ? 'Hold every task of the flow (none is lost; they wait, their retries untouched)' : 'Let a paused flow go again',
   request: { params: keyParam },
   responses: { 200: jsonResponse(FlowSchema, 'the flow'), ...errorResponses },
 });
 
-export const flowsApp = new OpenAPIHono<AppEnv>()
+export const flowsApp = app()
   .openapi(putRoute, async (c) => {
     const { key } = c.req.valid('param');
     const l = c.req.valid('json');
     const policy = retryPolicy({ backoff: l.retry_backoff, min: l.retry_min_delay, max: l.retry_max_delay }, c.get('config'));
     const bad = policy && retryPolicyProblem(policy, c.get('config'));
     if (bad) throw apiError(400, 'invalid_request', `${bad[0]}: ${bad[1]}`);
-    const row = await putFlow(c.get('db'), c.get('app'), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null, retryPolicy: policyText(policy) }, Date.now());
+    const row = await setFlow(scope(c), key, { rate: l.rate ?? null, period: l.period ?? 1, parallelism: l.parallelism ?? null, retryPolicy: policyText(policy) });
     return c.json(flowJson(row), 200);
   })
   .openapi(listRoute, async (c) => {
@@ -88,8 +93,8 @@ export const flowsApp = new OpenAPIHono<AppEnv>()
     return c.json({ ...flowJson(row), ...now }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteFlow(c.get('db'), c.get('app'), c.req.valid('param').key))) throw notFound('flow');
+    if (!(await removeFlow(scope(c), c.req.valid('param').key))) throw notFound('flow');
     return c.body(null, 204);
   })
-  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, true, Date.now())), 200))
-  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await setPaused(c.get('db'), c.get('app'), c.req.valid('param').key, false, Date.now())), 200));
+  .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await pauseFlow(scope(c), c.req.valid('param').key, true)), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(flowJson(await pauseFlow(scope(c), c.req.valid('param').key, false)), 200));

@@ -1,10 +1,11 @@
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
 import { bearerToken, tokensEqual } from '../../keys';
 import type { AppCounts } from '../../store/stats';
 import { metrics, overdueSeconds } from '../../tasks/app-tasks';
 import { apiError } from '../errors';
 import { commonResponses, ErrorSchema } from '../schemas';
+import { resource } from '../resource';
 import type { AppEnv } from '../types';
 
 // Prometheus text format (version 0.0.4), every app at once, for the operator: guarded by
@@ -38,17 +39,18 @@ export const requireMetrics = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-// Guarded by requireMetrics through its security (metricsToken): see ../guard.ts.
-export const metricsApp = new OpenAPIHono<AppEnv>();
-metricsApp.get('/metrics', async (c) => {
+// Mounted at /metrics (app.ts); guarded by requireMetrics through its security (metricsToken): see ../guard.ts.
+const { app, security } = resource('metricsToken');
+export const metricsApp = app();
+metricsApp.get('/', async (c) => {
   const now = Date.now();
   return c.text(render(await metrics(c.get('shards'), now), now), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 metricsApp.openAPIRegistry.registerPath({
   method: 'get',
-  path: '/metrics',
+  path: '/',
   summary: 'Prometheus metrics for every app (operator only: Authorization: Bearer <METRICS_TOKEN>)',
-  security: [{ metricsToken: [] }],
+  security,
   responses: {
     200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
     ...commonResponses,

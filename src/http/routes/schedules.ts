@@ -1,14 +1,15 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type NewSchedule, type ScheduleRow } from '../../store/schedules';
-import { setPaused } from '../../schedules/pause';
+import { addSchedule, changeSchedule, removeSchedule, setPaused } from '../../schedules/manage';
+import { getSchedule, listSchedules, type NewSchedule, type ScheduleRow } from '../../store/schedules';
 import { getTask } from '../../tasks/app-tasks';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { Config } from '../../config';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput, SchedulePatch, type ApiLimits } from './params';
 
@@ -51,17 +52,18 @@ const PAGE = 100;
  * checked exactly as a new one (host policy, headers, body size); a new cron or zone is checked
  * and the next run recomputed from now (the tick only fires a schedule at the next_run_at it read).
  */
-function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, now: number): Partial<NewSchedule> {
+function patched(s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, at: { config: Config; now: number }): Partial<NewSchedule> {
+  const { config: cfg, now } = at;
   const cron = p.cron ?? s.cron;
   const timezone = p.timezone ?? s.timezone;
   const problem = cronProblem(cron, timezone);
   if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
   const body = p.body_base64 !== undefined ? p.body_base64 : p.body === null ? null : p.body !== undefined ? p.body : s.body && new Uint8Array(s.body);
-  const t = buildTask(cfg, s.appId, itemInput({
+  const t = buildTask({ config: cfg, app: s.appId }, itemInput({
     url: p.url ?? s.url, method: p.method ?? (s.method as NonNullable<typeof p.method>), headers: p.headers ?? templateHeaders(s),
     ...(typeof body === 'string' ? { body } : { body_base64: body ?? undefined }),
     timeout: p.timeout ?? s.timeout, max_retries: p.max_retries ?? s.maxRetries, flow_key: p.flow_key === null ? undefined : (p.flow_key ?? s.flowKey ?? undefined),
-  }), now);
+  }), { now });
   const rescheduled = p.cron !== undefined || p.timezone !== undefined;
   return {
     name: p.name === undefined ? s.name : p.name, cron: cron.trim(), timezone,
@@ -71,9 +73,22 @@ function patched(cfg: Config, s: ScheduleRow, p: z.infer<ReturnType<typeof Sched
   };
 }
 
-export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
-  .openapi(createRoute({
-    method: 'post', path: '/schedules', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
+// Mounted at /schedules (app.ts); called with an API key (a new schedule is rate-limited: its 429).
+const { app, route } = resource('apiKey');
+
+const pauseRoute = (action: 'pause' | 'resume') => route({
+  method: 'post', path: `/{id}/${action}`,
+  summary: action === 'pause' ? 'Pause a schedule (no runs until resumed)' : 'Resume a schedule from its next run after now (paused runs are not made up)',
+  request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+});
+const pausedJson = (row: ScheduleRow | undefined) => {
+  if (!row) throw notFound('schedule');
+  return scheduleJson(row);
+};
+
+export const schedulesApp = (limits: ApiLimits) => app()
+  .openapi(route({
+    method: 'post', path: '/', summary: 'Create a recurring schedule: a cron expression, a time zone and the task it makes each run',
     request: { body: { required: true, content: { 'application/json': { schema: ScheduleInput(limits) } } } },
     // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever):
     // a route that declares a 429 is rate-limited by the guard.
@@ -88,20 +103,21 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
     const now = Date.now();
     // The template is checked exactly as a task would be (host policy, headers, body size).
-    const t = buildTask(c.get('config'), c.get('app'), itemInput(input), now);
-    const max = c.get('config').MAX_SCHEDULES_PER_APP;
-    const row = await createSchedule(c.get('db'), {
-      appId: c.get('app'), id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
+    const s = scope(c);
+    const t = buildTask(s, itemInput(input), { now });
+    const row = await addSchedule(s, {
+      id: newId(now), name: input.name ?? null, cron: input.cron.trim(), timezone,
       url: t.url, method: t.method, headers: t.headers ?? null, body: t.body ?? null, contentType: t.contentType ?? null,
       timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(input.cron, timezone, now), createdAt: now, updatedAt: now,
-    }, max);
+    });
+    const max = s.config.MAX_SCHEDULES_PER_APP;
     if (!row) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     c.header('Location', `/schedules/${row.id}`);
     return c.json(scheduleJson(row), 201);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/schedules', summary: `The app's schedules in creation order, ${PAGE} a page`,
+  .openapi(route({
+    method: 'get', path: '/', summary: `The app's schedules in creation order, ${PAGE} a page`,
     request: { query: z.object({ cursor: z.string().max(64).optional().openapi({ description: 'next_cursor of the previous page' }) }) },
     responses: { 200: jsonResponse(z.object({ schedules: z.array(ScheduleSchema), next_cursor: z.string().nullable() }), 'a page'), ...errorResponses },
   }), async (c) => {
@@ -109,8 +125,8 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const page = rows.slice(0, PAGE);
     return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/schedules/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
+  .openapi(route({
+    method: 'get', path: '/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
     request: { params: idParam },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
@@ -119,39 +135,25 @@ export const schedulesApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('app'), row.lastTaskId) : undefined;
     return c.json(detailJson(row, last?.status ?? null), 200);
   })
-  .openapi(createRoute({
-    method: 'patch', path: '/schedules/{id}',
+  .openapi(route({
+    method: 'patch', path: '/{id}',
     summary: 'Change a schedule: cron, time zone, name, or its task template (url, method, headers, body, timeout, max_retries, flow_key); absent fields stay',
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: SchedulePatch(limits) } } } },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule as changed'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
-    const row = await updateSchedule(c.get('db'), c.get('app'), found.id, patched(c.get('config'), found, c.req.valid('json'), Date.now()));
+    const row = await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }));
     if (!row) throw notFound('schedule'); // deleted meanwhile
     return c.json(detailJson(row), 200);
   })
-  .openapi(createRoute({
-    method: 'delete', path: '/schedules/{id}', summary: 'Delete a schedule (tasks it made stay)',
+  .openapi(route({
+    method: 'delete', path: '/{id}', summary: 'Delete a schedule (tasks it made stay)',
     request: { params: idParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.valid('param').id))) throw notFound('schedule');
+    if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/schedules/{id}/pause', summary: 'Pause a schedule (no runs until resumed)',
-    request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
-  }), async (c) => {
-    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, true);
-    if (!row) throw notFound('schedule');
-    return c.json(scheduleJson(row), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/schedules/{id}/resume', summary: 'Resume a schedule from its next run after now (paused runs are not made up)',
-    request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
-  }), async (c) => {
-    const row = await setPaused(c.get('db'), c.get('app'), c.req.valid('param').id, false);
-    if (!row) throw notFound('schedule');
-    return c.json(scheduleJson(row), 200);
-  });
+  .openapi(pauseRoute('pause'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, true)), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, false)), 200));

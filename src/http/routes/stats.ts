@@ -1,8 +1,8 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { circuitCounts } from '../../store/circuits';
 import { appStats } from '../../tasks/app-tasks';
 import { errorResponses } from '../schemas';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
 
 const Throughput = z.object({ enqueued: z.number(), attempts: z.number(), completed: z.number(), failed: z.number() });
 const StatsSchema = z
@@ -21,14 +21,17 @@ const StatsSchema = z
   })
   .openapi('Stats');
 
-const route = createRoute({
+// Mounted at /stats (app.ts); called with an API key.
+const { app, route } = resource('apiKey');
+
+const statsRoute = route({
   method: 'get',
-  path: '/stats',
+  path: '/',
   summary: "Counts by status and recent throughput for the caller's app (never scans tasks)",
   responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } }, ...errorResponses },
 });
 
-export const statsApp = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+export const statsApp = app().openapi(statsRoute, async (c) => {
   const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('app'), Date.now()), circuitCounts(c.get('db'), c.get('app'))]);
   return c.json({ ...stats, circuits: { open: circuits.open, half_open: circuits.half_open, failing: circuits.closed } }, 200);
 });

@@ -1,16 +1,59 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { DELETE_MAX } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/app-tasks';
+import { z } from '@hono/zod-openapi';
+import { REPLAY_CHUNK } from '../../store/claim';
+import { deleteTask, getTask, getTaskWithBody, listAttempts, listTasks } from '../../tasks/app-tasks';
+import { replay, replayMany } from '../../tasks/replay';
 import { apiError, notFound } from '../errors';
-import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, StatusSchema, TaskSchema, taskJson, TaskWithBodySchema, taskWithBodyJson } from '../schemas';
-import type { AppEnv } from '../types';
+import { AttemptSchema, attemptsJson, errorResponses, jsonResponse, rateLimited, StatusSchema, TaskSchema, taskJson, TaskWithBodySchema, taskWithBodyJson } from '../schemas';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { pathId, cursorParam, wholeNumber } from './params';
+
+// Mounted at /tasks (app.ts); called with an API key. Replays (retry) are rate-limited: they start deliveries.
+const { app, route } = resource('apiKey');
+
+const REPLAYABLE = ['failed', 'completed', 'retry', 'pending'] as const;
+
+const retryOne = route({
+  method: 'post',
+  path: '/{id}/retry',
+  summary: 'Make a task due now (any status but in_progress); a finished task gets a fresh retry budget',
+  request: { params: z.object({ id: pathId }) },
+  responses: {
+    202: { description: 'the task, due now', content: { 'application/json': { schema: TaskSchema } } },
+    409: { description: 'the task is in progress', content: errorResponses[400].content },
+    ...errorResponses,
+    ...rateLimited,
+  },
+});
+
+const retryMany = route({
+  method: 'post',
+  path: '/retry',
+  summary: `Replay up to ${REPLAY_CHUNK} tasks of the status named (status=failed, say); call again with cursor=next_cursor until next_cursor is null`,
+  description: 'status is required: POST /tasks/./retry (a task id that is a dot segment) arrives as POST /tasks/retry, and must replay nothing.',
+  request: {
+    query: z.object({
+      status: z.enum(REPLAYABLE, {
+        error: (i) => (i.input === undefined ? 'is required (status=failed replays the failed tasks): a bulk replay names what it replays' : `must be one of ${REPLAYABLE.join(', ')}`),
+      }),
+      cursor: cursorParam,
+    }),
+  },
+  responses: {
+    202: {
+      description: 'how many were replayed, and where to go on from (null: done)',
+      content: { 'application/json': { schema: z.object({ retried: z.number().int(), next_cursor: z.string().nullable() }) } },
+    },
+    ...errorResponses,
+    ...rateLimited,
+  },
+});
 
 const idParam = z.object({ id: pathId.openapi({ param: { name: 'id', in: 'path' } }) });
 
-const getRoute = createRoute({
+const getRoute = route({
   method: 'get',
-  path: '/tasks/{id}',
+  path: '/{id}',
   summary: 'A task and its status; with include=body also its body and passthrough headers',
   request: {
     params: idParam,
@@ -19,43 +62,25 @@ const getRoute = createRoute({
   responses: { 200: jsonResponse(z.union([TaskWithBodySchema, TaskSchema]), 'the task (TaskWithBody with include=body)'), ...errorResponses },
 });
 
-const attemptsRoute = createRoute({
+const attemptsRoute = route({
   method: 'get',
-  path: '/tasks/{id}/attempts',
+  path: '/{id}/attempts',
   summary: 'The attempt log, oldest first',
   request: { params: idParam },
   responses: { 200: jsonResponse(z.object({ attempts: z.array(AttemptSchema) }), 'the attempts'), ...errorResponses },
 });
 
-const deleteRoute = createRoute({
+const deleteRoute = route({
   method: 'delete',
-  path: '/tasks/{id}',
+  path: '/{id}',
   summary: 'Delete a task; it is never called afterwards (a task claimed in the last 2.5 s: the answer comes once its attempt has started or never will, up to 2.75 s)',
   request: { params: idParam },
   responses: { 204: { description: 'deleted' }, ...errorResponses },
 });
 
-const deleteAllRoute = createRoute({
-  method: 'delete',
-  path: '/',
-  summary: `Delete the caller's tasks of one status (status=...) or all of them (all=true), up to ${DELETE_MAX} per call: call again with cursor=next_cursor until next_cursor is null`,
-  description: 'A bare DELETE / (neither status nor all) is refused with 400: a path a client or the runtime normalised (DELETE /flows/.. arrives as DELETE /) or a typo must never empty a queue.',
-  request: {
-    query: z.object({
-      status: StatusSchema.optional().openapi({ description: 'delete only the tasks of this status' }),
-      all: z.literal('true', { error: 'must be true (or leave it out and give status=)' }).optional().openapi({ description: 'true: delete every task (required when no status is given)' }),
-      cursor: cursorParam,
-    }),
-  },
-  responses: {
-    200: jsonResponse(z.object({ deleted: z.number().int(), next_cursor: z.string().nullable() }), 'how many were deleted, and where to go on from (null: done)'),
-    ...errorResponses,
-  },
-});
-
-const listRoute = createRoute({
+const listRoute = route({
   method: 'get',
-  path: '/tasks',
+  path: '/',
   summary: 'List tasks, newest first, cursor-paginated (filtered by status, a page may hold fewer than limit: follow next_cursor until null)',
   request: {
     query: z.object({
@@ -71,7 +96,18 @@ const listRoute = createRoute({
   },
 });
 
-export const tasksApp = new OpenAPIHono<AppEnv>()
+export const tasksApp = app()
+  .openapi(retryMany, async (c) => {
+    const { status, cursor } = c.req.valid('query');
+    const { replayed, next } = await replayMany(scope(c), { status, before: cursor });
+    return c.json({ retried: replayed.length, next_cursor: next }, 202);
+  })
+  .openapi(retryOne, async (c) => {
+    const task = await replay(scope(c), c.req.valid('param').id);
+    if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
+    if (!task) throw notFound();
+    return c.json(taskJson(task), 202);
+  })
   .openapi(listRoute, async (c) => {
     const { status, schedule_id: scheduleId, limit = 50, cursor } = c.req.valid('query');
     const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status, scheduleId, before: cursor, limit });
@@ -97,10 +133,4 @@ export const tasksApp = new OpenAPIHono<AppEnv>()
   .openapi(deleteRoute, async (c) => {
     if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.valid('param').id))) throw notFound();
     return c.body(null, 204);
-  })
-  .openapi(deleteAllRoute, async (c) => {
-    const { status, all, cursor } = c.req.valid('query');
-    if (!status && !all) throw apiError(400, 'invalid_request', 'DELETE / names no tasks: send DELETE /?all=true to delete every task, or DELETE /?status=<status> for those of one status');
-    const { total, next } = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
-    return c.json({ deleted: total, next_cursor: next }, 200);
   });

@@ -1,11 +1,13 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { hostRefusal } from '../../hook/hosts';
-import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
+import { getTopic, listTopics, type Topic } from '../../store/topics';
 import { buildTask, publish } from '../../tasks/enqueue';
+import { removeTopic, setTopic } from '../../tasks/topics';
 import { apiError, notFound } from '../errors';
 import { EnqueuedSchema, enqueuedJson } from '../enqueued';
 import { errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
-import type { AppEnv } from '../types';
+import { resource } from '../resource';
+import { scope } from '../scope';
 import { limitBody } from '../middleware';
 import { requestedTask, taskHeaders } from './enqueue';
 import { hookUrl, pathName, taskOptions, type ApiLimits } from './params';
@@ -25,9 +27,12 @@ const publishOptions = (limits: ApiLimits) => {
   return rest;
 };
 
-export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
-  .openapi(createRoute({
-    method: 'put', path: '/topics/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
+// Mounted at /topics (app.ts); called with an API key (a publish is rate-limited: its 429).
+const { app, route } = resource('apiKey');
+
+export const topicsApp = (limits: ApiLimits) => app()
+  .openapi(route({
+    method: 'put', path: '/{name}', summary: `Set a topic's endpoints (1..${MAX_ENDPOINTS} URLs), creating it`,
     request: { params: nameParam, body: { required: true, content: { 'application/json': { schema: z.object({ endpoints: z.array(hookUrl).min(1, `must hold 1 to ${MAX_ENDPOINTS} URLs`).max(MAX_ENDPOINTS, `must hold 1 to ${MAX_ENDPOINTS} URLs`) }).strict() } } } },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
@@ -36,14 +41,14 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
       const refusal = hostRefusal(url, c.get('config'));
       if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}]: ${refusal}`);
     });
-    return c.json(topicJson(await putTopic(c.get('db'), c.get('app'), c.req.valid('param').name, [...new Set(endpoints)], Date.now())), 200);
+    return c.json(topicJson(await setTopic(scope(c), c.req.valid('param').name, [...new Set(endpoints)])), 200);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/topics', summary: "The app's topics in name order (1,000 at most)",
+  .openapi(route({
+    method: 'get', path: '/', summary: "The app's topics in name order (1,000 at most)",
     responses: { 200: jsonResponse(z.object({ topics: z.array(TopicSchema) }), 'the topics'), ...errorResponses },
   }), async (c) => c.json({ topics: (await listTopics(c.get('db'), c.get('app'), 1000)).map(topicJson) }, 200))
-  .openapi(createRoute({
-    method: 'get', path: '/topics/{name}', summary: 'A topic and its endpoints',
+  .openapi(route({
+    method: 'get', path: '/{name}', summary: 'A topic and its endpoints',
     request: { params: nameParam },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
   }), async (c) => {
@@ -51,16 +56,16 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     if (!topic) throw notFound('topic');
     return c.json(topicJson(topic), 200);
   })
-  .openapi(createRoute({
-    method: 'delete', path: '/topics/{name}', summary: 'Delete a topic (tasks already published stay)',
+  .openapi(route({
+    method: 'delete', path: '/{name}', summary: 'Delete a topic (tasks already published stay)',
     request: { params: nameParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.valid('param').name))) throw notFound('topic');
+    if (!(await removeTopic(scope(c), c.req.valid('param').name))) throw notFound('topic');
     return c.body(null, 204);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/topics/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
+  .openapi(route({
+    method: 'post', path: '/{name}', summary: 'Publish: one task per endpoint of the topic, with this body and these options (as POST /)',
     middleware: [limitBody()] as const,
     request: {
       params: nameParam, query: z.object(publishOptions(limits)), headers: taskHeaders,
@@ -82,7 +87,8 @@ export const topicsApp = (limits: ApiLimits) => new OpenAPIHono<AppEnv>()
     if (total > most) throw apiError(413, 'body_too_large', `body: stored once per endpoint, ${topic.endpoints.length} × ${input.body!.length} bytes is more than MAX_BATCH_BYTES (${most} bytes)`);
     const now = Date.now();
     // An Idempotency-Key covers the whole publish (see tasks/idempotent.ts).
-    const rows = topic.endpoints.map((url, i) => buildTask(c.get('config'), c.get('app'), { ...input, url }, now, `endpoints[${i}].`));
-    const published = await publish(c.get('shards'), c.env, topic.name, rows, input.idempotencyKey, now);
+    const s = scope(c);
+    const rows = topic.endpoints.map((url, i) => buildTask(s, { ...input, url }, { now, field: `endpoints[${i}].` }));
+    const published = await publish(s, rows, { topic: topic.name, key: input.idempotencyKey, now });
     return c.json({ tasks: published.tasks.map(enqueuedJson) }, published.created ? 201 : 200);
   });

@@ -1,29 +1,34 @@
 import { Hono } from 'hono';
-import { rotateSigningKeys, signingKeys } from '../../store/qstash-keys';
+import { appSigningKeys, rotateAppSigningKeys } from '../../apps';
 import { apiError } from '../errors';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
-import { messagesApp } from './messages';
+import { dlqApp, messagesApp } from './messages';
 import { schedulesV2 } from './schedules';
-import { sendApp } from './send';
+import { batchV2, publishApp } from './send';
 import { topicsV2 } from './topics';
 
 // The QStash wire protocol (`/v2`), so the official QStash SDKs work against Torque with only
 // their base URL and token changed (the token is an app's API key). Each route maps onto Torque's
 // own use cases; see docs/qstash.md for what maps to what and every difference.
 
-export const v2App = new Hono<AppEnv>();
-
-// Mounted in the API (app.ts), whose guard has checked the app's key (an API key, the default for
-// routes that declare no other security) and set config and databases before these run.
-
-v2App.route('/', sendApp);
-v2App.route('/', messagesApp);
-v2App.route('/', schedulesV2);
-v2App.route('/', topicsV2);
+// Mounted in the API (app.ts) at /v2, whose guard has checked the app's key (an API key, the default
+// for routes outside the document) and set config and databases before these run. Each resource is
+// mounted under its prefix; those that start deliveries declare the rate limit on their routes.
 
 // The app's current and next signing keys (made on first use), and their rotation.
-v2App.get('/keys', async (c) => c.json(await signingKeys(c.get('db'), c.get('app'))));
-v2App.post('/keys/rotate', async (c) => c.json(await rotateSigningKeys(c.get('db'), c.get('app'))));
+const keysApp = new Hono<AppEnv>()
+  .get('/', async (c) => c.json(await appSigningKeys(scope(c))))
+  .post('/rotate', async (c) => c.json(await rotateAppSigningKeys(scope(c))));
+
+export const v2App = new Hono<AppEnv>()
+  .route('/publish', publishApp)
+  .route('/batch', batchV2)
+  .route('/messages', messagesApp)
+  .route('/dlq', dlqApp)
+  .route('/schedules', schedulesV2)
+  .route('/topics', topicsV2)
+  .route('/keys', keysApp);
 
 // What QStash has and Torque does not: a 501 that says so, instead of a bare 404.
 const UNSUPPORTED: [RegExp, string][] = [

@@ -2,11 +2,11 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, listTasks, replayTasks } from '../../tasks/app-tasks';
-import { replay } from '../../tasks/enqueue';
-import { sendTaskMessagesBestEffort } from '../../tasks/queue-messages';
+import { deleteTask, deleteTasks, getTask, listTasks } from '../../tasks/app-tasks';
+import { replay, replayMany } from '../../tasks/replay';
 import { apiError } from '../errors';
 import { rateLimit } from '../middleware';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 
 // Messages and the DLQ. A message is a task (its id is the message id); the DLQ is the app's
@@ -104,17 +104,18 @@ async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: st
   return { total, next };
 }
 
+// Mounted at /v2/messages and /v2/dlq.
 export const messagesApp = new Hono<AppEnv>()
-  .get('/messages/:id', async (c) => {
+  .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
     if (!t) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json(messageJson(t));
   })
-  .delete('/messages/:id', async (c) => {
+  .delete('/:id', async (c) => {
     if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json({ cancelled: 1 });
   })
-  .delete('/messages', async (c) => {
+  .delete('/', async (c) => {
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
     if (ids) return c.json({ cancelled: await eachId(ids, (id) => deleteTask(c.get('shards'), c.get('app'), id)) });
@@ -122,8 +123,10 @@ export const messagesApp = new Hono<AppEnv>()
     requireAll(c, 'messageIds');
     const { total } = await deleteAll(c, ['pending', 'retry']);
     return c.json({ cancelled: total });
-  })
-  .get('/dlq', async (c) => {
+  });
+
+export const dlqApp = new Hono<AppEnv>()
+  .get('/', async (c) => {
     const ids = idsOf(c, 'dlqIds');
     await refuseFilters(c, 'dlqIds');
     if (ids) {
@@ -133,18 +136,18 @@ export const messagesApp = new Hono<AppEnv>()
     const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
     return c.json({ messages: tasks.map(dlqJson), ...(next ? { cursor: next } : {}) });
   })
-  .get('/dlq/:id', async (c) => {
+  .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
     if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
     return c.json(dlqJson(t));
   })
-  .delete('/dlq/:id', async (c) => {
+  .delete('/:id', async (c) => {
     const id = c.req.param('id');
     const t = await getTask(c.get('shards'), c.get('app'), id);
     if (t?.status !== 'failed' || !(await deleteTask(c.get('shards'), c.get('app'), id))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
     return c.json({ deleted: 1 });
   })
-  .delete('/dlq', async (c) => {
+  .delete('/', async (c) => {
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     if (ids) {
@@ -155,20 +158,20 @@ export const messagesApp = new Hono<AppEnv>()
     const { total, next } = await deleteAll(c, ['failed'], c.req.query('cursor') || undefined);
     return c.json({ deleted: total, ...(next ? { cursor: next } : {}) });
   })
-  .post('/dlq/retry', rateLimit, async (c) => {
+  // Replays start deliveries: rate-limited, as the native POST /tasks/retry.
+  .post('/retry', rateLimit, async (c) => {
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     const now = Date.now();
     if (ids) {
       const retried = await Promise.all(ids.map(async (id) => {
         if ((await getTask(c.get('shards'), c.get('app'), id))?.status !== 'failed') return false;
-        const done = await replay(c.get('shards'), c.env, c.get('config'), c.get('app'), id, now);
+        const done = await replay(scope(c), id, now);
         return Boolean(done && done !== 'busy');
       }));
       return c.json({ responses: ids.filter((_, i) => retried[i]).map((id) => ({ messageId: id })) });
     }
     requireAll(c, 'dlqIds');
-    const { replayed, next } = await replayTasks(c.get('shards'), c.get('app'), 'failed', now, c.get('config').ms.SWEEP_GRACE, c.req.query('cursor') || undefined);
-    await sendTaskMessagesBestEffort(c.env, replayed, now);
+    const { replayed, next } = await replayMany(scope(c), { status: 'failed', before: c.req.query('cursor') || undefined, now });
     return c.json({ responses: replayed.map((r) => ({ messageId: r.id })), ...(next ? { cursor: next } : {}) });
   });

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY } from '../../hook/qstash';
-import { getFlow, putFlow } from '../../store/flows';
+import { setFlowsIfChanged } from '../../flow/limits';
+import type { Scope } from '../../scope';
 import type { NewTaskRow } from '../../store/schema';
 import { getTopic } from '../../store/topics';
 import { buildTask, TaskInputError } from '../../tasks/enqueue';
@@ -112,7 +113,9 @@ function asHeaders(err: unknown, prefix: string): unknown {
  * native tasks are. The stored headers carry the forwarded ones, the QStash mark (signing), the
  * label and the URL group's name (sent as Upstash-Topic-Name).
  */
-export async function messageRows(c: Context<AppEnv>, dest: Destination, o: PublishOptions, body: Uint8Array | null, now: number, field = '') {
+export async function messageRows(s: Scope, m: { dest: Destination; o: PublishOptions; body: Uint8Array | null }, at: { now: number; field?: string }) {
+  const { dest, o, body } = m;
+  const { now, field = '' } = at;
   const delay = o.notBefore !== undefined ? Math.max(0, Math.ceil(o.notBefore - now / 1000)) : o.delay;
   const key = await dedupKey(dest.url ?? dest.topic, o, body);
   const urls = dest.url !== undefined ? [dest.url] : dest.endpoints;
@@ -121,11 +124,11 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
     const prefix = dest.topic !== undefined ? `${field}endpoints[${i}].` : field;
     let row: Omit<NewTaskRow, 'id'>;
     try {
-      row = buildTask(c.get('config'), c.get('app'), {
+      row = buildTask(s, {
         url, method: o.method, timeout: o.timeout, delay, max_retries: o.retries ?? QSTASH_DEFAULT_RETRIES,
         headers: o.forward, body, contentType: o.contentType,
         flowKey: o.flowKey, callback: o.callback, failureCallback: o.failureCallback,
-      }, now, prefix);
+      }, { now, field: prefix });
     } catch (err) {
       throw asHeaders(err, prefix);
     }
@@ -146,12 +149,8 @@ export async function messageRows(c: Context<AppEnv>, dest: Destination, o: Publ
  * wins, so a request's messages set each key once); written only when it changes, so a steady
  * stream of messages costs one read per key.
  */
-export async function applyFlows(c: Context<AppEnv>, options: PublishOptions[], now: number) {
+export async function applyFlows(s: Scope, options: PublishOptions[], now: number) {
   const latest = new Map<string, NonNullable<PublishOptions['flow']>>();
   for (const o of options) if (o.flowKey && o.flow) latest.set(o.flowKey, o.flow);
-  await Promise.all([...latest].map(async ([key, flow]) => {
-    const had = await getFlow(c.get('db'), c.get('app'), key);
-    if (had && had.rate === flow.rate && had.parallelism === flow.parallelism && had.period === flow.period) return;
-    await putFlow(c.get('db'), c.get('app'), key, flow, now);
-  }));
+  await setFlowsIfChanged(s, latest, now);
 }

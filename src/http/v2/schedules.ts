@@ -2,11 +2,12 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
-import { deleteSchedule, getSchedule, listSchedules, putSchedule, type ScheduleRow } from '../../store/schedules';
-import { setPaused } from '../../schedules/pause';
+import { removeSchedule, saveSchedule, setPaused } from '../../schedules/manage';
+import { getSchedule, listSchedules, type ScheduleRow } from '../../store/schedules';
 import { apiError } from '../errors';
-import { limitBody, rateLimit } from '../middleware';
+import { limitBody, rateLimitUnless } from '../middleware';
 import { pathName } from '../routes/params';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { checkName, publishOptions } from './headers';
 import { applyFlows, decodeDestination, messageRows, pathDestination } from './publish';
@@ -41,15 +42,25 @@ const notFound = (id: string) => apiError(404, 'not_found', `schedule ${id} not 
 
 async function pause(c: Context<AppEnv>, paused: boolean) {
   const id = c.req.param('id')!;
-  if (!(await setPaused(c.get('db'), c.get('app'), id, paused))) throw notFound(id);
+  if (!(await setPaused(scope(c), id, paused))) throw notFound(id);
   return c.body(null, 200);
 }
 
+/**
+ * A new schedule counts against the app's enqueue rate limit, as POST /schedules does (each makes
+ * tasks for ever); replacing one by its id (an upsert) makes none, so it is not counted.
+ */
+const replacesOne = async (c: Context<AppEnv>) => {
+  const id = c.req.header('upstash-schedule-id');
+  return id !== undefined && (await getSchedule(c.get('db'), c.get('app'), id)) !== undefined;
+};
+
+// Mounted at /v2/schedules.
 export const schedulesV2 = new Hono<AppEnv>()
   // Before the create route, whose path would take them (a destination has 4 segments or more).
-  .on(['PATCH', 'POST'], '/schedules/:id/pause', (c) => pause(c, true))
-  .on(['PATCH', 'POST'], '/schedules/:id/resume', (c) => pause(c, false))
-  .post('/schedules/*', limitBody(), async (c) => {
+  .on(['PATCH', 'POST'], '/:id/pause', (c) => pause(c, true))
+  .on(['PATCH', 'POST'], '/:id/resume', (c) => pause(c, false))
+  .post('/*', limitBody(), rateLimitUnless(replacesOne), async (c) => {
     const dest = decodeDestination(pathDestination(c, '/schedules/'));
     if (!/^https?:\/\//i.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque schedules call a URL (not a URL group); give an http(s) URL');
     const spec = c.req.header('upstash-cron');
@@ -66,22 +77,21 @@ export const schedulesV2 = new Hono<AppEnv>()
     const now = Date.now();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     // The template is checked exactly as a message would be (host policy, headers, body size).
-    const [t] = await messageRows(c, { url: dest }, { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, bytes.length ? bytes : null, now);
-    // A new schedule is held to the app's limit and counts against its enqueue rate limit, as
-    // POST /schedules; replacing one by its id (an upsert) makes none.
-    if (!(await getSchedule(c.get('db'), c.get('app'), id))) await rateLimit(c, async () => {});
+    const s = scope(c);
+    const [t] = await messageRows(s, { dest: { url: dest }, o: { ...o, deduplicationId: undefined, contentBasedDeduplication: false }, body: bytes.length ? bytes : null }, { now });
     const headers = JSON.stringify({ ...JSON.parse(t.headers!), 'upstash-schedule-id': id });
-    const max = c.get('config').MAX_SCHEDULES_PER_APP;
-    const saved = await putSchedule(c.get('db'), {
-      appId: c.get('app'), id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
+    // A new schedule is held to the app's limit (MAX_SCHEDULES_PER_APP), as POST /schedules.
+    const saved = await saveSchedule(s, {
+      id, name: null, cron, timezone, url: t.url, method: t.method!, headers, body: t.body ?? null,
       contentType: t.contentType ?? null, timeout: t.timeout, maxRetries: t.maxRetries, flowKey: t.flowKey ?? null, paused: false,
       nextRunAt: nextRun(cron, timezone, now), createdAt: now, updatedAt: now,
-    }, max);
+    });
+    const max = s.config.MAX_SCHEDULES_PER_APP;
     if (!saved) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
-    await applyFlows(c, [o], now);
+    await applyFlows(s, [o], now);
     return c.json({ scheduleId: id }, 201);
   })
-  .get('/schedules', async (c) => {
+  .get('/', async (c) => {
     const all: ScheduleRow[] = [];
     for (let after: string | undefined; ;) {
       const page = await listSchedules(c.get('db'), c.get('app'), 500, after);
@@ -91,12 +101,12 @@ export const schedulesV2 = new Hono<AppEnv>()
     }
     return c.json(all.map(scheduleJson));
   })
-  .get('/schedules/:id', async (c) => {
+  .get('/:id', async (c) => {
     const s = await getSchedule(c.get('db'), c.get('app'), c.req.param('id'));
     if (!s) throw notFound(c.req.param('id'));
     return c.json(scheduleJson(s));
   })
-  .delete('/schedules/:id', async (c) => {
-    if (!(await deleteSchedule(c.get('db'), c.get('app'), c.req.param('id')))) throw notFound(c.req.param('id'));
+  .delete('/:id', async (c) => {
+    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound(c.req.param('id'));
     return c.body(null, 200);
   });

@@ -5,6 +5,7 @@ import { enqueue } from '../../tasks/enqueue';
 import { apiError } from '../errors';
 import { limitBody, rateLimit } from '../middleware';
 import { MAX_BATCH } from '../routes/batch';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { jsonBody, publishOptions } from './headers';
 import { applyFlows, messageRows, pathDestination, resolveDestination } from './publish';
@@ -34,27 +35,32 @@ const BatchItem = z.object({
 }).strict();
 const Batch = z.array(BatchItem).min(1, `must hold 1 to ${MAX_BATCH} messages`).max(MAX_BATCH, `must hold 1 to ${MAX_BATCH} messages`);
 
-export const sendApp = new Hono<AppEnv>()
-  .post('/publish/*', limitBody(), rateLimit, async (c) => {
+// Mounted at /v2/publish and /v2/batch; each declares its rate limit (they start deliveries).
+export const publishApp = new Hono<AppEnv>()
+  .post('/*', limitBody(), rateLimit, async (c) => {
     const dest = await resolveDestination(c, pathDestination(c, '/publish/'));
     const o = publishOptions((n) => c.req.header(n), c.req.raw.headers.keys());
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     const now = Date.now();
-    const rows = await messageRows(c, dest, o, bytes.length ? bytes : null, now);
+    const s = scope(c);
+    const rows = await messageRows(s, { dest, o, body: bytes.length ? bytes : null }, { now });
     holdTotal(c, rows);
-    await applyFlows(c, [o], now);
-    const results = await enqueue(c.get('shards'), c.env, rows);
+    await applyFlows(s, [o], now);
+    const results = await enqueue(s, rows);
     const answers = results.map((r, i) => answer(r, rows[i].url));
     if (dest.topic !== undefined) return c.json(answers, results.some(created) ? 201 : 202);
     return c.json(answers[0], created(results[0]) ? 201 : 202);
-  })
-  .post('/batch', limitBody(true), rateLimit, async (c) => {
+  });
+
+export const batchV2 = new Hono<AppEnv>()
+  .post('/', limitBody(true), rateLimit, async (c) => {
     const parsed = Batch.safeParse(await jsonBody(c, 'an array of {destination, headers, body}'));
     if (!parsed.success) {
       const i = parsed.error.issues[0];
       throw apiError(400, 'invalid_request', `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') || 'body'}: ${i.message}`);
     }
     const now = Date.now();
+    const s = scope(c);
     // Validated all-or-nothing: one bad message refuses the batch, and nothing is stored.
     const items = await Promise.all(parsed.data.map(async (m, i) => {
       if (m.queue !== undefined) throw apiError(501, 'not_implemented', `[${i}].queue: Torque has no ordered queues`);
@@ -67,12 +73,12 @@ export const sendApp = new Hono<AppEnv>()
       const o = publishOptions((n) => headers.get(n), headers.keys());
       const dest = await resolveDestination(c, m.destination);
       const body = m.body === undefined || m.body === '' ? null : new TextEncoder().encode(m.body);
-      return { dest, o, rows: await messageRows(c, dest, o, body, now, `[${i}].`) };
+      return { dest, o, rows: await messageRows(s, { dest, o, body }, { now, field: `[${i}].` }) };
     }));
     const rows = items.flatMap((it) => it.rows);
     holdTotal(c, rows);
-    await applyFlows(c, items.map((it) => it.o), now);
-    const results = await enqueue(c.get('shards'), c.env, rows);
+    await applyFlows(s, items.map((it) => it.o), now);
+    const results = await enqueue(s, rows);
     let at = 0;
     return c.json(items.map((it) => {
       const mine = results.slice(at, (at += it.rows.length)).map((r, j) => answer(r, it.rows[j].url));

@@ -1,8 +1,10 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { hostRefusal } from '../../hook/hosts';
-import { deleteTopic, getTopic, listTopics, putTopic, type Topic } from '../../store/topics';
+import { getTopic, listTopics, type Topic } from '../../store/topics';
+import { removeEndpoints, removeTopic, setTopic } from '../../tasks/topics';
 import { apiError } from '../errors';
+import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { pathName } from '../routes/params';
 import { MAX_ENDPOINTS } from '../routes/topics';
@@ -29,8 +31,9 @@ async function endpointsOf(c: Context<AppEnv>) {
   return { name, urls };
 }
 
+// Mounted at /v2/topics.
 export const topicsV2 = new Hono<AppEnv>()
-  .post('/topics/:name/endpoints', async (c) => {
+  .post('/:name/endpoints', async (c) => {
     const { name, urls } = await endpointsOf(c);
     urls.forEach((url, i) => {
       let ok = false;
@@ -44,26 +47,21 @@ export const topicsV2 = new Hono<AppEnv>()
     const had = (await getTopic(c.get('db'), c.get('app'), name))?.endpoints ?? [];
     const all = [...new Set([...had, ...urls])];
     if (all.length > MAX_ENDPOINTS) throw apiError(400, 'invalid_request', `endpoints: a URL group holds at most ${MAX_ENDPOINTS} endpoints`);
-    await putTopic(c.get('db'), c.get('app'), name, all, Date.now());
+    await setTopic(scope(c), name, all);
     return c.body(null, 200);
   })
-  .delete('/topics/:name/endpoints', async (c) => {
+  .delete('/:name/endpoints', async (c) => {
     const { name, urls } = await endpointsOf(c);
-    const topic = await getTopic(c.get('db'), c.get('app'), name);
-    if (!topic) throw apiError(404, 'not_found', `URL group "${name}" not found`);
-    const left = topic.endpoints.filter((u) => !urls.includes(u));
-    // A group with no endpoint left is gone (as in QStash): nothing could be published to it.
-    if (left.length === 0) await deleteTopic(c.get('db'), c.get('app'), name);
-    else await putTopic(c.get('db'), c.get('app'), name, left, Date.now());
+    if (!(await removeEndpoints(scope(c), name, urls))) throw apiError(404, 'not_found', `URL group "${name}" not found`);
     return c.body(null, 200);
   })
-  .get('/topics', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
-  .get('/topics/:name', async (c) => {
+  .get('/', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
+  .get('/:name', async (c) => {
     const topic = await getTopic(c.get('db'), c.get('app'), c.req.param('name'));
     if (!topic) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
     return c.json(groupJson(topic));
   })
-  .delete('/topics/:name', async (c) => {
-    if (!(await deleteTopic(c.get('db'), c.get('app'), c.req.param('name')))) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
+  .delete('/:name', async (c) => {
+    if (!(await removeTopic(scope(c), c.req.param('name')))) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
     return c.body(null, 200);
   });
