@@ -11,10 +11,10 @@ const logged = (spy: { mock: { calls: unknown[][] } }, event: string) =>
 afterEach(() => vi.restoreAllMocks());
 
 describe('structured event logs', () => {
-  it('logs a refused enqueue with its status and error code', async () => {
+  it('logs a refused enqueue with its status, error code and message', async () => {
     const warn = vi.spyOn(console, 'warn');
     expect((await call('/?url=not-a-url', { method: 'POST', body: 'x' })).status).toBe(400);
-    expect(logged(warn, 'enqueue.refused')).toEqual([expect.objectContaining({ path: '/', status: 400, code: 'invalid_request' })]);
+    expect(logged(warn, 'enqueue.refused')).toEqual([expect.objectContaining({ path: '/', status: 400, code: 'invalid_request', message: expect.stringMatching(/^url: /) })]);
   });
 
   it('logs a failed attempt with its outcome and what comes next', async () => {

@@ -13,6 +13,8 @@ describe('a schedule\'s template', () => {
       cron: '0 9 * * *', url: hook('ok').url, body: '{"report":"€"}', headers: { 'Content-Type': 'application/json', 'X-Team': 'ops' }, timeout: 30, max_retries: 4, flow_key: 'reports',
     }));
     const got = await json(call(`/schedules/${made.id}`));
+    // POST answers with what GET shows: the template, body included.
+    expect(made).toEqual(got);
     expect(got).toMatchObject({
       body: '{"report":"€"}', body_base64: Buffer.from('{"report":"€"}').toString('base64'),
       headers: { 'X-Team': 'ops', 'Content-Type': 'application/json' }, timeout: 30, max_retries: 4, flow_key: 'reports',
@@ -53,6 +55,10 @@ describe('a schedule\'s template', () => {
       expect(res.status, JSON.stringify(patch)).toBe(400);
       expect((await json(res)).error.message).toContain(named);
     }
+    // An unknown field is named alone: the patch is not also called empty.
+    expect((await json(send('PATCH', `/schedules/${made.id}`, { bogus: 1 }))).error.message).toBe('request: Unrecognized key: "bogus"');
+    const text = await call(`/schedules/${made.id}`, { method: 'PATCH', body: 'name=x', headers: { 'content-type': 'text/plain' } });
+    expect([text.status, (await json(text)).error.message]).toEqual([415, 'the body must be JSON: send it with Content-Type: application/json']);
     expect((await json(call(`/schedules/${made.id}`))).cron).toBe('0 9 * * *');
     expect((await send('PATCH', '/schedules/01NOSUCHSCHEDULE0000000000', { name: 'x' })).status).toBe(404);
   });

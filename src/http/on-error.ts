@@ -16,7 +16,10 @@ export const defaultHook = (result: { success: boolean; error?: unknown }) => {
 };
 
 const HONO_CODES: Record<number, string> = { 400: 'invalid_request', 403: 'forbidden', 413: 'body_too_large', 415: 'unsupported_media_type' };
-const HONO_MESSAGES: Record<number, string> = { 403: 'cross-site form submissions are refused (Origin does not match)' };
+const HONO_MESSAGES: Record<number, string> = {
+  403: 'cross-site form submissions are refused (Origin does not match)',
+  415: 'the body must be JSON: send it with Content-Type: application/json',
+};
 
 /** The one error path: every failure becomes the JSON error shape (see errors.ts). */
 export const handleError: ErrorHandler<AppEnv> = (err, c) => {
@@ -24,7 +27,8 @@ export const handleError: ErrorHandler<AppEnv> = (err, c) => {
     if (err.res?.headers.get('content-type')?.includes('application/json')) return err.getResponse();
     // Thrown by Hono or its middleware (malformed JSON, CSRF refusal...): same JSON shape as ours.
     const code = HONO_CODES[err.status] ?? 'error';
-    const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : err.message || HONO_MESSAGES[err.status] || code;
+    // Hono's own wording is its status text ("Unsupported Media Type"): ours says what to send.
+    const message = err.status === 400 && /json/i.test(err.message) ? `body: ${err.message}` : HONO_MESSAGES[err.status] ?? (err.message || code);
     return apiError(err.status, code, message).getResponse();
   }
   if (err instanceof TaskInputError) {

@@ -175,7 +175,7 @@ export const commonResponses = {
 export const errorResponses = {
   ...commonResponses,
   401: error('missing, malformed, unknown or revoked API key (WWW-Authenticate: Bearer)'),
-  404: error('unknown task (or another app\'s)'),
+  404: error('not_found: no such task, schedule, flow, topic, destination or key of this app (the message names which; another app\'s is not found either)'),
 } as const;
 /** For routes that start deliveries (enqueue, replay): the per-app rate limit. */
 export const rateLimited = { 429: error('rate_limited: the app\'s enqueue rate limit; retry after Retry-After seconds') } as const;

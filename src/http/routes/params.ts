@@ -168,7 +168,8 @@ export const SchedulePatch = (limits: ApiLimits) => taskFields(limits)
   })
   .strict()
   .refine((i) => i.body === undefined || i.body_base64 === undefined, oneBody)
-  .refine((i) => Object.keys(i).length > 0, { message: 'give at least one field to change' })
+  // Only when the fields themselves are fine: `{"bogus": 1}` is an unknown key, not an empty patch.
+  .refine((i) => Object.keys(i).length > 0, { message: 'give at least one field to change', when: (p) => p.issues.length === 0 })
   .openapi('SchedulePatch');
 
 /** Where a paged walk goes on from: a next_cursor from an earlier answer. */

@@ -93,7 +93,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     // Creating schedules counts against the app's enqueue rate limit (each one makes tasks for ever):
     // a route that declares a 429 is rate-limited by the guard.
     responses: {
-      201: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses, ...jsonOnly, ...rateLimited,
+      201: jsonResponse(ScheduleDetailSchema, 'the schedule, with its task template as GET /schedules/{id} shows it'), ...errorResponses, ...jsonOnly, ...rateLimited,
       409: jsonResponse(ErrorSchema, 'limit_reached: the app has MAX_SCHEDULES_PER_APP schedules'),
     },
   }), async (c) => {
@@ -114,7 +114,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     const max = s.config.MAX_SCHEDULES_PER_APP;
     if (!row) throw apiError(409, 'limit_reached', `this app has ${max} schedules, the most MAX_SCHEDULES_PER_APP allows: delete one first`);
     c.header('Location', `/schedules/${row.id}`);
-    return c.json(scheduleJson(row), 201);
+    return c.json(detailJson(row), 201);
   })
   .openapi(route({
     method: 'get', path: '/', summary: `The app's schedules in creation order, ${PAGE} a page`,
