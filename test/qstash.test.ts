@@ -336,6 +336,18 @@ describe('/v2 holds to the native rules', () => {
     expect(await exists(ids[0])).toBe(false);
   });
 
+  it('cancels the ids of a bulk call in one transaction per database, not one per id', async () => {
+    const h = hook('ok');
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(((await (await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-delay': '1h' } })).json()) as { messageId: string }).messageId);
+    let deletes = 0;
+    const DB = watchedD1(env.DB, { prepare: (sql) => void (/^\s*DELETE FROM tasks\b/i.test(sql) && deletes++) });
+    const res = await callWith({ DB }, `/v2/messages?${ids.map((id) => `messageIds=${id}`).join('&')}`, { method: 'DELETE' });
+    expect(await res.json()).toEqual({ cancelled: 20 });
+    expect(deletes).toBe(1);
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM tasks WHERE id IN (SELECT value FROM json_each(?))').bind(JSON.stringify(ids)).first('n')).toBe(0);
+  });
+
   it('bounds Upstash-Label to 128 characters', async () => {
     const h = hook('ok');
     const publish = (label: string) => call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-label': label } });

@@ -41,11 +41,20 @@ async function settle(lastClaim: number | null) {
 }
 
 export async function deleteTask(shards: Shards, appId: string, id: string): Promise<boolean> {
-  const shard = shards.of(id);
-  if (!shard) return false;
-  const { deleted, lastClaim } = await taskStore.deleteTask(shard.db, appId, id);
-  await settle(lastClaim);
-  return deleted > 0;
+  return (await deleteTasksByIds(shards, appId, [id])) > 0;
+}
+
+/** Deletes the app's tasks with these ids: one transaction per database that holds any; how many went. */
+export async function deleteTasksByIds(shards: Shards, appId: string, ids: string[]): Promise<number> {
+  const byShard = new Map<Shard, taskStore.TaskKey[]>();
+  for (const id of new Set(ids)) {
+    const shard = shards.of(id);
+    if (shard) byShard.set(shard, [...(byShard.get(shard) ?? []), { app: appId, id }]);
+  }
+  const done = await Promise.all([...byShard].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys)));
+  const claims = done.flatMap((d) => (d.lastClaim == null ? [] : [d.lastClaim]));
+  await settle(claims.length ? Math.max(...claims) : null);
+  return done.reduce((n, d) => n + d.deleted, 0);
 }
 
 /**

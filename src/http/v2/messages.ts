@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { QSTASH_LABEL, QSTASH_MARK, QSTASH_RETRY_DELAY, shownHeaders } from '../../hook/qstash';
 import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
-import { deleteTask, deleteTasks, getTask, listTasks } from '../../tasks/app-tasks';
+import { deleteTask, deleteTasks, deleteTasksByIds, getTask, listTasks } from '../../tasks/app-tasks';
 import { replay, replayMany } from '../../tasks/replay';
 import { apiError } from '../errors';
 import { rateLimit } from '../middleware';
@@ -118,7 +118,7 @@ export const messagesApp = new Hono<AppEnv>()
   .delete('/', async (c) => {
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
-    if (ids) return c.json({ cancelled: await eachId(ids, (id) => deleteTask(c.get('shards'), c.get('app'), id)) });
+    if (ids) return c.json({ cancelled: await deleteTasksByIds(c.get('shards'), c.get('app'), ids) });
     // No ids and no filter, and said so: every message not yet delivered (waiting or waiting to retry).
     requireAll(c, 'messageIds');
     const { total } = await deleteAll(c, ['pending', 'retry']);
