@@ -25,10 +25,10 @@ export async function createAppWithKey(db: DB, name: string) {
 /** Revokes an API key; false if there is no such key. */
 export const revokeApiKey = (db: DB, keyId: string): Promise<boolean> => revokeKey(db, keyId, Date.now());
 
-type App = Pick<Scope, 'app' | 'shards'>;
+type App = Pick<Scope, 'appId' | 'shards'>;
 
 /** The app's QStash signing keys, current and next (made on first use). */
-export const appSigningKeys = (s: App): Promise<SigningKeys> => signingKeys(s.shards.home.db, s.app);
+export const appSigningKeys = (s: App): Promise<SigningKeys> => signingKeys(s.shards.home.db, s.appId);
 
 /** Rotation as QStash does it: next becomes current, and a new next is made. */
-export const rotateAppSigningKeys = (s: App): Promise<SigningKeys> => rotateSigningKeys(s.shards.home.db, s.app);
+export const rotateAppSigningKeys = (s: App): Promise<SigningKeys> => rotateSigningKeys(s.shards.home.db, s.appId);

@@ -7,4 +7,4 @@ import type { Shards } from './store/shards';
  * positional arguments everywhere; plain values, so use cases take no Hono types (the API builds
  * it from a request with src/http/scope.ts).
  */
-export type Scope = { app: string; config: Config; shards: Shards; env: Env };
+export type Scope = { appId: string; config: Config; shards: Shards; env: Env };

@@ -46,7 +46,7 @@ export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boole
  * when a probe succeeds and on a reset, so recovery does not wait for each task's next look.
  */
 export async function releaseHeld(s: Scope, ids: string[], now = Date.now()): Promise<number> {
-  const { shards, app } = s;
+  const { shards, appId: app } = s;
   const byShard = new Map<Shard, { app: string; id: string }[]>();
   for (const id of new Set(ids)) {
     const shard = shards.of(id);
@@ -82,7 +82,7 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
         for (const c of left) view.set(key(c.appId, c.destination), c);
         for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.app, n.destination), null);
         // A probe succeeded: every task its circuit held goes now, not at its next look.
-        await Promise.all(held.map((h) => releaseHeld({ env, config: cfg, shards, app: h.app }, h.ids, now)));
+        await Promise.all(held.map((h) => releaseHeld({ env, config: cfg, shards, appId: h.app }, h.ids, now)));
       } catch (err) {
         console.error('recording circuit state failed', err);
       }

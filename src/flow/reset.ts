@@ -34,7 +34,7 @@ function destinationNames(raw: string): { names: string[]; prefixes: string[] } 
 /** Closes the circuits `raw` names and lets their tasks go; false if it names none (or nothing valid). */
 export async function resetDestination(s: Scope, raw: string): Promise<boolean> {
   const named = destinationNames(raw);
-  const closed = named && (await resetCircuits(s.shards.home.db, s.app, named.names, named.prefixes));
+  const closed = named && (await resetCircuits(s.shards.home.db, s.appId, named.names, named.prefixes));
   if (!closed || closed.destinations.length === 0) return false;
   await releaseHeld(s, closed.held);
   return true;

@@ -64,14 +64,14 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     // Said in the log and in the 401 itself: otherwise a fresh deployment is just "unauthorized".
     if (!warned) (warned = true), console.warn(`torque: ${NO_ADMIN}`);
     try {
-      c.set('app', await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))));
+      c.set('appId', await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))));
     } catch (err) {
       if (err instanceof HTTPException && err.status === 401) throw unauthorized(`${err.message}; ${NO_ADMIN}`);
       throw err;
     }
     return next();
   }
-  c.set('app', cfg.AUTHENTICATE ? await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))) : DEFAULT_APP);
+  c.set('appId', cfg.AUTHENTICATE ? await appForKey(c.get('db'), presentedKey((n) => c.req.header(n))) : DEFAULT_APP);
   await next();
 });
 
@@ -101,7 +101,7 @@ export const hsts = createMiddleware<AppEnv>(async (c, next) => {
  */
 export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const limiter = c.env.ENQUEUE_LIMITER as RateLimit | undefined;
-  if (limiter && !(await limiter.limit({ key: c.get('app') })).success) {
+  if (limiter && !(await limiter.limit({ key: c.get('appId') })).success) {
     throw apiError(429, 'rate_limited', 'enqueue rate limit reached for this app; retry later', { 'retry-after': '10' });
   }
   await next();

@@ -54,8 +54,8 @@ function trackDelayed(due: number, now: number, ms: Config['ms']): number | null
  * Builds the row for a validated task, applying config defaults and limits (its id comes with its
  * database). `field` prefixes the field a refusal names (`[2].`, `endpoints[0].`).
  */
-export function buildTask(s: Pick<Scope, 'app' | 'config'>, input: TaskInput, at: { now: number; field?: string }): Omit<NewTaskRow, 'id'> {
-  const { config: cfg, app: appId } = s;
+export function buildTask(s: Pick<Scope, 'appId' | 'config'>, input: TaskInput, at: { now: number; field?: string }): Omit<NewTaskRow, 'id'> {
+  const { config: cfg, appId } = s;
   const { now, field = '' } = at;
   const timeout = input.timeout ?? cfg.DEFAULT_TIMEOUT;
   if (timeout > cfg.MAX_TIMEOUT) throw new TaskInputError(`${field}timeout`, `must be at most ${cfg.MAX_TIMEOUT}`);

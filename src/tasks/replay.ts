@@ -9,7 +9,7 @@ import { sendTaskMessagesBestEffort } from './queue-messages';
 /** Makes a task due now (see replayTask) and nudges the queue; 'busy' while an attempt runs, undefined if none. */
 export async function replay(s: Scope, id: string, now = Date.now()) {
   const shard = s.shards.of(id);
-  const task = shard && (await replayTask(shard.db, s.app, id, now, s.config.ms.SWEEP_GRACE));
+  const task = shard && (await replayTask(shard.db, s.appId, id, now, s.config.ms.SWEEP_GRACE));
   if (task && task !== 'busy') await sendTaskMessagesBestEffort(s.env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }
@@ -17,7 +17,7 @@ export async function replay(s: Scope, id: string, now = Date.now()) {
 /** Replays one stretch of the app's tasks of `status` (from `before`, a cursor) and nudges the queue about them. */
 export async function replayMany(s: Scope, o: { status: Replayable; before?: string; now?: number }) {
   const now = o.now ?? Date.now();
-  const done = await replayTasks(s.shards, s.app, { status: o.status, now, graceMs: s.config.ms.SWEEP_GRACE, before: o.before });
+  const done = await replayTasks(s.shards, s.appId, { status: o.status, now, graceMs: s.config.ms.SWEEP_GRACE, before: o.before });
   await sendTaskMessagesBestEffort(s.env, done.replayed, now);
   return done;
 }

@@ -31,11 +31,11 @@ const COOKIE = 'torque_key';
 /** The dashboardCookie guard (see ../guard.ts): every page and form but sign-in and sign-out declares it. */
 export const signedIn = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get('config').AUTHENTICATE) {
-    c.set('app', DEFAULT_APP);
+    c.set('appId', DEFAULT_APP);
     return next();
   }
   try {
-    c.set('app', await appForKey(c.get('db'), getCookie(c, COOKIE)));
+    c.set('appId', await appForKey(c.get('db'), getCookie(c, COOKIE)));
   } catch {
     c.status(401);
     return c.html(<Layout title="Sign in" authed={false}><Login /></Layout>);
@@ -75,14 +75,14 @@ dashboardApp.route('/', dashboardActions);
 dashboardApp.get('/schedules', async (c) =>
   c.html(
     <Layout title="Schedules" tab="schedules" authed={c.get('config').AUTHENTICATE}>
-      <Schedules schedules={await listSchedules(c.get('db'), c.get('app'), 100)} />
+      <Schedules schedules={await listSchedules(c.get('db'), c.get('appId'), 100)} />
     </Layout>,
   ));
 
 dashboardApp.get('/topics', async (c) =>
   c.html(
     <Layout title="Topics" tab="topics" authed={c.get('config').AUTHENTICATE}>
-      <Topics topics={await listTopics(c.get('db'), c.get('app'), 1000)} />
+      <Topics topics={await listTopics(c.get('db'), c.get('appId'), 1000)} />
     </Layout>,
   ));
 
@@ -100,11 +100,11 @@ dashboardApp.get('/', async (c) => {
   const now = Date.now();
   const minute = Math.floor(now / 60_000);
   const [stats, series, page, circuits, flows] = await Promise.all([
-    appStats(c.get('shards'), c.get('app'), now),
-    minuteSeries(c.get('shards'), c.get('app'), minute - 59),
-    listTasks(c.get('shards'), c.get('app'), { status, before: cursor, limit: 50 }),
-    appCircuits(c.get('db'), c.get('app'), 50),
-    listFlows(c.get('db'), c.get('app'), 50),
+    appStats(c.get('shards'), c.get('appId'), now),
+    minuteSeries(c.get('shards'), c.get('appId'), minute - 59),
+    listTasks(c.get('shards'), c.get('appId'), { status, before: cursor, limit: 50 }),
+    appCircuits(c.get('db'), c.get('appId'), 50),
+    listFlows(c.get('db'), c.get('appId'), 50),
   ]);
   const { tasks, next } = page;
   const counts = stats.tasks;
@@ -121,7 +121,7 @@ dashboardApp.get('/', async (c) => {
 });
 
 dashboardApp.get('/tasks/:id', async (c) => {
-  const task = await getTaskWithBody(c.get('shards'), c.get('app'), c.req.param('id'));
+  const task = await getTaskWithBody(c.get('shards'), c.get('appId'), c.req.param('id'));
   if (!task) {
     c.status(404);
     return c.html(<Layout title="Not found" authed={c.get('config').AUTHENTICATE}><p>No such task. <a href="/dashboard">All tasks</a></p></Layout>);
@@ -140,6 +140,6 @@ dashboardApp.post('/tasks/:id/retry', async (c) => {
 });
 
 dashboardApp.post('/tasks/:id/delete', async (c) => {
-  await deleteTask(c.get('shards'), c.get('app'), c.req.param('id'));
+  await deleteTask(c.get('shards'), c.get('appId'), c.req.param('id'));
   return c.redirect('/dashboard', 303);
 });

@@ -47,7 +47,7 @@ export const destinationsApp = app()
     responses: { 200: jsonResponse(z.object({ destinations: z.array(CircuitSchema), next_cursor: z.string().nullable() }), 'a page of circuits'), ...errorResponses },
   }), async (c) => {
     const { limit = 50, cursor } = c.req.valid('query');
-    const rows = await appCircuits(c.get('db'), c.get('app'), limit + 1, cursor);
+    const rows = await appCircuits(c.get('db'), c.get('appId'), limit + 1, cursor);
     const page = rows.slice(0, limit);
     return c.json({ destinations: page.map(circuitJson), next_cursor: rows.length > limit ? page.at(-1)!.destination : null }, 200);
   })

@@ -126,7 +126,7 @@ export const rootApp = (limits: ApiLimits) => {
     .openapi(deleteAllRoute, async (c) => {
       const { status, all, cursor } = c.req.valid('query');
       if (!status && !all) throw apiError(400, 'invalid_request', 'DELETE / names no tasks: send DELETE /?all=true to delete every task, or DELETE /?status=<status> for those of one status');
-      const { total, next } = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
+      const { total, next } = await deleteTasks(c.get('shards'), c.get('appId'), { status, before: cursor });
       return c.json({ deleted: total, next_cursor: next }, 200);
     });
   // Documents what callbacks receive (no route returns it: Torque sends it).

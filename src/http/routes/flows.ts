@@ -80,15 +80,15 @@ export const flowsApp = app()
     return c.json(flowJson(row), 200);
   })
   .openapi(listRoute, async (c) => {
-    const rows = await listFlows(c.get('db'), c.get('app'), MAX_LIST + 1, c.req.valid('query').after);
+    const rows = await listFlows(c.get('db'), c.get('appId'), MAX_LIST + 1, c.req.valid('query').after);
     const page = rows.slice(0, MAX_LIST);
     return c.json({ flows: page.map(flowJson), next_after: rows.length > MAX_LIST ? page.at(-1)!.key : null }, 200);
   })
   .openapi(getRoute, async (c) => {
     const { key } = c.req.valid('param');
-    const row = await getFlow(c.get('db'), c.get('app'), key);
+    const row = await getFlow(c.get('db'), c.get('appId'), key);
     if (!row) throw notFound('flow');
-    const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.get('app')}\n${key}`));
+    const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.get('appId')}\n${key}`));
     const now = await gate.state({ rate: row.rate, periodMs: row.period * 1000, parallelism: row.parallelism, paused: row.paused });
     return c.json({ ...flowJson(row), ...now }, 200);
   })

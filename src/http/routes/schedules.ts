@@ -59,7 +59,7 @@ function patched(s: ScheduleRow, p: z.infer<ReturnType<typeof SchedulePatch>>, a
   const problem = cronProblem(cron, timezone);
   if (problem) throw apiError(400, 'invalid_request', `${problem.field}: ${problem.message}`);
   const body = p.body_base64 !== undefined ? p.body_base64 : p.body === null ? null : p.body !== undefined ? p.body : s.body && new Uint8Array(s.body);
-  const t = buildTask({ config: cfg, app: s.appId }, itemInput({
+  const t = buildTask({ config: cfg, appId: s.appId }, itemInput({
     url: p.url ?? s.url, method: p.method ?? (s.method as NonNullable<typeof p.method>), headers: p.headers ?? templateHeaders(s),
     ...(typeof body === 'string' ? { body } : { body_base64: body ?? undefined }),
     timeout: p.timeout ?? s.timeout, max_retries: p.max_retries ?? s.maxRetries, flow_key: p.flow_key === null ? undefined : (p.flow_key ?? s.flowKey ?? undefined),
@@ -121,7 +121,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     request: { query: z.object({ cursor: z.string().max(64).optional().openapi({ description: 'next_cursor of the previous page' }) }) },
     responses: { 200: jsonResponse(z.object({ schedules: z.array(ScheduleSchema), next_cursor: z.string().nullable() }), 'a page'), ...errorResponses },
   }), async (c) => {
-    const rows = await listSchedules(c.get('db'), c.get('app'), PAGE + 1, c.req.valid('query').cursor);
+    const rows = await listSchedules(c.get('db'), c.get('appId'), PAGE + 1, c.req.valid('query').cursor);
     const page = rows.slice(0, PAGE);
     return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
@@ -130,9 +130,9 @@ export const schedulesApp = (limits: ApiLimits) => app()
     request: { params: idParam },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
+    const row = await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id);
     if (!row) throw notFound('schedule');
-    const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('app'), row.lastTaskId) : undefined;
+    const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('appId'), row.lastTaskId) : undefined;
     return c.json(detailJson(row, last?.status ?? null), 200);
   })
   .openapi(route({
@@ -141,7 +141,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: SchedulePatch(limits) } } } },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule as changed'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
-    const found = await getSchedule(c.get('db'), c.get('app'), c.req.valid('param').id);
+    const found = await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
     const row = await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }));
     if (!row) throw notFound('schedule'); // deleted meanwhile

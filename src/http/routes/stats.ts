@@ -32,6 +32,6 @@ const statsRoute = route({
 });
 
 export const statsApp = app().openapi(statsRoute, async (c) => {
-  const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('app'), Date.now()), circuitCounts(c.get('db'), c.get('app'))]);
+  const [stats, circuits] = await Promise.all([appStats(c.get('shards'), c.get('appId'), Date.now()), circuitCounts(c.get('db'), c.get('appId'))]);
   return c.json({ ...stats, circuits: { open: circuits.open, half_open: circuits.half_open, failing: circuits.closed } }, 200);
 });

@@ -110,27 +110,27 @@ export const tasksApp = app()
   })
   .openapi(listRoute, async (c) => {
     const { status, schedule_id: scheduleId, limit = 50, cursor } = c.req.valid('query');
-    const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status, scheduleId, before: cursor, limit });
+    const { tasks, next } = await listTasks(c.get('shards'), c.get('appId'), { status, scheduleId, before: cursor, limit });
     return c.json({ tasks: tasks.map(taskJson), next_cursor: next }, 200);
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     if (c.req.valid('query').include === 'body') {
-      const task = await getTaskWithBody(c.get('shards'), c.get('app'), id);
+      const task = await getTaskWithBody(c.get('shards'), c.get('appId'), id);
       if (!task) throw notFound();
       return c.json(taskWithBodyJson(task), 200);
     }
-    const task = await getTask(c.get('shards'), c.get('app'), id);
+    const task = await getTask(c.get('shards'), c.get('appId'), id);
     if (!task) throw notFound();
     return c.json(taskJson(task), 200);
   })
   .openapi(attemptsRoute, async (c) => {
-    const task = await getTask(c.get('shards'), c.get('app'), c.req.valid('param').id);
+    const task = await getTask(c.get('shards'), c.get('appId'), c.req.valid('param').id);
     if (!task) throw notFound();
     const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
     return c.json({ attempts: attemptsJson(task, archived) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.valid('param').id))) throw notFound();
+    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.valid('param').id))) throw notFound();
     return c.body(null, 204);
   });

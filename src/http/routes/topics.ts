@@ -46,13 +46,13 @@ export const topicsApp = (limits: ApiLimits) => app()
   .openapi(route({
     method: 'get', path: '/', summary: "The app's topics in name order (1,000 at most)",
     responses: { 200: jsonResponse(z.object({ topics: z.array(TopicSchema) }), 'the topics'), ...errorResponses },
-  }), async (c) => c.json({ topics: (await listTopics(c.get('db'), c.get('app'), 1000)).map(topicJson) }, 200))
+  }), async (c) => c.json({ topics: (await listTopics(c.get('db'), c.get('appId'), 1000)).map(topicJson) }, 200))
   .openapi(route({
     method: 'get', path: '/{name}', summary: 'A topic and its endpoints',
     request: { params: nameParam },
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
   }), async (c) => {
-    const topic = await getTopic(c.get('db'), c.get('app'), c.req.valid('param').name);
+    const topic = await getTopic(c.get('db'), c.get('appId'), c.req.valid('param').name);
     if (!topic) throw notFound('topic');
     return c.json(topicJson(topic), 200);
   })
@@ -78,7 +78,7 @@ export const topicsApp = (limits: ApiLimits) => app()
       413: { description: 'body (times the endpoints) larger than MAX_BATCH_BYTES (4 × MAX_BODY_BYTES within the request memory budget)', content: errorResponses[400].content },
     },
   }), async (c) => {
-    const topic = await getTopic(c.get('db'), c.get('app'), c.req.valid('param').name);
+    const topic = await getTopic(c.get('db'), c.get('appId'), c.req.valid('param').name);
     if (!topic) throw notFound('topic');
     const input = await requestedTask(c.req.raw, c.req.valid('query'), c.req.valid('header'));
     // The body is stored once per endpoint: the whole publish is held to what a /batch may carry.

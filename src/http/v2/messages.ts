@@ -97,7 +97,7 @@ async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: st
   let total = 0;
   let next: string | null = null;
   for (const status of statuses) {
-    const r = await deleteTasks(c.get('shards'), c.get('app'), { status, before: cursor });
+    const r = await deleteTasks(c.get('shards'), c.get('appId'), { status, before: cursor });
     total += r.total;
     if (r.next && (!next || r.next > next)) next = r.next;
   }
@@ -107,18 +107,18 @@ async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: st
 // Mounted at /v2/messages and /v2/dlq.
 export const messagesApp = new Hono<AppEnv>()
   .get('/:id', async (c) => {
-    const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+    const t = await getTask(c.get('shards'), c.get('appId'), c.req.param('id'));
     if (!t) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json(messageJson(t));
   })
   .delete('/:id', async (c) => {
-    if (!(await deleteTask(c.get('shards'), c.get('app'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
+    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
     return c.json({ cancelled: 1 });
   })
   .delete('/', async (c) => {
     await refuseFilters(c, 'messageIds');
     const ids = idsOf(c, 'messageIds');
-    if (ids) return c.json({ cancelled: await deleteTasksByIds(c.get('shards'), c.get('app'), ids) });
+    if (ids) return c.json({ cancelled: await deleteTasksByIds(c.get('shards'), c.get('appId'), ids) });
     // No ids and no filter, and said so: every message not yet delivered (waiting or waiting to retry).
     requireAll(c, 'messageIds');
     const { total } = await deleteAll(c, ['pending', 'retry']);
@@ -130,28 +130,28 @@ export const dlqApp = new Hono<AppEnv>()
     const ids = idsOf(c, 'dlqIds');
     await refuseFilters(c, 'dlqIds');
     if (ids) {
-      const found = await Promise.all(ids.map((id) => getTask(c.get('shards'), c.get('app'), id)));
+      const found = await Promise.all(ids.map((id) => getTask(c.get('shards'), c.get('appId'), id)));
       return c.json({ messages: found.filter((t) => t?.status === 'failed').map((t) => dlqJson(t!)) });
     }
-    const { tasks, next } = await listTasks(c.get('shards'), c.get('app'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
+    const { tasks, next } = await listTasks(c.get('shards'), c.get('appId'), { status: 'failed', before: c.req.query('cursor') || undefined, limit: count(c) });
     return c.json({ messages: tasks.map(dlqJson), ...(next ? { cursor: next } : {}) });
   })
   .get('/:id', async (c) => {
-    const t = await getTask(c.get('shards'), c.get('app'), c.req.param('id'));
+    const t = await getTask(c.get('shards'), c.get('appId'), c.req.param('id'));
     if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
     return c.json(dlqJson(t));
   })
   .delete('/:id', async (c) => {
     const id = c.req.param('id');
-    const t = await getTask(c.get('shards'), c.get('app'), id);
-    if (t?.status !== 'failed' || !(await deleteTask(c.get('shards'), c.get('app'), id))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
+    const t = await getTask(c.get('shards'), c.get('appId'), id);
+    if (t?.status !== 'failed' || !(await deleteTask(c.get('shards'), c.get('appId'), id))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
     return c.json({ deleted: 1 });
   })
   .delete('/', async (c) => {
     await refuseFilters(c, 'dlqIds');
     const ids = idsOf(c, 'dlqIds');
     if (ids) {
-      const deleted = await eachId(ids, async (id) => (await getTask(c.get('shards'), c.get('app'), id))?.status === 'failed' && deleteTask(c.get('shards'), c.get('app'), id));
+      const deleted = await eachId(ids, async (id) => (await getTask(c.get('shards'), c.get('appId'), id))?.status === 'failed' && deleteTask(c.get('shards'), c.get('appId'), id));
       return c.json({ deleted });
     }
     requireAll(c, 'dlqIds');
@@ -165,7 +165,7 @@ export const dlqApp = new Hono<AppEnv>()
     const now = Date.now();
     if (ids) {
       const retried = await Promise.all(ids.map(async (id) => {
-        if ((await getTask(c.get('shards'), c.get('app'), id))?.status !== 'failed') return false;
+        if ((await getTask(c.get('shards'), c.get('appId'), id))?.status !== 'failed') return false;
         const done = await replay(scope(c), id, now);
         return Boolean(done && done !== 'busy');
       }));

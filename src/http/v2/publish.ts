@@ -68,7 +68,7 @@ export async function resolveDestination(c: Context<AppEnv>, raw: string): Promi
   if (/^api\/|^v1\//.test(dest)) throw apiError(501, 'not_implemented', 'destination: Torque does not call LLM or email APIs for you (publish to a URL of your own instead)');
   const named = pathName.safeParse(dest);
   if (!named.success) throw apiError(400, 'invalid_request', `destination: must be an http(s) URL or a URL group name (a name ${named.error.issues[0].message}), got "${raw}"`);
-  const topic = await getTopic(c.get('db'), c.get('app'), dest);
+  const topic = await getTopic(c.get('db'), c.get('appId'), dest);
   if (!topic) throw apiError(404, 'not_found', `URL group (topic) "${dest}" not found`);
   return { topic: dest, endpoints: topic.endpoints };
 }

@@ -52,7 +52,7 @@ async function pause(c: Context<AppEnv>, paused: boolean) {
  */
 const replacesOne = async (c: Context<AppEnv>) => {
   const id = c.req.header('upstash-schedule-id');
-  return id !== undefined && (await getSchedule(c.get('db'), c.get('app'), id)) !== undefined;
+  return id !== undefined && (await getSchedule(c.get('db'), c.get('appId'), id)) !== undefined;
 };
 
 // Mounted at /v2/schedules.
@@ -94,7 +94,7 @@ export const schedulesV2 = new Hono<AppEnv>()
   .get('/', async (c) => {
     const all: ScheduleRow[] = [];
     for (let after: string | undefined; ;) {
-      const page = await listSchedules(c.get('db'), c.get('app'), 500, after);
+      const page = await listSchedules(c.get('db'), c.get('appId'), 500, after);
       all.push(...page);
       if (page.length < 500 || all.length >= 5000) break;
       after = page.at(-1)!.id;
@@ -102,7 +102,7 @@ export const schedulesV2 = new Hono<AppEnv>()
     return c.json(all.map(scheduleJson));
   })
   .get('/:id', async (c) => {
-    const s = await getSchedule(c.get('db'), c.get('app'), c.req.param('id'));
+    const s = await getSchedule(c.get('db'), c.get('appId'), c.req.param('id'));
     if (!s) throw notFound(c.req.param('id'));
     return c.json(scheduleJson(s));
   })

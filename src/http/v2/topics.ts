@@ -44,7 +44,7 @@ export const topicsV2 = new Hono<AppEnv>()
       const refusal = hostRefusal(url, c.get('config'));
       if (refusal) throw apiError(400, 'invalid_request', `endpoints[${i}].url: ${refusal}`);
     });
-    const had = (await getTopic(c.get('db'), c.get('app'), name))?.endpoints ?? [];
+    const had = (await getTopic(c.get('db'), c.get('appId'), name))?.endpoints ?? [];
     const all = [...new Set([...had, ...urls])];
     if (all.length > MAX_ENDPOINTS) throw apiError(400, 'invalid_request', `endpoints: a URL group holds at most ${MAX_ENDPOINTS} endpoints`);
     await setTopic(scope(c), name, all);
@@ -55,9 +55,9 @@ export const topicsV2 = new Hono<AppEnv>()
     if (!(await removeEndpoints(scope(c), name, urls))) throw apiError(404, 'not_found', `URL group "${name}" not found`);
     return c.body(null, 200);
   })
-  .get('/', async (c) => c.json((await listTopics(c.get('db'), c.get('app'), 1000)).map(groupJson)))
+  .get('/', async (c) => c.json((await listTopics(c.get('db'), c.get('appId'), 1000)).map(groupJson)))
   .get('/:name', async (c) => {
-    const topic = await getTopic(c.get('db'), c.get('app'), c.req.param('name'));
+    const topic = await getTopic(c.get('db'), c.get('appId'), c.req.param('name'));
     if (!topic) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
     return c.json(groupJson(topic));
   })
