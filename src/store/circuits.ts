@@ -1,7 +1,7 @@
 import type { DB } from '.';
 import { jsonRows, selectAs } from './json-rows';
 import { circuitChanges, circuits } from './schema';
-import { KEYS, type TaskKey } from './tasks';
+import { DUE_COLUMNS, KEYS, type Due, type TaskKey } from './tasks';
 
 export type CircuitRow = Omit<typeof circuits.$inferSelect, 'held'>;
 /** What one flush learnt of a destination: a success (the circuit closes), then failures since. */
@@ -17,7 +17,7 @@ export const HELD_CAP = 1000;
 /** The circuits of these destinations (most have none): what a consumer invocation reads, by primary key. */
 export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitRow[]> {
   if (keys.length === 0) return [];
-  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS.from('?1')}`).bind(PAIRS.encode(keys)).all<CircuitRow>()).results;
+  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS.tuples('?1')}`).bind(PAIRS.encode(keys)).all<CircuitRow>()).results;
 }
 
 /** An app's circuits by destination, `limit` at most, after `after`. */
@@ -45,7 +45,7 @@ export async function resetCircuits(db: DB, appId: string, names: string[], pref
   // A prefix is a key range (prefix up to prefix + U+FFFF), so the primary key finds it.
   const ranges = RANGES.encode(prefixes.map((p) => ({ lo: p, hi: `${p}\uffff` })));
   const { results } = await db.$client.prepare(`DELETE FROM circuits WHERE app_id = ?1 AND (destination IN (SELECT value FROM json_each(?2))
-      OR EXISTS (SELECT 1 FROM ${RANGES.from('?3')} AS r WHERE circuits.destination >= r.lo AND circuits.destination < r.hi))
+      OR EXISTS (SELECT 1 FROM json_each(?3) AS r WHERE circuits.destination >= ${RANGES.get('lo', 'r.value')} AND circuits.destination < ${RANGES.get('hi', 'r.value')}))
     RETURNING destination, held`).bind(appId, JSON.stringify(names), ranges).all<{ destination: string; held: string | null }>();
   return { destinations: results.map((r) => r.destination), held: heldIds(results) };
 }
@@ -90,7 +90,7 @@ export async function recordCircuits(db: DB, news: CircuitNews[], now: number, t
   const closing = news.filter((n) => n.closed);
   const failed = news.filter((n) => n.failures > 0);
   const statements = [
-    ...(closing.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN ${PAIRS.from('?1')} RETURNING ${ROW}, held`).bind(PAIRS.encode(closing))] : []),
+    ...(closing.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN ${PAIRS.tuples('?1')} RETURNING ${ROW}, held`).bind(PAIRS.encode(closing))] : []),
     ...(failed.length ? [d1.prepare(FAILED).bind(NEWS.encode(failed), now, threshold, intervalMs, maxIntervalMs)] : []),
   ];
   if (statements.length === 0) return { left: [], opened: [], closed: [], held: [] };
@@ -145,10 +145,10 @@ export async function takeCircuitChanges(db: DB, limit: number): Promise<Circuit
 export const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
   FROM ${KEYS.from('?1')} AS k
   WHERE tasks.app_id = k.app AND tasks.id = k.id AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
-  RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`;
+  RETURNING ${DUE_COLUMNS('tasks')}`;
 
 /** Makes held tasks due now; returns those it moved (to be sent to the queue). */
 export async function releaseTasks(db: DB, keys: TaskKey[], now: number, graceMs: number) {
   if (keys.length === 0) return [];
-  return (await db.$client.prepare(RELEASE_SQL).bind(KEYS.encode(keys), now, graceMs).all<{ app: string; id: string; dueAt: number }>()).results;
+  return (await db.$client.prepare(RELEASE_SQL).bind(KEYS.encode(keys), now, graceMs).all<Due>()).results;
 }

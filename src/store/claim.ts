@@ -3,7 +3,7 @@ import { countDelta } from './counts';
 import { jsonRows } from './json-rows';
 import type { DB } from '.';
 import { tasks, type TaskRow, type TaskStatus } from './schema';
-import { getTask, KEYS, toTask, walkAll, type TaskKey } from './tasks';
+import { DUE_COLUMNS, getTask, KEYS, toTask, walkAll, type Due, type TaskKey } from './tasks';
 import { waitingWakeSql } from './watch';
 
 // A claim's time (updated_at) is when the database ran it, by its own clock (CLAIMED_NOW), not when
@@ -137,14 +137,14 @@ export const REPLAY_SQL = {
       retry_base = CASE WHEN tasks.status IN ('completed', 'failed') THEN tasks.attempts ELSE tasks.retry_base END,
       due_at = ?2, updated_at = ?2, wake_at = ?3, completed_at = NULL
     FROM ${KEYS.from('?1')} AS k WHERE ${REPLAY_WHERE}
-    RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`,
+    RETURNING ${DUE_COLUMNS('tasks')}`,
 };
 
 async function replayKeys(db: DB, keys: TaskKey[], now: number, graceMs: number, onlyNotDue = false) {
   if (keys.length === 0) return [];
   const d1 = db.$client;
   const args = [KEYS.encode(keys), now, now + graceMs, onlyNotDue ? 1 : 0];
-  const [, done] = await d1.batch<TaskKey & { dueAt: number }>([
+  const [, done] = await d1.batch<Due>([
     d1.prepare(REPLAY_SQL.counts).bind(...args),
     d1.prepare(REPLAY_SQL.replay).bind(...args),
   ]);
@@ -165,7 +165,7 @@ export const REPLAY_CHUNK = 500;
 
 /** Replays up to REPLAY_CHUNK of an app's tasks with one status (waiting ones only if not yet due), from `before` on (`share` of that, see deleteTasks). */
 export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string, share = 1) {
-  const replayed: (TaskKey & { dueAt: number })[] = [];
+  const replayed: Due[] = [];
   const steps = Math.max(1, Math.floor(20 * share));
   const { next } = await walkAll(db, appId, { status, before, max: Math.max(1, Math.floor(REPLAY_CHUNK * share)), steps }, async (ids) => {
     const done = await replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);

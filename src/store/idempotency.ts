@@ -20,7 +20,7 @@ export type KeyClaim = { app: string; key: string; owner: string; ids: string[] 
 const CLAIMS = jsonRows({ app: 'text', key: 'text', owner: 'text', ids: 'json?', expiresAt: 'integer' });
 export const CLAIM_KEYS_SQL = `
   INSERT INTO idempotency_keys (app_id, key, task_id, task_ids, expires_at)
-  SELECT c.app, c.key, c.owner, c.ids, c.expiresAt FROM ${CLAIMS.from('?1')} AS c WHERE true
+  SELECT ${CLAIMS.fields.map((f) => CLAIMS.get(f)).join(', ')} FROM json_each(?1) WHERE true
   ON CONFLICT (app_id, key) DO UPDATE SET task_id = excluded.task_id, task_ids = excluded.task_ids, expires_at = excluded.expires_at
     WHERE idempotency_keys.expires_at <= ?2 AND NOT ${alive('idempotency_keys')}`;
 

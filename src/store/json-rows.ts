@@ -23,6 +23,8 @@ export interface JsonRows<M extends ColumnMap> {
   readonly fields: readonly (keyof M & string)[];
   /** SQL: the rows of JSON parameter `param` (e.g. '?1') as a subquery with one column per field, named as in the map. */
   from(param: string): string;
+  /** SQL: the rows as unnamed tuples, for a row-value `(a, b) IN ...` (no aliases: nothing names them). */
+  tuples(param: string): string;
   /** SQL: one field of the row that json_each's `value` column (or another expression: `r.value`) holds. */
   get(field: keyof M & string, value?: string): string;
   /** One row as JSON text (rows encoded one by one become the parameter with `joinRows`). */
@@ -38,7 +40,8 @@ export function jsonRows<const M extends ColumnMap>(map: M): JsonRows<M> {
   const values = (r: RowOf<M>) => fields.map((f) => (r as Record<string, unknown>)[f] ?? null);
   return {
     fields,
-    from: (param) => `(SELECT ${fields.map((f) => `${get(f)} AS ${f}`).join(', ')} FROM json_each(${param}))`,
+    from: (param) => `(SELECT ${fields.map((f) => `${get(f)} AS ${f}`).join(',')} FROM json_each(${param}))`,
+    tuples: (param) => `(SELECT ${fields.map((f) => get(f)).join(',')} FROM json_each(${param}))`,
     get,
     row: (r) => JSON.stringify(values(r)),
     encode: (rows) => JSON.stringify(rows.map(values)),

@@ -2,6 +2,7 @@ import { and, asc, eq, gt } from 'drizzle-orm';
 import type { DB } from '.';
 import { columnFields, jsonRows, selectAs } from './json-rows';
 import { schedules } from './schema';
+import { DUE_COLUMNS, type Due } from './tasks';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type NewSchedule = typeof schedules.$inferInsert;
@@ -91,7 +92,7 @@ export const FIRE_SQL = {
     SELECT sc.app_id, f.task, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
       sc.timeout, ?2, ?2, ?2, NULL, NULL, sc.flow_key, sc.id
     FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.app AND sc.id = f.schedule AND sc.next_run_at = f.due AND sc.paused = 0
-    WHERE true ON CONFLICT DO NOTHING RETURNING app_id AS app, id, due_at AS dueAt`,
+    WHERE true ON CONFLICT DO NOTHING RETURNING ${DUE_COLUMNS()}`,
   move: `UPDATE schedules SET next_run_at = f.next, last_run_at = f.due, last_task_id = f.task, updated_at = ?2
     FROM ${FIRES} AS f WHERE schedules.app_id = f.app AND schedules.id = f.schedule AND schedules.next_run_at = f.due AND schedules.paused = 0`,
 };
@@ -102,7 +103,7 @@ export type Fire = { app: string; schedule: string; task: string; due: number; n
 export async function fire(db: DB, fires: Fire[], now: number) {
   const d1 = db.$client;
   const json = FIRE_ROWS.encode(fires);
-  const [made] = await d1.batch<{ app: string; id: string; dueAt: number }>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
+  const [made] = await d1.batch<Due>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
   return made.results;
 }
 

@@ -2,7 +2,7 @@ import { attemptsByMinute, countDelta } from './counts';
 import type { DB } from '.';
 import { ARCHIVE_PREVIOUS } from './outcomes';
 import { waitingWakeSql } from './watch';
-import { deletion, KEYS, type TaskKey } from './tasks';
+import { deletion, DUE_COLUMNS, KEYS, type Due, type TaskKey } from './tasks';
 
 // The sweeper sees a task only when it must act on it, through two cheap paths:
 // - the wake index: rows whose wake_at has come (a waiting task's message may be lost, a lease
@@ -13,7 +13,7 @@ import { deletion, KEYS, type TaskKey } from './tasks';
 //   later, deletes the completed ones. So a task that succeeds at once never enters an index.
 const DAY_MS = 86_400_000;
 
-export type Due = TaskKey & { dueAt: number };
+export type { Due };
 
 
 const AT = `FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`;
@@ -30,7 +30,7 @@ export const WAKE_SQL = {
   // due_at stays the true due time; wake_at is the re-send marker.
   resend: `UPDATE tasks SET wake_at = ${waitingWakeSql('?2', '?3', true)}
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.status IN ('pending', 'retry') AND t.wake_at <= ?2)
-    RETURNING app_id AS app, id, due_at AS dueAt`,
+    RETURNING ${DUE_COLUMNS()}`,
   // A lease ran out: the worker died mid-attempt. That attempt ended (lease_expired).
   leaseMinutes: attemptsByMinute(`SELECT t.app_id, ?2 AS ended, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS status ${AT} WHERE ${LEASE_OVER}`),
   leaseCounts: countDelta(`SELECT t.app_id, t.id, t.status AS old, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS new ${AT} WHERE ${LEASE_OVER}`),
@@ -44,7 +44,7 @@ export const WAKE_SQL = {
       last_error = 'lease_expired: the attempt did not report back before its lease ran out',
       last_response = NULL, updated_at = ?2
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE ${LEASE_OVER})
-    RETURNING app_id AS app, id, due_at AS dueAt, status`,
+    RETURNING ${DUE_COLUMNS()}, status`,
   expireEnqueued: expire.enqueued,
   expireCounts: expire.counts,
   expireAttempts: expire.attempts,

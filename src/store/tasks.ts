@@ -15,6 +15,13 @@ export const inJson = (column: SQLiteColumn, values: string[]) =>
 export type TaskKey = { app: string; id: string };
 /** Tasks by key, many in one parameter: `KEYS.from('?1') AS k` has columns k.app, k.id. */
 export const KEYS = jsonRows({ app: 'text', id: 'text' });
+/** A task to (re)send: its key and when it is due. */
+export type Due = TaskKey & { dueAt: number };
+/** SQL: the columns a `Due` is read from, of tasks or its alias `t` (what statements that make tasks due return). */
+export function DUE_COLUMNS(t?: string) {
+  const q = t ? `${t}.` : '';
+  return `${q}app_id AS app, ${q}id, ${q}due_at AS dueAt`;
+}
 
 // Everything but the body (up to MAX_BODY_BYTES each): inspection and listings never need it.
 const { body: _body, ...listed } = getTableColumns(tasks);
@@ -145,8 +152,8 @@ export async function listAttempts(db: DB, taskId: string) {
 export async function peekTasks(db: DB, keys: TaskKey[]) {
   if (keys.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT t.app_id AS app, t.id, t.status, t.due_at AS dueAt FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`)
+    .prepare(`SELECT ${DUE_COLUMNS('t')}, t.status FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`)
     .bind(KEYS.encode(keys))
-    .all<TaskKey & { status: TaskStatus; dueAt: number }>();
+    .all<Due & { status: TaskStatus }>();
   return results;
 }
