@@ -3,9 +3,8 @@ import { getTableColumns, type Table } from 'drizzle-orm';
 // Many rows as ONE bound parameter. D1 binds at most 100 parameters per statement, so a statement
 // that addresses or writes many rows takes them as one JSON text, unpacked in SQL by json_each.
 // One column map gives both sides, so the order the encoder writes is the order the SQL reads:
-// each row travels as an array of its values (no key names: the parameter, which counts against
-// D1's 2 MB per value and the statement's 100 KB, is the values and little else), and SQL reads
-// field k as '$[k]'.
+// each row travels as an array of its values (no key names: the parameter, held to D1's
+// 2,000,000 bytes per value, is the values and little else), and SQL reads field k as '$[k]'.
 
 /** A field's type: `?` allows null (or undefined, sent as null). 'json' is an array or object, read back as its JSON text. */
 type Kind = 'text' | 'integer' | 'json';
