@@ -2,7 +2,8 @@ import { D1_MAX_PARAMS } from '../platform';
 import type { DB } from '.';
 import type { Shard } from './shards';
 import type { NewTaskRow, TaskRow } from './schema';
-import { claimKeys, findKeys, KEY_OWNED, type KeyClaim, type KeyHit } from './idempotency';
+import { claimKeys, findKeys, keyOwned, type KeyClaim, type KeyHit } from './idempotency';
+import { joinRows, jsonRows } from './json-rows';
 
 // D1's real limits per statement (local D1 enforces none of them, so tests wrap it with a D1 that
 // does: test/d1-limits.ts): 100 bound parameters, 100 KB of SQL text, 2,000,000 bytes per value.
@@ -13,31 +14,37 @@ const MAX_META_JSON = 1_800_000;
 // by json_each (binding each column of 100 rows would take 2,000 parameters), and each body is a
 // bound BLOB parameter of its own, picked by position: no hex or base64 in SQL, so a body may use
 // its value's whole 2,000,000 bytes.
+// What travels per row: the columns an insert takes from it, the position of its body among the
+// bound bodies (null: none), and what a guard checks (a report's attempt, a keyed row's key owner).
+const NEW_TASK = jsonRows({
+  appId: 'text', id: 'text', url: 'text', method: 'text', headers: 'text?', bodyAt: 'integer?', contentType: 'text?',
+  maxRetries: 'integer', timeout: 'integer', createdAt: 'integer', dueAt: 'integer', wakeAt: 'integer?',
+  idempotencyKey: 'text?', flowKey: 'text?', callbackUrl: 'text?', failureCallbackUrl: 'text?', callbackOf: 'text?',
+  retryPolicy: 'text?', ofAttempts: 'integer?', keyOwner: 'text?',
+});
+const col = NEW_TASK.get;
 const insertSqls = new Map<string, string>();
 // A report of an outcome (tasks/callbacks.ts) is inserted only if that outcome is recorded: its
 // task is still the claimed attempt, as the record statement checks (same batch, same transaction).
-const IF_REPORTED = `EXISTS (SELECT 1 FROM tasks AS o WHERE o.app_id = json_extract(value, '$.appId')
-    AND o.id = json_extract(value, '$.callbackOf') AND +o.status = 'in_progress' AND o.attempts = json_extract(value, '$.ofAttempts'))`;
+const IF_REPORTED = `EXISTS (SELECT 1 FROM tasks AS o WHERE o.app_id = ${col('appId')}
+    AND o.id = ${col('callbackOf')} AND +o.status = 'in_progress' AND o.attempts = ${col('ofAttempts')})`;
 // Which rows go in: all; reports only if their outcome is recorded; keyed rows only if their key names them.
 export type Guard = 'none' | 'reported' | 'keyed';
-const GUARDS: Record<Guard, string> = { none: 'true', reported: IF_REPORTED, keyed: KEY_OWNED };
+const GUARDS: Record<Guard, string> = { none: 'true', reported: IF_REPORTED, keyed: keyOwned(col('appId'), col('idempotencyKey'), col('keyOwner')) };
 function insertSql(bodies: number, guard: Guard): string {
   const key = `${guard} ${bodies}`;
   return insertSqls.get(key) ?? insertSqls.set(key, buildInsertSql(bodies, GUARDS[guard])).get(key)!;
 }
 function buildInsertSql(bodies: number, where = 'true'): string {
-  const body = bodies ? `CASE json_extract(value, '$.b') ${Array.from({ length: bodies }, (_, k) => `WHEN ${k} THEN ?${k + 2}`).join(' ')} END` : 'NULL';
+  const body = bodies ? `CASE ${col('bodyAt')} ${Array.from({ length: bodies }, (_, k) => `WHEN ${k} THEN ?${k + 2}`).join(' ')} END` : 'NULL';
   return `
   INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries,
                      retry_base, timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key,
                      callback_url, failure_callback_url, callback_of, retry_policy)
-  SELECT json_extract(value, '$.appId'), json_extract(value, '$.id'), json_extract(value, '$.url'),
-         json_extract(value, '$.method'), json_extract(value, '$.headers'), ${body},
-         json_extract(value, '$.contentType'), 'pending', 0, json_extract(value, '$.maxRetries'), 0,
-         json_extract(value, '$.timeout'), json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'),
-         json_extract(value, '$.dueAt'), json_extract(value, '$.wakeAt'), json_extract(value, '$.idempotencyKey'),
-         json_extract(value, '$.flowKey'), json_extract(value, '$.callbackUrl'), json_extract(value, '$.failureCallbackUrl'),
-         json_extract(value, '$.callbackOf'), json_extract(value, '$.retryPolicy')
+  SELECT ${col('appId')}, ${col('id')}, ${col('url')}, ${col('method')}, ${col('headers')}, ${body},
+         ${col('contentType')}, 'pending', 0, ${col('maxRetries')}, 0, ${col('timeout')}, ${col('createdAt')}, ${col('createdAt')},
+         ${col('dueAt')}, ${col('wakeAt')}, ${col('idempotencyKey')}, ${col('flowKey')}, ${col('callbackUrl')},
+         ${col('failureCallbackUrl')}, ${col('callbackOf')}, ${col('retryPolicy')}
   FROM json_each(?1) WHERE ${where}
   ON CONFLICT DO NOTHING
   RETURNING id`;
@@ -59,17 +66,19 @@ export function statements(db: DB, rows: (NewTaskRow & { ofAttempts?: number; ke
   let bodies: Uint8Array[] = [];
   let size = 0;
   const flush = () => {
-    if (meta.length) out.push(db.$client.prepare(insertSql(bodies.length, guard)).bind(`[${meta.join(',')}]`, ...bodies));
+    if (meta.length) out.push(db.$client.prepare(insertSql(bodies.length, guard)).bind(joinRows(meta), ...bodies));
     meta = [];
     bodies = [];
     size = 0;
   };
   for (const r of rows) {
     const { body, ...rest } = r;
-    // The body's position is filled in after the split is decided (its digits barely change the size).
-    const json = JSON.stringify({ ...rest, b: body ? 0 : null });
-    if (size + json.length + 4 > MAX_META_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) flush();
-    meta.push(body ? `${json.slice(0, -2)}${bodies.length}}` : json);
+    let json = NEW_TASK.row({ ...rest, bodyAt: body ? bodies.length : null });
+    if (size + json.length + 4 > MAX_META_JSON || (body && bodies.length + 2 > D1_MAX_PARAMS)) {
+      flush();
+      if (body) json = NEW_TASK.row({ ...rest, bodyAt: 0 }); // its body is the next statement's first
+    }
+    meta.push(json);
     if (body) bodies.push(body);
     size += json.length + 4;
   }

@@ -1,21 +1,23 @@
 import type { DB } from '.';
-import type { circuits } from './schema';
+import { jsonRows, selectAs } from './json-rows';
+import { circuitChanges, circuits } from './schema';
+import { DUE_COLUMNS, KEYS, type Due, type TaskKey } from './tasks';
 
 export type CircuitRow = Omit<typeof circuits.$inferSelect, 'held'>;
 /** What one flush learnt of a destination: a success (the circuit closes), then failures since. */
 export type CircuitNews = { app: string; destination: string; closed: boolean; failures: number };
 export type CircuitKey = { app: string; destination: string };
 
-const ROW = `app_id AS appId, destination, state, failures, since, probe_at AS probeAt, interval_ms AS intervalMs`;
-const PAIRS = (p: string) => `(SELECT json_extract(value, '$.a'), json_extract(value, '$.d') FROM json_each(${p}))`;
-const pairsJson = (keys: CircuitKey[]) => JSON.stringify(keys.map((k) => ({ a: k.app, d: k.destination })));
+const ROW = selectAs(circuits, { omit: ['held'] });
+/** Circuits by key, many in one parameter. */
+const PAIRS = jsonRows({ app: 'text', destination: 'text' });
 // A circuit remembers at most this many held task ids; any beyond come back at their next look.
 export const HELD_CAP = 1000;
 
 /** The circuits of these destinations (most have none): what a consumer invocation reads, by primary key. */
 export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitRow[]> {
   if (keys.length === 0) return [];
-  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS('?1')}`).bind(pairsJson(keys)).all<CircuitRow>()).results;
+  return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS.tuples('?1')}`).bind(PAIRS.encode(keys)).all<CircuitRow>()).results;
 }
 
 /** An app's circuits by destination, `limit` at most, after `after`. */
@@ -32,6 +34,7 @@ export async function circuitCounts(db: DB, appId: string): Promise<Record<Circu
   return counts;
 }
 
+const RANGES = jsonRows({ lo: 'text', hi: 'text' });
 const heldIds = (rows: { held: string | null }[]) => rows.flatMap((r) => (r.held ? (JSON.parse(r.held) as string[]) : []));
 
 /**
@@ -40,10 +43,10 @@ const heldIds = (rows: { held: string | null }[]) => rows.flatMap((r) => (r.held
  */
 export async function resetCircuits(db: DB, appId: string, names: string[], prefixes: string[] = []) {
   // A prefix is a key range (prefix up to prefix + U+FFFF), so the primary key finds it.
-  const ranges = prefixes.map((p) => ({ lo: p, hi: `${p}\uffff` }));
+  const ranges = RANGES.encode(prefixes.map((p) => ({ lo: p, hi: `${p}\uffff` })));
   const { results } = await db.$client.prepare(`DELETE FROM circuits WHERE app_id = ?1 AND (destination IN (SELECT value FROM json_each(?2))
-      OR EXISTS (SELECT 1 FROM json_each(?3) AS r WHERE circuits.destination >= json_extract(r.value, '$.lo') AND circuits.destination < json_extract(r.value, '$.hi')))
-    RETURNING destination, held`).bind(appId, JSON.stringify(names), JSON.stringify(ranges)).all<{ destination: string; held: string | null }>();
+      OR EXISTS (SELECT 1 FROM json_each(?3) AS r WHERE circuits.destination >= ${RANGES.get('lo', 'r.value')} AND circuits.destination < ${RANGES.get('hi', 'r.value')}))
+    RETURNING destination, held`).bind(appId, JSON.stringify(names), ranges).all<{ destination: string; held: string | null }>();
   return { destinations: results.map((r) => r.destination), held: heldIds(results) };
 }
 
@@ -58,15 +61,15 @@ export async function holdAt(db: DB, key: CircuitKey, ids: string[]): Promise<bo
   return row != null;
 }
 
-// ?1 [{a, d, f: failures}], ?2 now, ?3 threshold, ?4 interval, ?5 longest interval.
+// ?1 news (failures since the last success), ?2 now, ?3 threshold, ?4 interval, ?5 longest interval.
 // Failures add up; enough of them open a closed circuit; a failed probe (half-open) opens it again
 // for twice as long (up to the longest interval). A closed circuit's probe_at is its last failure
 // plus the interval (see pruneCircuits).
+const NEWS = jsonRows({ app: 'text', destination: 'text', failures: 'integer' });
 const FAILED = `
   INSERT INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
-  SELECT json_extract(value, '$.a'), json_extract(value, '$.d'),
-    CASE WHEN json_extract(value, '$.f') >= ?3 THEN 'open' ELSE 'closed' END, json_extract(value, '$.f'), ?2, ?2 + ?4, ?4
-  FROM json_each(?1) WHERE true
+  SELECT n.app, n.destination, CASE WHEN n.failures >= ?3 THEN 'open' ELSE 'closed' END, n.failures, ?2, ?2 + ?4, ?4
+  FROM ${NEWS.from('?1')} AS n WHERE true
   ON CONFLICT (app_id, destination) DO UPDATE SET
     failures = circuits.failures + excluded.failures,
     state = CASE WHEN circuits.state = 'closed' AND circuits.failures + excluded.failures < ?3 THEN 'closed' ELSE 'open' END,
@@ -76,6 +79,8 @@ const FAILED = `
                     WHEN circuits.state = 'closed' THEN ?2 + circuits.interval_ms ELSE circuits.probe_at END
   RETURNING ${ROW}`;
 
+const CHANGES = jsonRows({ appId: 'text', destination: 'text', change: 'text', failures: 'integer', next: 'integer?' });
+
 /**
  * Records a flush's news in one transaction; returns the circuits it left (for the caller's view),
  * those it opened and closed (noted for the tick's alerts if `noteChanges`), and the tasks the closed ones held.
@@ -83,10 +88,10 @@ const FAILED = `
 export async function recordCircuits(db: DB, news: CircuitNews[], now: number, threshold: number, intervalMs: number, maxIntervalMs: number, noteChanges: boolean) {
   const d1 = db.$client;
   const closing = news.filter((n) => n.closed);
-  const failed = news.filter((n) => n.failures > 0).map((n) => ({ a: n.app, d: n.destination, f: n.failures }));
+  const failed = news.filter((n) => n.failures > 0);
   const statements = [
-    ...(closing.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN ${PAIRS('?1')} RETURNING ${ROW}, held`).bind(pairsJson(closing))] : []),
-    ...(failed.length ? [d1.prepare(FAILED).bind(JSON.stringify(failed), now, threshold, intervalMs, maxIntervalMs)] : []),
+    ...(closing.length ? [d1.prepare(`DELETE FROM circuits WHERE (app_id, destination) IN ${PAIRS.tuples('?1')} RETURNING ${ROW}, held`).bind(PAIRS.encode(closing))] : []),
+    ...(failed.length ? [d1.prepare(FAILED).bind(NEWS.encode(failed), now, threshold, intervalMs, maxIntervalMs)] : []),
   ];
   if (statements.length === 0) return { left: [], opened: [], closed: [], held: [] };
   const results = await d1.batch<CircuitRow & { held: string | null }>(statements);
@@ -98,8 +103,8 @@ export async function recordCircuits(db: DB, news: CircuitNews[], now: number, t
   const changes = [...opened.map((c) => ({ c, change: 'opened', next: c.probeAt })), ...closed.map((c) => ({ c, change: 'closed', next: null }))];
   if (noteChanges && changes.length) {
     await d1.prepare(`INSERT INTO circuit_changes (app_id, destination, change, failures, at, next_probe_at)
-        SELECT json_extract(value, '$.a'), json_extract(value, '$.d'), json_extract(value, '$.c'), json_extract(value, '$.f'), ?2, json_extract(value, '$.n') FROM json_each(?1)`)
-      .bind(JSON.stringify(changes.map(({ c, change, next }) => ({ a: c.appId, d: c.destination, c: change, f: c.failures, n: next }))), now).run();
+        SELECT c.appId, c.destination, c.change, c.failures, ?2, c.next FROM ${CHANGES.from('?1')} AS c`)
+      .bind(CHANGES.encode(changes.map(({ c, change, next }) => ({ ...c, change, next }))), now).run();
   }
   const held = closing.length ? results[0].results.filter((c) => c.held).map((c) => ({ app: c.appId, ids: heldIds([c]) })) : [];
   return { left, opened, closed, held };
@@ -131,20 +136,19 @@ export type CircuitChange = { id: number; appId: string; destination: string; ch
 /** Takes (deletes and returns) up to `limit` circuit changes, oldest first. */
 export async function takeCircuitChanges(db: DB, limit: number): Promise<CircuitChange[]> {
   const { results } = await db.$client.prepare(`DELETE FROM circuit_changes WHERE id IN (SELECT id FROM circuit_changes ORDER BY id LIMIT ?1)
-    RETURNING id, app_id AS appId, destination, change, failures, at, next_probe_at AS nextProbeAt`).bind(limit).all<CircuitChange>();
+    RETURNING ${selectAs(circuitChanges)}`).bind(limit).all<CircuitChange>();
   return results.sort((a, b) => a.id - b.id);
 }
 
-// ?1 [{a, i}], ?2 now, ?3 grace. Tasks a circuit held that still wait become due now (the
+// ?1 keys, ?2 now, ?3 grace. Tasks a circuit held that still wait become due now (the
 // sweeper's watch moves with them, as for a hold); running, finished or deleted ones are left alone.
 export const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
-  FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i FROM json_each(?1)) AS k
-  WHERE tasks.app_id = k.a AND tasks.id = k.i AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
-  RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`;
+  FROM ${KEYS.from('?1')} AS k
+  WHERE tasks.app_id = k.app AND tasks.id = k.id AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
+  RETURNING ${DUE_COLUMNS('tasks')}`;
 
 /** Makes held tasks due now; returns those it moved (to be sent to the queue). */
-export async function releaseTasks(db: DB, keys: { app: string; id: string }[], now: number, graceMs: number) {
+export async function releaseTasks(db: DB, keys: TaskKey[], now: number, graceMs: number) {
   if (keys.length === 0) return [];
-  const json = JSON.stringify(keys.map((k) => ({ a: k.app, i: k.id })));
-  return (await db.$client.prepare(RELEASE_SQL).bind(json, now, graceMs).all<{ app: string; id: string; dueAt: number }>()).results;
+  return (await db.$client.prepare(RELEASE_SQL).bind(KEYS.encode(keys), now, graceMs).all<Due>()).results;
 }

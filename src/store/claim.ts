@@ -1,8 +1,9 @@
 import { getTableColumns } from 'drizzle-orm';
-import { countDelta, KEYS } from './counts';
+import { countDelta } from './counts';
+import { jsonRows } from './json-rows';
 import type { DB } from '.';
 import { tasks, type TaskRow, type TaskStatus } from './schema';
-import { getTask, keysJson, toTask, walkAll, type TaskKey } from './tasks';
+import { DUE_COLUMNS, getTask, KEYS, toTask, walkAll, type Due, type TaskKey } from './tasks';
 import { waitingWakeSql } from './waiting-wake';
 
 // A claim's time (updated_at) is when the database ran it, by its own clock (CLAIMED_NOW), not when
@@ -26,20 +27,20 @@ export type ClaimedTask = TaskRow & { bodyBytes: number | null };
 // A claimed task starts at once, so if its worker dies the sweeper retries it once its own attempt
 // could no longer be running. wake_at follows the lease only for rows the sweeper already tracks: a
 // fresh row stays untracked (the sweeper's walk over new ids finds it if its worker died).
-const CLAIM_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status IN ('pending', 'retry')
+const CLAIM_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status IN ('pending', 'retry')
     AND +tasks.due_at <= ?3 AND tasks.timeout * 1000 <= ?4`;
 const UNFOLDED = `tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id)`;
 const claimSql = (where: string) => `
   UPDATE tasks SET status = 'in_progress', attempts = attempts + 1, due_at = ?2 + timeout * 1000,
     wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ${CLAIMED_NOW}
-  FROM ${KEYS('?1')} AS k WHERE ${where}
+  FROM ${KEYS.from('?1')} AS k WHERE ${where}
   RETURNING ${RETURNED}, CASE WHEN length(tasks.body) <= ${INLINE_BODY_BYTES} THEN tasks.body END AS body,
     length(tasks.body) AS bodyBytes`;
 
 export const CLAIM_SQL = {
   // Tasks not yet folded into the counters: claiming them moves no counter (the usual case).
   fresh: claimSql(`${CLAIM_WHERE} AND ${UNFOLDED}`),
-  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, 'in_progress' AS new FROM ${KEYS('?1')} AS k JOIN tasks ON ${CLAIM_WHERE}`),
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, 'in_progress' AS new FROM ${KEYS.from('?1')} AS k JOIN tasks ON ${CLAIM_WHERE}`),
   any: claimSql(CLAIM_WHERE),
 };
 
@@ -52,13 +53,13 @@ export const CLAIM_SQL = {
 export async function claimTasks(db: DB, keys: TaskKey[], now: number, graceMs: number, budgetMs = 900_000): Promise<ClaimedTask[]> {
   if (keys.length === 0) return [];
   const d1 = db.$client;
-  const json = keysJson(keys);
+  const json = KEYS.encode(keys);
   const args = [json, now + graceMs, now, budgetMs] as const;
   const { results } = await d1.prepare(CLAIM_SQL.fresh).bind(...args).all<Record<string, unknown>>();
   const claimed = results.map(toTask) as ClaimedTask[];
   if (claimed.length < keys.length) {
     const got = new Set(claimed.map((t) => t.id));
-    const rest = keysJson(keys.filter((k) => !got.has(k.id)));
+    const rest = KEYS.encode(keys.filter((k) => !got.has(k.id)));
     const [, older] = await d1.batch<Record<string, unknown>>([
       d1.prepare(CLAIM_SQL.counts).bind(rest, ...args.slice(1)),
       d1.prepare(CLAIM_SQL.any).bind(rest, ...args.slice(1)),
@@ -75,8 +76,8 @@ export const CLAIM_STATEMENTS = 3;
 // lost may have committed: its tasks are those of its keys still in_progress with that claim's
 // lease (due_at = ?2 + timeout), which no other claim or outcome writes. The lease base is the
 // claim's token: it needs no column of its own.
-export const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS('?1')} AS k
-  JOIN tasks ON tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
+export const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS.from('?1')} AS k
+  JOIN tasks ON tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
 
 /**
  * Puts back what a claim of `keys` sent at `now` may have claimed although its answer never came
@@ -85,7 +86,7 @@ export const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attem
  */
 export async function releaseLostClaim(db: DB, keys: TaskKey[], now: number, graceMs: number): Promise<number> {
   if (keys.length === 0) return 0;
-  const { results } = await db.$client.prepare(LOST_CLAIM_SQL).bind(keysJson(keys), now + graceMs).all<TaskKey & { attempts: number }>();
+  const { results } = await db.$client.prepare(LOST_CLAIM_SQL).bind(KEYS.encode(keys), now + graceMs).all<TaskKey & { attempts: number }>();
   await unclaimTasks(db, results.map((t) => ({ ...t, dueAt: now })), Date.now(), graceMs);
   return results.length;
 }
@@ -98,20 +99,19 @@ export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | '
     .first<{ body: unknown }>();
 }
 
-// ?1 [{a, i, n: attempts as claimed, d: due again}], ?2 now, ?3 grace. A claimed task that flow
+// ?1 held tasks (attempts: as claimed, dueAt: due again), ?2 now, ?3 grace. A claimed task that flow
 // control holds back goes back to waiting as it was: its attempt count and status unchanged, due
 // when its flow lets it go. Counters move back for tasks they cover. Its wake follows the one rule
 // (store/waiting-wake.ts): one held beyond Queues' 24 h gets no message now and must be looked at a
 // minute before its slot, not SWEEP_GRACE after it (late, and behind its flow's later tasks).
-const HELD = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i, json_extract(value, '$.n') AS n,
-    json_extract(value, '$.d') AS d FROM json_each(?1))`;
-const HELD_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND +tasks.status = 'in_progress' AND tasks.attempts = k.n`;
+const HELD = jsonRows({ app: 'text', id: 'text', attempts: 'integer', dueAt: 'integer' });
+const HELD_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.attempts = k.attempts`;
 const WAITING_AGAIN = `CASE WHEN tasks.attempts - 1 = 0 THEN 'pending' ELSE 'retry' END`;
 export const UNCLAIM_SQL = {
-  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD} AS k JOIN tasks ON ${HELD_WHERE}`),
-  unclaim: `UPDATE tasks SET status = ${WAITING_AGAIN}, attempts = attempts - 1, due_at = k.d, updated_at = ?2,
-      wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ${waitingWakeSql('?2', '?3', true, 'k.d')} END
-    FROM ${HELD} AS k WHERE ${HELD_WHERE}`,
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD.from('?1')} AS k JOIN tasks ON ${HELD_WHERE}`),
+  unclaim: `UPDATE tasks SET status = ${WAITING_AGAIN}, attempts = tasks.attempts - 1, due_at = k.dueAt, updated_at = ?2,
+      wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ${waitingWakeSql('?2', '?3', true, 'k.dueAt')} END
+    FROM ${HELD.from('?1')} AS k WHERE ${HELD_WHERE}`,
 };
 
 // Statements unclaimTasks sends (one transaction).
@@ -121,30 +121,30 @@ export const UNCLAIM_STATEMENTS = 2;
 export async function unclaimTasks(db: DB, held: { app: string; id: string; attempts: number; dueAt: number }[], now: number, graceMs: number) {
   if (held.length === 0) return;
   const d1 = db.$client;
-  const json = JSON.stringify(held.map((h) => ({ a: h.app, i: h.id, n: h.attempts, d: h.dueAt })));
+  const json = HELD.encode(held);
   await d1.batch([d1.prepare(UNCLAIM_SQL.counts).bind(json), d1.prepare(UNCLAIM_SQL.unclaim).bind(json, now, graceMs)]);
 }
 
 // ?1 keys, ?2 now, ?3 wake (now + grace: the message goes now; the sweeper checks after grace).
 // Bulk replays leave waiting tasks that are already due alone (they are on their way).
-const REPLAY_WHERE = `tasks.app_id = k.a AND tasks.id = k.i AND tasks.status <> 'in_progress'
+const REPLAY_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND tasks.status <> 'in_progress'
     AND (?4 = 0 OR tasks.status IN ('completed', 'failed') OR tasks.due_at > ?2)`;
 const REPLAYED = `CASE WHEN tasks.attempts = 0 THEN 'pending' ELSE 'retry' END`;
 export const REPLAY_SQL = {
-  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${REPLAYED} AS new FROM ${KEYS('?1')} AS k JOIN tasks ON ${REPLAY_WHERE}`),
+  counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${REPLAYED} AS new FROM ${KEYS.from('?1')} AS k JOIN tasks ON ${REPLAY_WHERE}`),
   // A finished task gets its full retry budget again, counted from its attempts so far.
   replay: `UPDATE tasks SET status = ${REPLAYED},
       retry_base = CASE WHEN tasks.status IN ('completed', 'failed') THEN tasks.attempts ELSE tasks.retry_base END,
       due_at = ?2, updated_at = ?2, wake_at = ?3, completed_at = NULL
-    FROM ${KEYS('?1')} AS k WHERE ${REPLAY_WHERE}
-    RETURNING tasks.app_id AS app, tasks.id, tasks.due_at AS dueAt`,
+    FROM ${KEYS.from('?1')} AS k WHERE ${REPLAY_WHERE}
+    RETURNING ${DUE_COLUMNS('tasks')}`,
 };
 
 async function replayKeys(db: DB, keys: TaskKey[], now: number, graceMs: number, onlyNotDue = false) {
   if (keys.length === 0) return [];
   const d1 = db.$client;
-  const args = [keysJson(keys), now, now + graceMs, onlyNotDue ? 1 : 0];
-  const [, done] = await d1.batch<TaskKey & { dueAt: number }>([
+  const args = [KEYS.encode(keys), now, now + graceMs, onlyNotDue ? 1 : 0];
+  const [, done] = await d1.batch<Due>([
     d1.prepare(REPLAY_SQL.counts).bind(...args),
     d1.prepare(REPLAY_SQL.replay).bind(...args),
   ]);
@@ -165,7 +165,7 @@ export const REPLAY_CHUNK = 500;
 
 /** Replays up to REPLAY_CHUNK of an app's tasks with one status (waiting ones only if not yet due), from `before` on (`share` of that, see deleteTasks). */
 export async function replayTasks(db: DB, appId: string, status: Exclude<TaskStatus, 'in_progress'>, now: number, graceMs: number, before?: string, share = 1) {
-  const replayed: (TaskKey & { dueAt: number })[] = [];
+  const replayed: Due[] = [];
   const steps = Math.max(1, Math.floor(20 * share));
   const { next } = await walkAll(db, appId, { status, before, max: Math.max(1, Math.floor(REPLAY_CHUNK * share)), steps }, async (ids) => {
     const done = await replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);

@@ -22,10 +22,6 @@ export function countDelta(rows: string): string {
     WHERE app_stats.app_id = d.app_id AND (${moved})`;
 }
 
-/** `json_each` over keys [{a: app, i: id}] as rows (a, i): how statements address many tasks. */
-export const KEYS = (param: string) =>
-  `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.i') AS i FROM json_each(${param}))`;
-
 /** Throughput: attempts that ended, by app and minute, from rows (app_id, ended, status). */
 export const attemptsByMinute = (rows: string) => `
   INSERT INTO stats_minutes (app_id, minute, attempts, completed, failed)

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { DB } from '.';
+import { jsonRows, selectAs } from './json-rows';
 import { flows } from './schema';
 
 export type FlowRow = typeof flows.$inferSelect;
@@ -41,14 +42,14 @@ export async function deleteFlow(db: DB, appId: string, key: string): Promise<bo
   return (await db.delete(flows).where(and(eq(flows.appId, appId), eq(flows.key, key))).returning({ key: flows.key })).length > 0;
 }
 
+const PAIRS = jsonRows({ app: 'text', key: 'text' });
+
 /** The flows of these (app, key) pairs that exist, in one statement (the consumer's lookup). */
 export async function flowsOf(db: DB, pairs: { app: string; key: string }[]): Promise<FlowRow[]> {
   if (pairs.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT f.app_id AS appId, f.key, f.rate, f.period, f.parallelism, f.paused, f.updated_at AS updatedAt, f.retry_policy AS retryPolicy
-      FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.k') AS k FROM json_each(?1)) AS p
-      JOIN flows AS f ON f.app_id = p.a AND f.key = p.k`)
-    .bind(JSON.stringify(pairs.map((p) => ({ a: p.app, k: p.key }))))
+    .prepare(`SELECT ${selectAs(flows, { qualify: 'f' })} FROM ${PAIRS.from('?1')} AS p JOIN flows AS f ON f.app_id = p.app AND f.key = p.key`)
+    .bind(PAIRS.encode(pairs))
     .all<FlowRow>();
   return results.map((r) => ({ ...r, paused: Boolean(r.paused) }));
 }

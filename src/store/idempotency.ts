@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns } from 'drizzle-orm';
 import type { DB } from '.';
 import { tasks } from './schema';
+import { jsonRows } from './json-rows';
 import { inJson, type ListedTask } from './tasks';
 
 // Idempotency keys (table idempotency_keys, see schema.ts): a key names the task(s) its first
@@ -15,24 +16,22 @@ const alive = (k: string) => `EXISTS (SELECT 1 FROM tasks AS t WHERE t.app_id = 
 /** A key to claim: the task that owns it (a publish's first) and, for a publish, all of them. */
 export type KeyClaim = { app: string; key: string; owner: string; ids: string[] | null; expiresAt: number };
 
-// ?1 [{a, k, i, ids, e}], ?2 now. A key whose time is up and whose tasks are all gone is taken over.
+// ?1 claims, ?2 now. A key whose time is up and whose tasks are all gone is taken over.
+const CLAIMS = jsonRows({ app: 'text', key: 'text', owner: 'text', ids: 'json?', expiresAt: 'integer' });
 export const CLAIM_KEYS_SQL = `
   INSERT INTO idempotency_keys (app_id, key, task_id, task_ids, expires_at)
-  SELECT json_extract(value, '$.a'), json_extract(value, '$.k'), json_extract(value, '$.i'), json_extract(value, '$.ids'), json_extract(value, '$.e')
-  FROM json_each(?1) WHERE true
+  SELECT ${CLAIMS.fields.map((f) => CLAIMS.get(f)).join(', ')} FROM json_each(?1) WHERE true
   ON CONFLICT (app_id, key) DO UPDATE SET task_id = excluded.task_id, task_ids = excluded.task_ids, expires_at = excluded.expires_at
     WHERE idempotency_keys.expires_at <= ?2 AND NOT ${alive('idempotency_keys')}`;
 
 /** The statement claiming these keys (the first claim of a key in the list wins). */
 export function claimKeys(db: DB, claims: KeyClaim[], now: number): D1PreparedStatement {
-  const json = JSON.stringify(claims.map((c) => ({ a: c.app, k: c.key, i: c.owner, ids: c.ids, e: c.expiresAt })));
-  return db.$client.prepare(CLAIM_KEYS_SQL).bind(json, now);
+  return db.$client.prepare(CLAIM_KEYS_SQL).bind(CLAIMS.encode(claims), now);
 }
 
-/** The guard a keyed task row's insert carries: its key names it (value is the row's JSON). */
-export const KEY_OWNED = `(json_extract(value, '$.idempotencyKey') IS NULL OR EXISTS (SELECT 1 FROM idempotency_keys AS ik
-    WHERE ik.app_id = json_extract(value, '$.appId') AND ik.key = json_extract(value, '$.idempotencyKey')
-    AND ik.task_id = json_extract(value, '$.keyOwner')))`;
+/** SQL: the guard a keyed task row's insert carries: it has no key, or its key (claimed just before) names its owner. */
+export const keyOwned = (app: string, key: string, owner: string) => `(${key} IS NULL OR EXISTS (SELECT 1 FROM idempotency_keys AS ik
+    WHERE ik.app_id = ${app} AND ik.key = ${key} AND ik.task_id = ${owner}))`;
 
 /** What a key made: its tasks in order (ids), those still there, and until when it is remembered. */
 export type KeyHit = { key: string; ids: string[]; tasks: ListedTask[]; expiresAt: number };

@@ -4,6 +4,7 @@ import { deletion } from './tasks';
 import type { DB } from '.';
 import type { NewTaskRow, TaskRow } from './schema';
 import { statements } from './batch';
+import { jsonRows, type RowIn } from './json-rows';
 
 export type Next =
   | { status: 'completed'; expiresAt: number }
@@ -27,14 +28,12 @@ export interface Outcome {
 // per task would cost one D1 query per task). Every statement is guarded by
 // `status = 'in_progress' AND attempts = <claimed>`, so an outcome for a task that was deleted,
 // or re-claimed after its lease expired, changes nothing.
-const OUTCOMES = `SELECT json_extract(value, '$.a') AS app_id, json_extract(value, '$.i') AS id,
-    json_extract(value, '$.attempts') AS attempts, json_extract(value, '$.status') AS status,
-    json_extract(value, '$.dueAt') AS due_at, json_extract(value, '$.wakeAt') AS wake_at,
-    json_extract(value, '$.startedAt') AS started_at, json_extract(value, '$.durationMs') AS duration_ms,
-    json_extract(value, '$.statusCode') AS status_code, json_extract(value, '$.error') AS error,
-    json_extract(value, '$.response') AS response
-  FROM json_each(?1)`;
-const MATCHED = `FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
+const ROWS = jsonRows({
+  app_id: 'text', id: 'text', attempts: 'integer', status: 'text', due_at: 'integer', wake_at: 'integer?', started_at: 'integer',
+  duration_ms: 'integer', status_code: 'integer?', error: 'text?', response: 'text?',
+});
+const OUTCOMES = ROWS.from('?1');
+const MATCHED = `FROM ${OUTCOMES} AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`;
 
 /**
@@ -57,7 +56,7 @@ export const OUTCOME_SQL = {
       completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
       last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
       last_error = o.error, last_response = o.response
-    FROM (${OUTCOMES}) AS o
+    FROM ${OUTCOMES} AS o
     WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
 };
 
@@ -72,9 +71,16 @@ function wakeAfter(o: Outcome, graceMs: number): number | null {
   return o.task.wakeAt == null ? null : o.next.expiresAt;
 }
 
+/** An outcome as the row the statements read: the task's next state and the attempt's record. */
+const asRow = (o: Outcome, graceMs: number): RowIn<typeof ROWS> => ({
+  app_id: o.task.appId, id: o.task.id, attempts: o.task.attempts, status: o.next.status,
+  due_at: 'dueAt' in o.next ? o.next.dueAt : o.next.expiresAt, wake_at: wakeAfter(o, graceMs),
+  started_at: o.startedAt, duration_ms: o.durationMs, status_code: o.statusCode, error: o.error, response: o.response,
+});
+
 // With COMPLETED_TTL=0 a task that completes is deleted by its outcome instead of being updated
 // (one row written, not two), with its archived attempts; its attempt still counts in throughput.
-const COMPLETED_NOW = deletion(`FROM (${OUTCOMES}) AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
+const COMPLETED_NOW = deletion(`FROM ${OUTCOMES} AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`);
 
 // Statements one recording sends at most without reports: throughput, counts, archive, record,
@@ -87,22 +93,7 @@ export const OUTCOME_STATEMENTS = 8;
  */
 export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false, reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<number> {
   if (outcomes.length === 0) return 0;
-  const encode = (list: Outcome[]) =>
-    JSON.stringify(
-      list.map((o) => ({
-        a: o.task.appId,
-        i: o.task.id,
-        attempts: o.task.attempts,
-        status: o.next.status,
-        dueAt: 'dueAt' in o.next ? o.next.dueAt : o.next.expiresAt,
-        wakeAt: wakeAfter(o, graceMs),
-        startedAt: o.startedAt,
-        durationMs: o.durationMs,
-        statusCode: o.statusCode,
-        error: o.error,
-        response: o.response,
-      })),
-    );
+  const encode = (list: Outcome[]) => ROWS.encode(list.map((o) => asRow(o, graceMs)));
   const gone = deleteCompleted ? outcomes.filter((o) => o.next.status === 'completed') : [];
   const kept = gone.length ? outcomes.filter((o) => o.next.status !== 'completed') : outcomes;
   const again = kept.filter((o) => o.task.attempts > 1);

@@ -1,15 +1,14 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { DB } from '.';
+import { columnFields, jsonRows, selectAs } from './json-rows';
 import { schedules } from './schema';
+import { DUE_COLUMNS, type Due } from './tasks';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type NewSchedule = typeof schedules.$inferInsert;
 
-const COLUMNS = {
-  app_id: 'appId', id: 'id', name: 'name', cron: 'cron', timezone: 'timezone', url: 'url', method: 'method', headers: 'headers', body: 'body',
-  content_type: 'contentType', timeout: 'timeout', max_retries: 'maxRetries', flow_key: 'flowKey', paused: 'paused', next_run_at: 'nextRunAt',
-  created_at: 'createdAt', updated_at: 'updatedAt',
-} as const satisfies Record<string, keyof NewSchedule>;
+// The columns a schedule is written with (its last run is only ever written by a tick, or cleared).
+const WRITTEN = columnFields(schedules).filter((c) => c.field !== 'lastRunAt' && c.field !== 'lastTaskId');
 
 /**
  * Creates a schedule if its app has fewer than `max` (counted and inserted in one statement, so
@@ -23,9 +22,9 @@ export async function createSchedule(db: DB, row: NewSchedule, max: number): Pro
 }
 
 function columnsOf(row: NewSchedule) {
-  const names = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
-  const values = names.map((c) => {
-    const v = row[COLUMNS[c]];
+  const names = WRITTEN.map((c) => c.name);
+  const values = WRITTEN.map(({ field }) => {
+    const v = row[field];
     return v === undefined ? null : typeof v === 'boolean' ? Number(v) : v;
   });
   return { names, values };
@@ -71,7 +70,7 @@ export const FIRE_CHUNK = 500;
 export async function dueSchedules(db: DB, now: number, limit: number) {
   const { results } = await db.$client
     .prepare(`SELECT appId, id, cron, timezone, nextRunAt FROM (
-        SELECT app_id AS appId, id, cron, timezone, next_run_at AS nextRunAt,
+        SELECT ${selectAs(schedules, { pick: ['appId', 'id', 'cron', 'timezone', 'nextRunAt'] })},
           row_number() OVER (PARTITION BY app_id ORDER BY next_run_at, id) AS turn
         FROM schedules WHERE paused = 0 AND next_run_at <= ?1)
       ORDER BY turn, nextRunAt LIMIT ?2`)
@@ -80,22 +79,22 @@ export async function dueSchedules(db: DB, now: number, limit: number) {
   return results;
 }
 
-// ?1 [{a: app, s: schedule id, t: task id, d: the due run, n: the next run}], ?2 now.
+// ?1 fires (each a schedule's due run: its task's id, the run due and the next), ?2 now.
 // Both statements hold only while the schedule is still due at that run (not deleted, not
 // paused, not moved on by a tick that ran first), and they commit together: a late, doubled or
 // half-failed tick makes each run's task exactly once. (No idempotency key on the task: its
 // index entry would be one more row written per run, for nothing the guard does not already do.)
-const FIRES = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.s') AS s, json_extract(value, '$.t') AS t,
-    json_extract(value, '$.d') AS d, json_extract(value, '$.n') AS n FROM json_each(?1))`;
+const FIRE_ROWS = jsonRows({ app: 'text', schedule: 'text', task: 'text', due: 'integer', next: 'integer' });
+const FIRES = FIRE_ROWS.from('?1');
 export const FIRE_SQL = {
   task: `INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries, retry_base,
       timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key, schedule_id)
-    SELECT sc.app_id, f.t, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
+    SELECT sc.app_id, f.task, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
       sc.timeout, ?2, ?2, ?2, NULL, NULL, sc.flow_key, sc.id
-    FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.a AND sc.id = f.s AND sc.next_run_at = f.d AND sc.paused = 0
-    WHERE true ON CONFLICT DO NOTHING RETURNING app_id AS app, id, due_at AS dueAt`,
-  move: `UPDATE schedules SET next_run_at = f.n, last_run_at = f.d, last_task_id = f.t, updated_at = ?2
-    FROM ${FIRES} AS f WHERE schedules.app_id = f.a AND schedules.id = f.s AND schedules.next_run_at = f.d AND schedules.paused = 0`,
+    FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.app AND sc.id = f.schedule AND sc.next_run_at = f.due AND sc.paused = 0
+    WHERE true ON CONFLICT DO NOTHING RETURNING ${DUE_COLUMNS()}`,
+  move: `UPDATE schedules SET next_run_at = f.next, last_run_at = f.due, last_task_id = f.task, updated_at = ?2
+    FROM ${FIRES} AS f WHERE schedules.app_id = f.app AND schedules.id = f.schedule AND schedules.next_run_at = f.due AND schedules.paused = 0`,
 };
 
 export type Fire = { app: string; schedule: string; task: string; due: number; next: number };
@@ -103,8 +102,8 @@ export type Fire = { app: string; schedule: string; task: string; due: number; n
 /** Makes each run's task and moves its schedule on, in one transaction; returns the tasks made. */
 export async function fire(db: DB, fires: Fire[], now: number) {
   const d1 = db.$client;
-  const json = JSON.stringify(fires.map((f) => ({ a: f.app, s: f.schedule, t: f.task, d: f.due, n: f.next })));
-  const [made] = await d1.batch<{ app: string; id: string; dueAt: number }>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
+  const json = FIRE_ROWS.encode(fires);
+  const [made] = await d1.batch<Due>([d1.prepare(FIRE_SQL.task).bind(json, now), d1.prepare(FIRE_SQL.move).bind(json, now)]);
   return made.results;
 }
 

@@ -1,8 +1,8 @@
-import { attemptsByMinute, countDelta, KEYS } from './counts';
+import { attemptsByMinute, countDelta } from './counts';
 import type { DB } from '.';
 import { ARCHIVE_PREVIOUS } from './outcomes';
 import { waitingWakeSql } from './waiting-wake';
-import { deletion, type TaskKey } from './tasks';
+import { deletion, DUE_COLUMNS, KEYS, type Due, type TaskKey } from './tasks';
 
 // The sweeper sees a task only when it must act on it, through two cheap paths:
 // - the wake index: rows whose wake_at has come (a waiting task's message may be lost, a lease
@@ -13,10 +13,10 @@ import { deletion, type TaskKey } from './tasks';
 //   later, deletes the completed ones. So a task that succeeds at once never enters an index.
 const DAY_MS = 86_400_000;
 
-export type Due = TaskKey & { dueAt: number };
+export type { Due };
 
 
-const AT = `FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i`;
+const AT = `FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`;
 const LEASE_OVER = `t.status = 'in_progress' AND t.due_at <= ?2 AND t.wake_at <= ?2`;
 const EXPIRED = `t.status IN ('completed', 'failed') AND t.due_at <= ?2 AND t.wake_at <= ?2`;
 const SPENT = `t.attempts - t.retry_base > t.max_retries`;
@@ -25,12 +25,12 @@ const expire = deletion(`${AT} WHERE ${EXPIRED}`);
 
 // ?1 keys of rows whose wake_at came, ?2 now, ?3 grace, ?4 failed TTL.
 export const WAKE_SQL = {
-  due: `SELECT app_id AS a, id AS i FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
+  due: `SELECT app_id AS app, id FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
   // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
   // due_at stays the true due time; wake_at is the re-send marker.
   resend: `UPDATE tasks SET wake_at = ${waitingWakeSql('?2', '?3', true)}
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE t.status IN ('pending', 'retry') AND t.wake_at <= ?2)
-    RETURNING app_id AS app, id, due_at AS dueAt`,
+    RETURNING ${DUE_COLUMNS()}`,
   // A lease ran out: the worker died mid-attempt. That attempt ended (lease_expired).
   leaseMinutes: attemptsByMinute(`SELECT t.app_id, ?2 AS ended, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS status ${AT} WHERE ${LEASE_OVER}`),
   leaseCounts: countDelta(`SELECT t.app_id, t.id, t.status AS old, CASE WHEN ${SPENT} THEN 'failed' ELSE 'retry' END AS new ${AT} WHERE ${LEASE_OVER}`),
@@ -44,7 +44,7 @@ export const WAKE_SQL = {
       last_error = 'lease_expired: the attempt did not report back before its lease ran out',
       last_response = NULL, updated_at = ?2
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${AT} WHERE ${LEASE_OVER})
-    RETURNING app_id AS app, id, due_at AS dueAt, status`,
+    RETURNING ${DUE_COLUMNS()}, status`,
   expireEnqueued: expire.enqueued,
   expireCounts: expire.counts,
   expireAttempts: expire.attempts,
@@ -57,9 +57,9 @@ export const WAKE_SQL = {
 /** One round over up to `size` rows whose wake_at came: returns what must be (re)sent and how much was done. */
 export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlMs: number, size: number) {
   const d1 = db.$client;
-  const { results: keys } = await d1.prepare(WAKE_SQL.due).bind(now, size).all<{ a: string; i: string }>();
+  const { results: keys } = await d1.prepare(WAKE_SQL.due).bind(now, size).all<TaskKey>();
   if (keys.length === 0) return { seen: 0, send: [] as Due[], resent: 0, recovered: 0, deleted: 0 };
-  const args = [JSON.stringify(keys), now, graceMs, failedTtlMs];
+  const args = [KEYS.encode(keys), now, graceMs, failedTtlMs];
   const order = ['resend', 'leaseMinutes', 'leaseCounts', 'leaseArchive', 'recover', 'expireEnqueued', 'expireCounts', 'expireAttempts', 'expire', 'later'] as const;
   const r = await d1.batch(order.map((name) => d1.prepare(WAKE_SQL[name]).bind(...args.slice(0, maxParam(WAKE_SQL[name])))));
   const resent = r[order.indexOf('resend')].results as Due[];

@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { countDelta, enqueuedByMinute, KEYS } from './counts';
+import { countDelta, enqueuedByMinute } from './counts';
+import { asFields, jsonRows } from './json-rows';
 import type { DB } from '.';
 import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
 
@@ -12,15 +13,22 @@ export const inJson = (column: SQLiteColumn, values: string[]) =>
   inArray(column, sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`);
 
 export type TaskKey = { app: string; id: string };
-export const keysJson = (keys: TaskKey[]) => JSON.stringify(keys.map((k) => ({ a: k.app, i: k.id })));
+/** Tasks by key, many in one parameter: `KEYS.from('?1') AS k` has columns k.app, k.id. */
+export const KEYS = jsonRows({ app: 'text', id: 'text' });
+/** A task to (re)send: its key and when it is due. */
+export type Due = TaskKey & { dueAt: number };
+/** SQL: the columns a `Due` is read from, of tasks or its alias `t` (what statements that make tasks due return). */
+export function DUE_COLUMNS(t?: string) {
+  const q = t ? `${t}.` : '';
+  return `${q}app_id AS app, ${q}id, ${q}due_at AS dueAt`;
+}
 
 // Everything but the body (up to MAX_BODY_BYTES each): inspection and listings never need it.
 const { body: _body, ...listed } = getTableColumns(tasks);
 export type ListedTask = Omit<TaskRow, 'body'>;
-const COLUMN_OF = Object.fromEntries(Object.entries(getTableColumns(tasks)).map(([key, col]) => [col.name, key]));
+const fields = asFields(tasks);
 /** A row read with raw SQL (snake_case columns) as drizzle would return it. */
-export const toTask = (row: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(row).map(([k, v]) => [COLUMN_OF[k] ?? k, v])) as unknown as TaskRow;
+export const toTask = (row: Record<string, unknown>) => fields(row) as unknown as TaskRow;
 
 export async function getTask(db: DB, appId: string, id: string): Promise<ListedTask | undefined> {
   const [row] = await db.select(listed).from(tasks).where(and(eq(tasks.appId, appId), eq(tasks.id, id)));
@@ -45,7 +53,7 @@ export function deletion(rows: string) {
       RETURNING id, CASE WHEN status = 'in_progress' THEN updated_at END AS claimed_at`,
   };
 }
-export const DELETE_SQL = deletion(`FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i WHERE true`);
+export const DELETE_SQL = deletion(`FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id WHERE true`);
 
 /** What a deletion removed: how many tasks, and the latest claim among them (null if none was claimed). */
 export type Deleted = { deleted: number; lastClaim: number | null };
@@ -54,7 +62,7 @@ export type Deleted = { deleted: number; lastClaim: number | null };
 export async function deleteByKeys(db: DB, keys: TaskKey[]): Promise<Deleted> {
   if (keys.length === 0) return { deleted: 0, lastClaim: null };
   const d1 = db.$client;
-  const json = keysJson(keys);
+  const json = KEYS.encode(keys);
   const order = [DELETE_SQL.enqueued, DELETE_SQL.counts, DELETE_SQL.attempts, DELETE_SQL.tasks];
   const results = await d1.batch<{ claimed_at: number | null }>(order.map((sql) => d1.prepare(sql).bind(json)));
   const gone = results[3].results;
@@ -144,8 +152,8 @@ export async function listAttempts(db: DB, taskId: string) {
 export async function peekTasks(db: DB, keys: TaskKey[]) {
   if (keys.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT t.app_id AS app, t.id, t.status, t.due_at AS dueAt FROM ${KEYS('?1')} AS k JOIN tasks AS t ON t.app_id = k.a AND t.id = k.i`)
-    .bind(keysJson(keys))
-    .all<TaskKey & { status: TaskStatus; dueAt: number }>();
+    .prepare(`SELECT ${DUE_COLUMNS('t')}, t.status FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`)
+    .bind(KEYS.encode(keys))
+    .all<Due & { status: TaskStatus }>();
   return results;
 }

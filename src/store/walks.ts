@@ -3,6 +3,7 @@ import { countDelta, enqueuedByMinute } from './counts';
 import type { DB } from '.';
 import { EXPIRY_ROUND_COST, FOLD_ROUND_COST, inRounds, WALK_CHUNK, type TickBudget } from './rounds';
 import { waitingWakeSql } from './waiting-wake';
+import { jsonRows } from './json-rows';
 
 // The two walks over new ids (see sweep.ts). Each reads, per app, only the ids made since its last
 // walk (the clustered key makes that a range), so its cost follows the enqueue rate, never the
@@ -13,12 +14,13 @@ import { waitingWakeSql } from './waiting-wake';
 // and moves the cursors to their ends. Each row is read once per walk: nothing re-reads what a
 // former round or tick has already handled, however long the backlog.
 const chunkSql = (cursor: 'folded_to' | 'expired_to', upper: string) => `
-  SELECT a, max(i) AS h, count(*) AS n FROM (SELECT t.app_id AS a, t.id AS i FROM app_stats AS s CROSS JOIN tasks AS t
-    ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= ${upper} LIMIT ?2) GROUP BY a`;
-// ?1 the ranges [{a: app, h: last id}]: the rows of each app past its cursor up to h.
-const RANGES = `(SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.h') AS h FROM json_each(?1))`;
+  SELECT app, max(id) AS high, count(*) AS n FROM (SELECT t.app_id AS app, t.id FROM app_stats AS s CROSS JOIN tasks AS t
+    ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= ${upper} LIMIT ?2) GROUP BY app`;
+// ?1 the ranges: the rows of each app past its cursor up to its `high` id.
+const RANGE_ROWS = jsonRows({ app: 'text', high: 'text' });
+const RANGES = RANGE_ROWS.from('?1');
 const rangeOf = (cursor: 'folded_to' | 'expired_to') =>
-  `FROM ${RANGES} AS b JOIN app_stats AS s ON s.app_id = b.a CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= b.h`;
+  `FROM ${RANGES} AS b JOIN app_stats AS s ON s.app_id = b.app CROSS JOIN tasks AS t ON t.app_id = s.app_id AND t.id > s.${cursor} AND t.id <= b.high`;
 const NEW = rangeOf('folded_to');
 
 // ?1 ranges, ?2 now, ?3 grace.
@@ -31,8 +33,8 @@ export const ROLLUP_SQL = {
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${NEW} WHERE t.wake_at IS NULL AND t.status <> 'completed')`,
   enqueued: enqueuedByMinute(NEW),
   fold: `UPDATE app_stats SET pending = app_stats.pending + f.pending, in_progress = app_stats.in_progress + f.in_progress,
-      retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = f.h
-    FROM (SELECT t.app_id, b.h, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,
+      retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = f.high
+    FROM (SELECT t.app_id, b.high, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,
             sum(t.status = 'retry') AS retry, sum(t.status = 'completed') AS completed, sum(t.status = 'failed') AS failed
           ${NEW} GROUP BY t.app_id) AS f
     WHERE app_stats.app_id = f.app_id`,
@@ -40,8 +42,8 @@ export const ROLLUP_SQL = {
 
 /** The next chunk of a walk: its ranges (as the JSON parameter) and how many rows they hold. */
 async function chunk(db: DB, sql: string, upTo: string): Promise<{ found: number; json: string }> {
-  const { results } = await db.$client.prepare(sql).bind(upTo, WALK_CHUNK).all<{ a: string; h: string; n: number }>();
-  return { found: results.reduce((sum, r) => sum + r.n, 0), json: JSON.stringify(results.map(({ a, h }) => ({ a, h }))) };
+  const { results } = await db.$client.prepare(sql).bind(upTo, WALK_CHUNK).all<{ app: string; high: string; n: number }>();
+  return { found: results.reduce((sum, r) => sum + r.n, 0), json: RANGE_ROWS.encode(results) };
 }
 
 /** Counts the tasks made up to `lagMs` ago into app_stats and hands unfinished ones to the wake index, in rounds. */
@@ -73,7 +75,7 @@ export const EXPIRY_SQL = {
   counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, NULL AS new ${OLD} WHERE ${EXPIRED}`),
   // Counted by meta.changes: returning every deleted id would cost the Worker memory for nothing.
   delete: `DELETE FROM tasks WHERE (app_id, id) IN (SELECT t.app_id, t.id ${OLD} WHERE ${EXPIRED})`,
-  advance: `UPDATE app_stats SET expired_to = b.h FROM ${RANGES} AS b WHERE app_stats.app_id = b.a`,
+  advance: `UPDATE app_stats SET expired_to = b.high FROM ${RANGES} AS b WHERE app_stats.app_id = b.app`,
 };
 
 /** Deletes completed tasks made before COMPLETED_TTL (+ the walk's lag) ago that the wake index never held, in rounds. */
