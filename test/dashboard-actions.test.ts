@@ -1,6 +1,8 @@
 // The dashboard's pages and buttons (server-rendered; the browser test in test/e2e/dashboard.test.ts
 // clicks them): every button is a form POST, Origin-checked and signed in like the task actions.
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { watchedD1 } from './d1-wrap';
 import { call, callWith, consume, enqueue, getTask, hook, json } from './helpers';
 
 const ORIGIN = 'http://torque.test';
@@ -24,6 +26,26 @@ describe('dashboard pages', () => {
     expect(html).toContain('&lt;i&gt;report&lt;/i&gt;');
     expect(html).toContain('&lt;u&gt;daily&lt;/u&gt;');
     expect(html).not.toContain('<i>report');
+  });
+
+  it('lists schedules without reading whole bodies: a big template is shown by its first bytes and its size', async () => {
+    const big = `€${'z'.repeat(600_000)}`;
+    const res = await call('/schedules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cron: '0 9 * * *', url: hook('ok').url, body: big }) });
+    expect(res.status).toBe(201);
+    const html = await page('/dashboard/schedules');
+    expect(html).toContain(`€${'z'.repeat(4000)}`);
+    expect(html).toContain(`(${Buffer.byteLength(big)} bytes in all)`);
+    expect(html).not.toContain('z'.repeat(5000));
+    // Cut inside a character: still text, not base64.
+    const odd = `${'a'.repeat(4095)}€€`;
+    await call('/schedules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cron: '0 9 * * *', url: hook('ok').url, body: odd }) });
+    expect(await page('/dashboard/schedules')).toContain(`${'a'.repeat(4095)}… (${Buffer.byteLength(odd)} bytes in all)`);
+    // The API's listing reads none of a body (it cuts each to its first 0 bytes).
+    let read = '';
+    const DB = watchedD1(env.DB, { prepare: (sql) => void (/from "schedules"/i.test(sql) && (read = sql)) });
+    expect((await callWith({ DB }, '/schedules')).status).toBe(200);
+    expect(read).toMatch(/substr\("body", 1, \?\)/);
+    expect(read).not.toMatch(/, "body",/);
   });
 
   it("shows a task's payload and headers, escaped, and a long body cut short", async () => {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import type { DB } from '.';
 import { columnFields, jsonRows, selectAs } from './json-rows';
 import { schedules } from './schema';
@@ -35,9 +35,17 @@ export async function getSchedule(db: DB, appId: string, id: string): Promise<Sc
   return row;
 }
 
-/** An app's schedules by id (creation order), `limit` at most, after `after`. */
-export async function listSchedules(db: DB, appId: string, limit: number, after?: string): Promise<ScheduleRow[]> {
-  return db.select().from(schedules)
+/** A listed schedule: its body cut to what the listing asked for, `bodySize` the whole body's length. */
+export type ListedSchedule = ScheduleRow & { bodySize: number | null };
+
+/**
+ * An app's schedules by id (creation order), `limit` at most, after `after`. A listing never reads
+ * whole bodies (a page of 100 bodies of up to MAX_BODY_BYTES would not fit an isolate's memory):
+ * each is cut to its first `bodyBytes` (none by default).
+ */
+export async function listSchedules(db: DB, appId: string, limit: number, after?: string, bodyBytes = 0): Promise<ListedSchedule[]> {
+  const body = sql`substr(${schedules.body}, 1, ${bodyBytes})`.mapWith(schedules.body);
+  return db.select({ ...getTableColumns(schedules), body, bodySize: sql<number | null>`length(${schedules.body})` }).from(schedules)
     .where(after ? and(eq(schedules.appId, appId), gt(schedules.id, after)) : eq(schedules.appId, appId))
     .orderBy(asc(schedules.id)).limit(limit);
 }

@@ -4,7 +4,7 @@ import { bodyJson } from '../schemas';
 import { Payload, type PayloadJson } from './views';
 import type { CircuitRow } from '../../store/circuits';
 import type { FlowRow } from '../../store/flows';
-import type { ScheduleRow } from '../../store/schedules';
+import type { ListedSchedule } from '../../store/schedules';
 import type { Topic } from '../../store/topics';
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -58,14 +58,30 @@ export function Destinations({ circuits, flows }: { circuits: CircuitRow[]; flow
   );
 }
 
+/**
+ * A body's first bytes as text where they are text: a cut may split a UTF-8 character, so up to
+ * three trailing bytes may be dropped before deciding it is binary.
+ */
+function preview(bytes: Uint8Array) {
+  for (let drop = 0; drop < 4 && drop < bytes.length; drop++) {
+    const tried = bodyJson(bytes.subarray(0, bytes.length - drop));
+    if (tried.body !== null) return tried;
+  }
+  return bodyJson(bytes);
+}
+
 /** What each run's task is sent: the template's headers and body (see Payload: escaped, cut short). */
-const templateOf = (s: ScheduleRow): PayloadJson => ({
-  ...bodyJson(s.body as ArrayBuffer | null), content_type: s.contentType,
-  headers: s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {},
-});
+const templateOf = (s: ListedSchedule): PayloadJson => {
+  const bytes = s.body && new Uint8Array(s.body);
+  const cutShort = bytes !== null && s.bodySize !== null && s.bodySize > bytes.length;
+  return {
+    ...(cutShort ? { ...preview(bytes), total_bytes: s.bodySize! } : bodyJson(bytes)), content_type: s.contentType,
+    headers: s.headers ? (JSON.parse(s.headers) as Record<string, string>) : {},
+  };
+};
 
 /** The schedules tab: every schedule, its next and last run, the task of its last run, and its controls. */
-export function Schedules({ schedules }: { schedules: ScheduleRow[] }) {
+export function Schedules({ schedules }: { schedules: ListedSchedule[] }) {
   if (schedules.length === 0) return <p class="empty">No schedules yet (POST /schedules makes one).</p>;
   return (
     <table class="schedules">

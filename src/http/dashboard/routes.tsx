@@ -11,7 +11,7 @@ import { appCircuits } from '../../store/circuits';
 import { listFlows } from '../../store/flows';
 import { listSchedules } from '../../store/schedules';
 import { listTopics } from '../../store/topics';
-import { Counts, TaskDetail, TaskList } from './views';
+import { Counts, PAYLOAD_SHOWN, TaskDetail, TaskList } from './views';
 import { DEFAULT_APP } from '../../store/apps';
 import { TASK_STATUSES, type TaskStatus } from '../../store/schema';
 import { appStats, deleteTask, getTaskWithBody, listAttempts, listTasks, minuteSeries } from '../../tasks/app-tasks';
@@ -75,7 +75,7 @@ dashboardApp.route('/', dashboardActions);
 dashboardApp.get('/schedules', async (c) =>
   c.html(
     <Layout title="Schedules" tab="schedules" authed={c.get('config').AUTHENTICATE}>
-      <Schedules schedules={await listSchedules(c.get('db'), c.get('appId'), 100)} />
+      <Schedules schedules={await listSchedules(c.get('db'), c.get('appId'), 100, undefined, PAYLOAD_SHOWN)} />
     </Layout>,
   ));
 

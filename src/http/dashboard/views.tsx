@@ -111,9 +111,11 @@ export function TaskDetail({ task, attempts, payload }: { task: TaskJson; attemp
 }
 
 // What the task sends its hook: shown escaped (JSX escapes text) and cut to PAYLOAD_SHOWN characters.
-export type PayloadJson = { body: string | null; body_base64: string | null; content_type: string | null; headers: Record<string, string> };
-const PAYLOAD_SHOWN = 4096;
-const cut = (s: string) => (s.length > PAYLOAD_SHOWN ? `${s.slice(0, PAYLOAD_SHOWN)}… (${s.length - PAYLOAD_SHOWN} more characters)` : s);
+// A body read cut short (a listing reads only its first PAYLOAD_SHOWN bytes) says how many bytes it had.
+export type PayloadJson = { body: string | null; body_base64: string | null; content_type: string | null; headers: Record<string, string>; total_bytes?: number };
+export const PAYLOAD_SHOWN = 4096;
+const cut = (s: string, p: PayloadJson) => (s.length > PAYLOAD_SHOWN ? `${s.slice(0, PAYLOAD_SHOWN)}… (${s.length - PAYLOAD_SHOWN} more characters)`
+  : p.total_bytes ? `${s}… (${p.total_bytes} bytes in all)` : s);
 
 export function Payload({ payload, title = 'Payload' }: { payload: PayloadJson; title?: string }) {
   const headers = Object.entries(payload.headers).filter(([k]) => !k.startsWith('torque-'));
@@ -125,8 +127,8 @@ export function Payload({ payload, title = 'Payload' }: { payload: PayloadJson; 
         {headers.map(([k, v]) => (<><dt class="mono">{k}</dt><dd class="mono">{v}</dd></>))}
       </dl>
       {payload.body_base64 === null ? <p class="empty">No body.</p>
-        : payload.body !== null ? <pre id="payload-body">{cut(payload.body)}</pre>
-        : <><p>Not text; base64:</p><pre id="payload-body">{cut(payload.body_base64)}</pre></>}
+        : payload.body !== null ? <pre id="payload-body">{cut(payload.body, payload)}</pre>
+        : <><p>Not text; base64:</p><pre id="payload-body">{cut(payload.body_base64, payload)}</pre></>}
     </section>
   );
 }
