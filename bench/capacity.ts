@@ -47,7 +47,7 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
     for (const name of names(n)) await migrate(mf, name);
     // A /batch lands in one database: enough batches for every database to get its share.
     const tasks = mode === 'batch' ? 4 * N : N;
-    const { end_to_end_tasks_per_s, enqueue_per_s, workerd_cpu_ms_per_task } = await deliver(mf, hook, mode, tasks, CONC);
+    const { end_to_end_tasks_per_s, enqueue_per_s, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task } = await deliver(mf, hook, mode, tasks, CONC);
     const c = (await (await mf.dispatchFetch('http://torque/__bench/counters')).json()) as { d1Statements: number; rowsWritten: number; lanesUsed: Record<string, number> };
     if (process.env.BENCH_STATEMENTS) {
       const by = (await (await mf.dispatchFetch('http://torque/__bench/statements')).json()) as Record<string, { n: number }>;
@@ -56,7 +56,7 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
     const rows_written_per_task = round(c.rowsWritten / tasks, 3);
     // How far concurrency grew (lanes that got messages), for the queue this mode uses.
     const consumers = c.lanesUsed[mode === 'single' ? 'TASKS' : 'TASKS_BULK'] ?? 1;
-    return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task };
+    return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task };
   } finally {
     await mf.dispose();
   }
