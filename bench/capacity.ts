@@ -6,7 +6,7 @@
 // and /batch, the ratio 8 / 1, and the per-database ceiling the model predicts from statements per
 // task. BENCH_D1_LATENCY_MS (default "20,50": one table per value) adds a round trip to every D1
 // call (production D1 is a network hop away; local D1 answers at once), which does not hold the
-// database. BENCH_CAPACITY_TASKS (default 1000) tasks per POST / run, 4 times that per /batch run;
+// database. BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run (after a warm-up round), 4 times that per /batch run;
 // BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run follows the backlog,
 // bench/lanes.ts); BENCH_CAPACITY_COUNTS (default
 // "1,2,4,8") and BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1
@@ -17,7 +17,7 @@ import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
 import { LANED_QUEUES, laneQueue } from './lanes.ts';
 
 const SERVICE_MS = Number(process.env.BENCH_D1_SERVICE_MS ?? 10);
-const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 1000);
+const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 2000);
 const LATENCIES = (process.env.BENCH_D1_LATENCY_MS ?? '20,50').split(',').map(Number);
 const COUNTS = (process.env.BENCH_CAPACITY_COUNTS ?? '1,2,4,8').split(',').map(Number);
 const MODES = (process.env.BENCH_CAPACITY_MODES ?? 'single,batch').split(',') as ('single' | 'batch')[];
@@ -47,6 +47,10 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
     for (const name of names(n)) await migrate(mf, name);
     // A /batch lands in one database: enough batches for every database to get its share.
     const tasks = mode === 'batch' ? 4 * N : N;
+    // Steady state: a warm-up round (each client's first request, the isolate's first insert per
+    // app and database, compiled code) goes before the counters and the clock start.
+    await deliver(mf, hook, mode, mode === 'batch' ? 400 : CONC, CONC);
+    await mf.dispatchFetch('http://torque/__bench/counters', { method: 'POST' });
     const { end_to_end_tasks_per_s, enqueue_per_s, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task } = await deliver(mf, hook, mode, tasks, CONC);
     const c = (await (await mf.dispatchFetch('http://torque/__bench/counters')).json()) as { d1Statements: number; rowsWritten: number; lanesUsed: Record<string, number> };
     if (process.env.BENCH_STATEMENTS) {
