@@ -12,7 +12,8 @@ import type { TaskRow } from '../store/schema';
 // the circuit: the destination's tasks then wait, their retries untouched, while one probe per
 // interval tries it; the probe's success closes the circuit and the tasks it held go at once.
 // State lives in the home database, written only when something failed (a task that succeeds at a
-// healthy destination writes nothing), and read per invocation for the destinations of its batch.
+// healthy destination writes nothing), and read per invocation for the apps of its batch, alongside
+// its first claim (by destination for an app with many circuits).
 
 /** A URL's host as policies compare hosts (case, IDNA, IP forms), or as written if it has no such form. */
 export const hostOf = (url: string) => {
