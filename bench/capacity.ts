@@ -1,16 +1,18 @@
 // `npm run bench -- capacity`: how Torque scales with D1 databases. Each database is modelled as
 // what it is in production, one single-threaded server running one statement at a time, each
 // taking BENCH_D1_SERVICE_MS (default 10 ms; production D1 is about 1 ms, but on this 2-core
-// machine workerd itself tops out near 500 tasks/s, so the model's databases must be the limit for
-// the figures to show them). Reports end-to-end tasks/s with 1, 2, 4 and 8 databases, for POST /
-// and /batch, the ratio 8 / 1, and the per-database ceiling the model predicts from statements per
-// task. BENCH_D1_LATENCY_MS (default "20,50": one table per value) adds a round trip to every D1
-// call (production D1 is a network hop away; local D1 answers at once), which does not hold the
-// database. BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run (after a warm-up round), 4 times that per /batch run;
-// BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run follows the backlog,
-// bench/lanes.ts); BENCH_CAPACITY_COUNTS (default
-// "1,2,4,8") and BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1
-// prints what each kind of statement cost per task. Prints a table, then one JSON line.
+// machine the model must make the databases the limit). Even so, with 8 databases the machine is
+// the limit here: with no D1 model at all the same run tops out near 240 POST / tasks/s (see
+// docs/scaling.md). Reports end-to-end tasks/s with 1, 2, 4 and 8 databases, for POST / and
+// /batch, the ratio 8 / 1, queries and rows written per task, how many consumer invocations ran,
+// and the per-database ceiling the model predicts from statements per task. BENCH_D1_LATENCY_MS
+// (default "20,50": one table per value) adds a round trip to every D1 call (production D1 is a
+// network hop away; local D1 answers at once), which does not hold the database.
+// BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run (after a warm-up round), 4 times that
+// per /batch run; BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run
+// follows the backlog, bench/lanes.ts); BENCH_CAPACITY_COUNTS (default "1,2,4,8") and
+// BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1 prints what each
+// kind of statement cost per task. Prints a table, then one JSON line.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
