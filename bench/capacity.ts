@@ -1,25 +1,30 @@
 // `npm run bench -- capacity`: how Torque scales with D1 databases. Each database is modelled as
 // what it is in production, one single-threaded server running one statement at a time, each
 // taking BENCH_D1_SERVICE_MS (default 10 ms; production D1 is about 1 ms, but on this 2-core
-// machine workerd itself tops out near 500 tasks/s, so the model's databases must be the limit for
-// the figures to show them). Reports end-to-end tasks/s with 1, 2, 4 and 8 databases, for POST /
-// and /batch, the ratio 8 / 1, and the per-database ceiling the model predicts from statements per
-// task. BENCH_D1_LATENCY_MS (default "20,50": one table per value) adds a round trip to every D1
-// call (production D1 is a network hop away; local D1 answers at once), which does not hold the
-// database. BENCH_CAPACITY_TASKS (default 1000) tasks per POST / run, 4 times that per /batch run;
-// BENCH_CONSUMERS (default 16) consumer invocations at once; BENCH_CAPACITY_COUNTS (default
-// "1,2,4,8") and BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1
-// prints what each kind of statement cost per task. Prints a table, then one JSON line.
+// machine the model must make the databases the limit). Even so, with 8 databases the machine is
+// the limit here: with no D1 model at all the same run tops out near 240 POST / tasks/s (see
+// docs/scaling.md). Reports end-to-end tasks/s with 1, 2, 4 and 8 databases, for POST / and
+// /batch, the ratio 8 / 1, queries and rows written per task, how many consumer invocations ran,
+// and the per-database ceiling the model predicts from statements per task. BENCH_D1_LATENCY_MS
+// (default "20,50": one table per value) adds a round trip to every D1 call (production D1 is a
+// network hop away; local D1 answers at once), which does not hold the database.
+// BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run (after a warm-up round), 4 times that
+// per /batch run; BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run
+// follows the backlog, bench/lanes.ts); BENCH_CAPACITY_COUNTS (default "1,2,4,8") and
+// BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1 prints what each
+// kind of statement cost per task. Prints a table, then one JSON line.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
+import { LANED_QUEUES, laneQueue } from './lanes.ts';
 
 const SERVICE_MS = Number(process.env.BENCH_D1_SERVICE_MS ?? 10);
-const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 1000);
+const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 2000);
 const LATENCIES = (process.env.BENCH_D1_LATENCY_MS ?? '20,50').split(',').map(Number);
 const COUNTS = (process.env.BENCH_CAPACITY_COUNTS ?? '1,2,4,8').split(',').map(Number);
 const MODES = (process.env.BENCH_CAPACITY_MODES ?? 'single,batch').split(',') as ('single' | 'batch')[];
-// Consumer invocations at once (see wrapQueue in instrumented.ts); production scales to 250.
+// The most consumer invocations of a queue at once (lanes, see bench/lanes.ts: how many run
+// follows the backlog, up to this); production allows 250.
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
 // Clients enqueueing at once: enough to keep 8 modelled databases busy.
 const CONC = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -33,30 +38,37 @@ const names = (n: number) => ['DB', ...Array.from({ length: n - 1 }, (_, i) => `
 async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${n}-${latencyMs}` : false,
-    queueProducers: Object.fromEntries(lanes.flatMap((k) => [[k ? `TASKS_LANE_${k}` : 'TASKS', { queueName: `torque-tasks-${k}` }], [k ? `TASKS_BULK_LANE_${k}` : 'TASKS_BULK', { queueName: `torque-bulk-${k}` }]])),
+    // Each queue as CONSUMERS lanes; bench/lanes.ts decides which lane a message goes to.
+    queueProducers: Object.fromEntries(lanes.flatMap((k) => LANED_QUEUES.map(({ binding, queue }) => [k ? `${binding}_LANE_${k}` : binding, { queueName: laneQueue(queue, k) }]))),
     durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
-    queueConsumers: Object.fromEntries(lanes.flatMap((k) => [
-      [`torque-tasks-${k}`, { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 }], [`torque-bulk-${k}`, { maxBatchSize: 1, maxRetries: 10 }],
-    ])),
+    // As wrangler.toml: torque-tasks batches of up to 100 within 1 s, torque-bulk one message a batch.
+    queueConsumers: Object.fromEntries(lanes.flatMap((k) => LANED_QUEUES.map(({ queue, batchSize }) => [laneQueue(queue, k), { maxBatchSize: batchSize, maxBatchTimeout: 1, maxRetries: 10 }]))),
     bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS), BENCH_D1_LATENCY_MS: String(latencyMs) },
   });
   try {
     for (const name of names(n)) await migrate(mf, name);
     // A /batch lands in one database: enough batches for every database to get its share.
     const tasks = mode === 'batch' ? 4 * N : N;
-    const { end_to_end_tasks_per_s, enqueue_per_s } = await deliver(mf, hook, mode, tasks, CONC);
-    const c = (await (await mf.dispatchFetch('http://torque/__bench/counters')).json()) as Record<string, number>;
+    // Steady state: a warm-up round (each client's first request, the isolate's first insert per
+    // app and database, compiled code) goes before the counters and the clock start.
+    await deliver(mf, hook, mode, mode === 'batch' ? 400 : CONC, CONC);
+    await mf.dispatchFetch('http://torque/__bench/counters', { method: 'POST' });
+    const { end_to_end_tasks_per_s, enqueue_per_s, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task } = await deliver(mf, hook, mode, tasks, CONC);
+    const c = (await (await mf.dispatchFetch('http://torque/__bench/counters')).json()) as { d1Statements: number; rowsWritten: number; lanesUsed: Record<string, number> };
     if (process.env.BENCH_STATEMENTS) {
       const by = (await (await mf.dispatchFetch('http://torque/__bench/statements')).json()) as Record<string, { n: number }>;
       for (const [sql, st] of Object.entries(by).sort((a, b) => b[1].n - a[1].n)) console.log(`  ${(st.n / tasks).toFixed(3)} per task  ${sql}`);
     }
-    return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3) };
+    const rows_written_per_task = round(c.rowsWritten / tasks, 3);
+    // How far concurrency grew (lanes that got messages), for the queue this mode uses.
+    const consumers = c.lanesUsed[mode === 'single' ? 'TASKS' : 'TASKS_BULK'] ?? 1;
+    return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task };
   } finally {
     await mf.dispose();
   }
 }
 
-console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, ${CONSUMERS} consumer invocations at once, ${CONC} clients`);
+console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, up to ${CONSUMERS} consumer invocations at once (as the backlog needs), ${CONC} clients`);
 const result: Record<string, unknown> = { tasks: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS };
 for (const latencyMs of LATENCIES) {
   const at: Record<string, unknown> = {};

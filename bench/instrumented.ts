@@ -6,6 +6,7 @@
 // BENCH_D1_LATENCY_MS, every call to it also takes that round trip (production D1 is a network hop away).
 import torque from '../src';
 import type { TaskMessage } from '../src/tasks/queue-messages';
+import { LANED_QUEUES, laneRouter } from './lanes';
 
 export { FlowGate } from '../src';
 
@@ -122,25 +123,26 @@ function wrapD1(db: D1Database, serve: Serve): D1Database {
 }
 
 /**
- * Counts messages. With several queues given (the capacity model), spreads sends over them in
- * turn: Miniflare runs one consumer invocation at a time per queue, where Cloudflare scales a
- * queue's consumers out with its backlog, so K queues stand for a consumer concurrency of K.
+ * Counts messages. With several queues given (the capacity model's lanes), a send goes to the lane
+ * its router picks (bench/lanes.ts: concurrency follows the backlog, as Cloudflare Queues scales it).
  */
-function wrapQueue(queues: Queue[]): Queue {
-  let next = 0;
-  const q = () => queues[next++ % queues.length];
+function wrapQueue(queues: Queue[], router?: ReturnType<typeof laneRouter>): Queue {
+  const q = (n: number, delaySeconds?: number) => (router ? queues[router.pick(n, delaySeconds)] : queues[0]);
   return {
     async send(body: unknown, opts?: QueueSendOptions) {
       counters.messagesSent++;
-      return q().send(body, opts);
+      return q(1, opts?.delaySeconds).send(body, opts);
     },
     async sendBatch(messages: Iterable<MessageSendRequest>, opts?: QueueSendBatchOptions) {
       const list = [...messages];
       counters.messagesSent += list.length;
-      return q().sendBatch(list, opts);
+      // One sendBatch goes to one lane; Torque's batches carry one delay (nudge groups by it).
+      return q(list.length, list[0]?.delaySeconds ?? opts?.delaySeconds).sendBatch(list, opts);
     },
   } as Queue;
 }
+// Per queue (by its binding), its lanes' router: module-wide, as Queues' scaling is per queue.
+const routers = new Map<string, ReturnType<typeof laneRouter>>();
 
 // One wrapped env per real env, so Torque's per-env config cache keeps working; one server per
 // database, shared by every invocation of this isolate (all of them, under Miniflare).
@@ -155,8 +157,12 @@ const wrap = (env: Env) => {
       if (!servers.has(name)) servers.set(name, server(serviceMs, latencyMs));
       return [name, wrapD1(db as D1Database, servers.get(name)!)];
     });
-    const lanes = (name: string, first: Queue) => [first, ...Object.entries(env).filter(([k]) => k.startsWith(`${name}_LANE_`)).map(([, v]) => v as Queue)];
-    w = { ...env, ...Object.fromEntries(dbs), FLOW_GATES: wrapGates(env.FLOW_GATES), TASKS: wrapQueue(lanes('TASKS', env.TASKS)), TASKS_BULK: wrapQueue(lanes('TASKS_BULK', env.TASKS_BULK)) } as Env;
+    const queues = Object.fromEntries(LANED_QUEUES.map(({ binding, batchSize }) => {
+      const lanes = [env[binding] as Queue, ...Object.entries(env).filter(([k]) => k.startsWith(`${binding}_LANE_`)).map(([, v]) => v as Queue)];
+      if (lanes.length > 1 && !routers.has(binding)) routers.set(binding, laneRouter(lanes.length, batchSize));
+      return [binding, wrapQueue(lanes, routers.get(binding))];
+    }));
+    w = { ...env, ...Object.fromEntries(dbs), FLOW_GATES: wrapGates(env.FLOW_GATES), ...queues } as Env;
     envs.set(env, w);
   }
   return w;
@@ -165,7 +171,8 @@ const wrap = (env: Env) => {
 export default {
   async fetch(req, env, ctx) {
     if (new URL(req.url).pathname === '/__bench/counters') {
-      const out = Response.json({ ...counters });
+      const lanesUsed = Object.fromEntries([...routers].map(([binding, r]) => [binding, r.lanesUsed]));
+      const out = Response.json({ ...counters, lanesUsed });
       if (req.method === 'POST') {
         for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
         bySql.clear();
@@ -178,6 +185,11 @@ export default {
   },
   async queue(batch, env) {
     counters.invocations++;
+    // Which lane this batch came from, so its router knows what is still waiting there.
+    for (const { binding, queue } of LANED_QUEUES) {
+      const k = Number(batch.queue.slice(queue.length + 1));
+      if (batch.queue.startsWith(`${queue}-`) && Number.isInteger(k)) routers.get(binding)?.delivered(k, batch.messages.length);
+    }
     return torque.queue(batch, wrap(env));
   },
   async scheduled(controller, env) {

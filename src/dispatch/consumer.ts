@@ -58,6 +58,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     holdBack: (c, h) => held.add(c.shard, [h]),
   };
   let bigBodies = false;
+  let prefetched = false;
 
   while (waiting.length || slots.waiting) {
     // Check: claimed tasks that found no slot in time go back for another invocation.
@@ -73,6 +74,9 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
         waiting.unshift(...take);
         break;
       }
+      // The batch's circuits are read alongside its first claim, not after it (see prefetch).
+      if (!prefetched) circuits.prefetch([...new Set([...keys.values()].map((k) => k.app))]);
+      prefetched = true;
       const wave = await claimWave(take, shardOf, { graceMs, budgetEnd: start + cfg.ms.CONSUMER_BUDGET, statements, releasing });
       slots.add(wave.claimed);
       notClaimed.push(...wave.notClaimed);

@@ -2,7 +2,7 @@ import { logEvent } from '../log';
 import type { Config } from '../config';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
-import { holdAt, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
+import { holdAt, readAppsCircuits, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
 import type { Shard, Shards } from '../store/shards';
 import type { Scope } from '../scope';
 import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
@@ -13,7 +13,8 @@ import type { TaskRow } from '../store/schema';
 // the circuit: the destination's tasks then wait, their retries untouched, while one probe per
 // interval tries it; the probe's success closes the circuit and the tasks it held go at once.
 // State lives in the home database, written only when something failed (a task that succeeds at a
-// healthy destination writes nothing), and read per invocation for the destinations of its batch.
+// healthy destination writes nothing), and read per invocation for the apps of its batch, alongside
+// its first claim (by destination for an app with many circuits).
 
 /** A URL's host as policies compare hosts (case, IDNA, IP forms), or as written if it has no such form. */
 export const hostOf = (url: string) => {
@@ -59,6 +60,10 @@ export async function releaseHeld(s: Scope, ids: string[], now = Date.now()): Pr
 
 type Held = { task: TaskRow; dueAt: number };
 
+// Circuits a consumer reads per invocation for its batch's apps, before any claim answers (see
+// `prefetch`); an app with more is read by destination once its tasks are claimed.
+export const PREFETCH_CIRCUITS = 20;
+
 export function breakers(env: Env, cfg: Config, shards: Shards) {
   const home = shards.home.db;
   const on = cfg.BREAKER_THRESHOLD > 0;
@@ -67,6 +72,9 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
   const view = new Map<string, CircuitRow | null>();
   const key = (app: string, destination: string) => `${app}\n${destination}`;
   const news = new Map<string, CircuitNews>();
+  // Apps whose every circuit is in `view` (a destination of theirs not in it has none), and the read that tells.
+  const complete = new Set<string>();
+  let prefetched: Promise<void> = Promise.resolve();
   let chain = Promise.resolve();
 
   const flush = () => {
@@ -94,9 +102,12 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
   /** Reads the circuits of destinations not seen yet in this invocation (one query for all). */
   async function look(tasks: TaskRow[]) {
     const missing = new Map<string, CircuitKey>();
+    await prefetched;
     for (const t of tasks) {
       const k = key(t.appId, destinationOf(t));
-      if (!view.has(k)) missing.set(k, { app: t.appId, destination: destinationOf(t) });
+      if (view.has(k)) continue;
+      if (complete.has(t.appId)) view.set(k, null);
+      else missing.set(k, { app: t.appId, destination: destinationOf(t) });
     }
     if (missing.size === 0) return;
     for (const k of missing.keys()) view.set(k, null);
@@ -104,6 +115,20 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
   }
 
   return {
+    /**
+     * Starts reading the circuits of these apps, alongside the first claim: the apps are known
+     * from the messages, the destinations only from the claim, and a read sent after the claim
+     * would keep the claimed tasks waiting another round trip (and a turn in a busy database's
+     * line) out of their start window (../start-window.ts). One statement either way. If it fails,
+     * `check` reads by destination as before.
+     */
+    prefetch(apps: string[]): void {
+      if (!on || apps.length === 0) return;
+      prefetched = readAppsCircuits(home, apps, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
+        for (const c of rows) view.set(key(c.appId, c.destination), c);
+        for (const a of all) complete.add(a);
+      }, (err) => console.error('reading circuit state failed; reading it by destination', err));
+    },
     /** Tasks whose destination's circuit lets them go (closed, or this one is the probe), and the rest. */
     async check(tasks: TaskRow[], now = Date.now()): Promise<{ go: TaskRow[]; held: Held[] }> {
       if (!on || tasks.length === 0) return { go: tasks, held: [] };

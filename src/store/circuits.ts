@@ -20,6 +20,31 @@ export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitR
   return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE (app_id, destination) IN ${PAIRS.tuples('?1')}`).bind(PAIRS.encode(keys)).all<CircuitRow>()).results;
 }
 
+// ?1 app ids, ?2 how many rows at most. In primary-key order, so a read that stops at the limit
+// has read every circuit of each app before the last one it returned.
+export const APPS_CIRCUITS_SQL = `SELECT ${ROW} FROM circuits WHERE app_id IN (SELECT value FROM json_each(?1)) ORDER BY app_id, destination LIMIT ?2`;
+
+/**
+ * Up to `limit` circuits of these apps (most apps have none), and the apps whose circuits that is
+ * all of: what a consumer reads before its claim tells it the destinations. Apps not complete
+ * (one with more circuits than the limit, and those after it) are read by destination instead.
+ */
+export async function readAppsCircuits(db: DB, apps: string[], limit: number): Promise<{ rows: CircuitRow[]; complete: string[] }> {
+  if (apps.length === 0) return { rows: [], complete: [] };
+  const rows = (await db.$client.prepare(APPS_CIRCUITS_SQL).bind(JSON.stringify(apps), limit).all<CircuitRow>()).results;
+  const last = rows.length < limit ? null : rows[rows.length - 1].appId;
+  return { rows, complete: apps.filter((a) => last === null || before(a, last)) };
+}
+
+// SQLite's order for text (BINARY: the bytes of its UTF-8), which JavaScript's `<` (UTF-16 code
+// units) does not always share.
+const utf8 = new TextEncoder();
+function before(a: string, b: string): boolean {
+  const [x, y] = [utf8.encode(a), utf8.encode(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] < y[i];
+  return x.length < y.length;
+}
+
 /** An app's circuits by destination, `limit` at most, after `after`. */
 export async function appCircuits(db: DB, appId: string, limit: number, after = ''): Promise<CircuitRow[]> {
   return (await db.$client.prepare(`SELECT ${ROW} FROM circuits WHERE app_id = ?1 AND destination > ?2 ORDER BY destination LIMIT ?3`)

@@ -1,0 +1,94 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { PREFETCH_CIRCUITS } from '../src/flow/breaker';
+import { consume, enqueue, getTask, hook, received } from './helpers';
+
+// A consumer invocation reads its batch's circuits alongside its first claim, by app (the apps
+// are in the messages; the destinations only in the claimed rows): with D1 a round trip away, and
+// in line behind other statements when busy, a read sent after the claim's answer kept every
+// claimed task waiting that long more out of its start window.
+
+type Step = 'claim sent' | 'claim answered' | 'circuits sent' | 'circuits answered';
+
+/** A D1 binding that notes when claims and circuit reads go out and come back, in order. */
+function timeline(real: D1Database) {
+  const steps: Step[] = [];
+  const kind = (sql: string) =>
+    /^\s*UPDATE tasks SET status = 'in_progress'/.test(sql) ? 'claim' : /^\s*SELECT/i.test(sql) && /FROM circuits/.test(sql) ? 'circuits' : null;
+  const unwrap = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const w = new Proxy(stmt, {
+      get(target, prop) {
+        if (prop === 'bind') return (...v: unknown[]) => wrap(target.bind(...v), sql);
+        const value = Reflect.get(target, prop);
+        if (typeof value !== 'function') return value;
+        if (!['all', 'first', 'run', 'raw'].includes(String(prop)) || !kind(sql)) return value.bind(target);
+        return async (...args: unknown[]) => {
+          steps.push(`${kind(sql)} sent` as Step);
+          const out = await value.apply(target, args);
+          steps.push(`${kind(sql)} answered` as Step);
+          return out;
+        };
+      },
+    });
+    unwrap.set(w, stmt);
+    return w;
+  };
+  const db = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'prepare') return (sql: string) => wrap(target.prepare(sql), sql);
+      if (prop === 'batch') return (stmts: D1PreparedStatement[]) => target.batch(stmts.map((s) => unwrap.get(s) ?? s));
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { db, steps };
+}
+
+const openCircuit = (destination: string) =>
+  env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
+    VALUES ('default', ?1, 'open', 9, ?2, ?3, 600000)`).bind(destination, Date.now(), Date.now() + 600_000).run();
+
+describe('circuit reads', () => {
+  it("go out with the invocation's first claim, not after its answer", async () => {
+    const ok = hook('ok');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue(ok.url, 'x')).task.id);
+    const { db, steps } = timeline(env.DB);
+    await consume(ids, { BREAKER_THRESHOLD: '3', DB: db });
+    expect(await received(ok.key)).toHaveLength(3);
+    expect(steps).toContain('claim answered');
+    expect(steps).toContain('circuits sent');
+    expect(steps.indexOf('circuits sent')).toBeLessThan(steps.indexOf('claim answered'));
+    // One circuit read for the invocation, as before.
+    expect(steps.filter((s) => s === 'circuits sent')).toHaveLength(1);
+  });
+
+  it('an open circuit past what the first read covers still holds its tasks back', async () => {
+    // More circuits of the app than the read takes, all sorting before the one that matters.
+    await env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+      INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
+      SELECT 'default', 'flow:aa-' || printf('%05d', i), 'closed', 1, ?2, ?2, 30000 FROM n`).bind(PREFETCH_CIRCUITS + 5, Date.now()).run();
+    await openCircuit('flow:zz');
+    const ok = hook('ok');
+    const { task } = await enqueue(ok.url, 'x', { flow_key: 'zz' });
+    const { db, steps } = timeline(env.DB);
+    await consume([task.id], { BREAKER_THRESHOLD: '3', DB: db });
+    expect(await received(ok.key)).toHaveLength(0);
+    expect(await getTask(task.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    // The app's circuits did not all come with the first read: its destination was read on its own.
+    expect(steps.filter((s) => s === 'circuits sent')).toHaveLength(2);
+  });
+
+  it('an open circuit among the few an app has holds its tasks back, from the one read', async () => {
+    await env.DB.prepare(`DELETE FROM circuits`).run();
+    await openCircuit('flow:few');
+    const ok = hook('ok');
+    const { task } = await enqueue(ok.url, 'x', { flow_key: 'few' });
+    const { db, steps } = timeline(env.DB);
+    await consume([task.id], { BREAKER_THRESHOLD: '3', DB: db });
+    expect(await received(ok.key)).toHaveLength(0);
+    expect(await getTask(task.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(steps.filter((s) => s === 'circuits sent')).toHaveLength(1);
+  });
+});
