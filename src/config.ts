@@ -68,7 +68,7 @@ const hostList = z
 // a bad secret into one clear `misconfigured` error instead of every delivery throwing later.
 const MIN_SECRET_BYTES = 24;
 const MAX_SECRET_BYTES = 64;
-export function signingKeyBytes(secret: string): Uint8Array | null {
+function signingKeyBytes(secret: string): Uint8Array | null {
   const b64 = secret.match(/^whsec_([A-Za-z0-9+/]+={0,2})$/)?.[1];
   if (!b64 || b64.length % 4 !== 0) return null;
   const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

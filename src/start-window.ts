@@ -18,9 +18,9 @@
 // So POOL_MS + SOON_MS = START_WINDOW_MS, and a DELETE may wait up to deleteAnswersAt - now.
 
 /** Every attempt a claim covers starts (its fetch is made) within this long of the claim's time, or not at all. */
-export const START_WINDOW_MS = 2_500;
+const START_WINDOW_MS = 2_500;
 /** What a DELETE adds to that window for clocks of two Cloudflare machines that disagree a little (and Workers' clock, which moves only at I/O). */
-export const CLOCK_MARGIN_MS = 250;
+const CLOCK_MARGIN_MS = 250;
 /**
  * A task back this close to its flow's rate slot takes it (and keeps its hook slot until then).
  * Queues delays a message by whole seconds, so a task cannot come back exactly at its slot: it

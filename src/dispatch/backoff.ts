@@ -5,7 +5,7 @@ export type FailureKind = 'network' | 'http';
 
 // Retries are spread by up to this fraction either way, so a thousand tasks failing in the same
 // second (a destination going down) do not all come back in the same second.
-export const JITTER = 0.2;
+const JITTER = 0.2;
 
 /**
  * Seconds (to the millisecond) to wait before the next attempt after `failures` failed attempts

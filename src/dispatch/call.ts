@@ -5,7 +5,7 @@ import { hostRefusal, type HostPolicy } from '../hook/hosts';
 import { signatureHeaders } from '../hook/sign';
 import { signQstash, takeQstashMark } from '../hook/qstash';
 
-export const RESPONSE_LOG_BYTES = 1024;
+const RESPONSE_LOG_BYTES = 1024;
 
 export interface AttemptResult {
   startedAt: number;

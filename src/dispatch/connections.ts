@@ -13,7 +13,7 @@
 // out at once.
 
 /** Connections an invocation may have waiting for headers (the platform's limit). */
-export const CONNECTIONS = 6;
+const CONNECTIONS = 6;
 
 export type Connections = ReturnType<typeof connections>;
 

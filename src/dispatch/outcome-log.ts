@@ -6,7 +6,7 @@ import { callbackRows } from '../tasks/callbacks';
 import { isTransient, retryTransient } from '../store/errors';
 import type { StatementBudget } from './statements';
 
-export const FLUSH_EVERY_MS = 1000;
+const FLUSH_EVERY_MS = 1000;
 
 /**
  * Buffers attempt outcomes and writes them (then re-sends failures) in order, one flush at a time,

@@ -6,7 +6,7 @@ import type { Shard } from '../store/shards';
 // connections.ts); hooks get 5, so queue sends, alerts and flow gates never wait behind hung hooks.
 export const HOOK_CONCURRENCY = 5;
 // Slots free up one at a time; waiting this long for more lets one claim statement refill several.
-export const REFILL_WAIT_MS = 20;
+const REFILL_WAIT_MS = 20;
 // A claim takes the tasks the free slots can start now and, once attempts have been ending, those
 // the slots should start within PLAN_MS at the pace they end: with fast hooks one claim statement
 // covers a whole batch, with slow ones a claim is no bigger than the free slots.

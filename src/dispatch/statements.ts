@@ -2,7 +2,7 @@ import { OUTCOME_STATEMENTS } from '../store/outcomes';
 
 // D1 statements one invocation may send: the platform allows 1,000 queries per invocation; the
 // rest is room for the peek of unclaimed tasks and slack.
-export const D1_STATEMENTS = 900;
+const D1_STATEMENTS = 900;
 
 export type StatementBudget = ReturnType<typeof statementBudget>;
 

@@ -28,7 +28,7 @@ export async function tendCircuits(cfg: Config, home: DB, now: number): Promise<
 }
 
 /** Sends this tick's alerts: one signed JSON POST per app with changes. Returns how many were sent. */
-export async function sendCircuitAlerts(cfg: Config, home: DB, now: number): Promise<number> {
+async function sendCircuitAlerts(cfg: Config, home: DB, now: number): Promise<number> {
   // (Changes are noted only while ALERT_URL is set; any left from before it was unset wait for it.)
   if (!cfg.ALERT_URL) return 0;
   const changes = await takeCircuitChanges(home, CHANGES_PER_TICK);

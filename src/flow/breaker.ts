@@ -28,15 +28,15 @@ export const hostOf = (url: string) => {
  * "http://127.0.0.1:54549"). Two services on one host are two destinations: one being down says
  * nothing about the other.
  */
-export const originOf = (url: string) => {
+const originOf = (url: string) => {
   const u = new URL(url);
   return `${u.protocol}//${hostOf(url)}${u.port ? `:${u.port}` : ''}`;
 };
 
-export const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => (t.flowKey ? `flow:${t.flowKey}` : originOf(t.url));
+const destinationOf = (t: Pick<TaskRow, 'flowKey' | 'url'>) => (t.flowKey ? `flow:${t.flowKey}` : originOf(t.url));
 
 /** The destination's fault, or not: only these open circuits (true), close them (false), or neither. */
-export function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | null {
+function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | null {
   if (r.outcome === 'ok') return false;
   if (r.outcome === 'network' || (r.outcome === 'http' && (r.statusCode ?? 0) >= 500)) return true;
   return null;

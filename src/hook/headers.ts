@@ -3,8 +3,8 @@ import { VERSION } from '../version';
 
 // A task that can never be delivered must not be accepted: a request whose headers exceed what
 // servers take (typically 8 to 16 KiB in all) is reset on every attempt.
-export const MAX_PASSTHROUGH_HEADERS = 64;
-export const MAX_PASSTHROUGH_BYTES = 16_384;
+const MAX_PASSTHROUGH_HEADERS = 64;
+const MAX_PASSTHROUGH_BYTES = 16_384;
 
 // Headers the hook call computes itself; passing them through would corrupt the request.
 const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'user-agent']);

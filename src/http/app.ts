@@ -24,8 +24,6 @@ import { v2App } from './v2';
 import type { AppEnv } from './types';
 import { VERSION } from '../version';
 
-export { defaultHook };
-
 const DESCRIPTION = 'A web-hook task queue on Cloudflare Workers. API keys go in any of the three security schemes; the admin API takes the admin token. '
   + 'A path served with a method it does not take answers 405 (components.responses.MethodNotAllowed) with Allow listing the methods it takes; any other path answers 404.';
 
@@ -59,7 +57,7 @@ function methodOrNotFound(app: OpenAPIHono<AppEnv>) {
 }
 
 /** The API for one set of config limits: its schemas carry them, so its document shows what is enforced. */
-export function buildApi(limits: ApiLimits): OpenAPIHono<AppEnv> {
+function buildApi(limits: ApiLimits): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
   // Every request: config, https, loops; then what its route declares: who may call it (guard),
   // the query parameters it takes, and how big a body it reads.

@@ -5,7 +5,7 @@ import { TaskSchema, taskJson } from './schemas';
 // What an enqueue answers per task when an Idempotency-Key was used before (see tasks/idempotent.ts).
 
 /** A task an Idempotency-Key made that no longer exists (in a batch's or a publish's answer). */
-export const GoneSchema = z
+const GoneSchema = z
   .object({
     id: z.string().openapi({ description: 'the task the key made' }),
     gone: z.literal(true),

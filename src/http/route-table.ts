@@ -9,7 +9,7 @@ import type { AppEnv } from './types';
 // here keeps a list of paths.
 
 /** The route a request reached (not a middleware), or undefined: it will be a 404 or 405. */
-export const routeOf = (c: Context) => matchedRoutes(c).find((r) => r.method !== 'ALL');
+const routeOf = (c: Context) => matchedRoutes(c).find((r) => r.method !== 'ALL');
 
 /** Runs `mw` only for a request that reached a route: a 404 or 405 is told before anything else. */
 export const routed = (mw: MiddlewareHandler<AppEnv>) => createMiddleware<AppEnv>((c, next) => (routeOf(c) ? mw(c, next) : next()));

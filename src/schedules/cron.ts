@@ -57,5 +57,5 @@ export function nextRun(expr: string, timezone: string, after: number): number {
  * The next run of a schedule that will not run again: the latest time a Date holds, so the tick's
  * index on next_run_at never reaches it. Shown as no next run.
  */
-export const NEVER = 8_640_000_000_000_000;
+const NEVER = 8_640_000_000_000_000;
 export const runsAgain = (at: number) => at < NEVER;

@@ -12,7 +12,7 @@ const ROW = selectAs(circuits, { omit: ['held'] });
 /** Circuits by key, many in one parameter. */
 const PAIRS = jsonRows({ app: 'text', destination: 'text' });
 // A circuit remembers at most this many held task ids; any beyond come back at their next look.
-export const HELD_CAP = 1000;
+const HELD_CAP = 1000;
 
 /** The circuits of these destinations (most have none): what a consumer invocation reads, by primary key. */
 export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitRow[]> {
@@ -22,7 +22,7 @@ export async function readCircuits(db: DB, keys: CircuitKey[]): Promise<CircuitR
 
 // ?1 app ids, ?2 how many rows at most. In primary-key order, so a read that stops at the limit
 // has read every circuit of each app before the last one it returned.
-export const APPS_CIRCUITS_SQL = `SELECT ${ROW} FROM circuits WHERE app_id IN (SELECT value FROM json_each(?1)) ORDER BY app_id, destination LIMIT ?2`;
+const APPS_CIRCUITS_SQL = `SELECT ${ROW} FROM circuits WHERE app_id IN (SELECT value FROM json_each(?1)) ORDER BY app_id, destination LIMIT ?2`;
 
 /**
  * Up to `limit` circuits of these apps (most apps have none), and the apps whose circuits that is
@@ -167,7 +167,7 @@ export async function takeCircuitChanges(db: DB, limit: number): Promise<Circuit
 
 // ?1 keys, ?2 now, ?3 grace. Tasks a circuit held that still wait become due now (the
 // sweeper's watch moves with them, as for a hold); running, finished or deleted ones are left alone.
-export const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
+const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
   FROM ${KEYS.from('?1')} AS k
   WHERE tasks.app_id = k.app AND tasks.id = k.id AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
   RETURNING ${DUE_COLUMNS('tasks')}`;

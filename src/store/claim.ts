@@ -11,12 +11,12 @@ import { waitingWakeSql } from './waiting-wake';
 // with its start window spent, and every claim would bounce exactly when the database is busiest.
 // The window itself, and how a DELETE relies on it, is in ../start-window.ts.
 // The database's clock in unix ms (SQLite's 'now' is fixed for the whole statement).
-export const CLAIMED_NOW = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
+const CLAIMED_NOW = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
 
 // A claim covers tasks that start over the next moments, so it must not bring every body along
 // (100 bodies of 1 MiB would not fit an isolate): bodies up to this size come with the claim
 // (webhook payloads usually are), bigger ones are read by the attempt that sends them.
-export const INLINE_BODY_BYTES = 8 * 1024;
+const INLINE_BODY_BYTES = 8 * 1024;
 const RETURNED = Object.values(getTableColumns(tasks)).map((c) => c.name).filter((n) => n !== 'body')
   .map((n) => `tasks.${n}`).join(', ');
 
@@ -37,7 +37,7 @@ const claimSql = (where: string) => `
   RETURNING ${RETURNED}, CASE WHEN length(tasks.body) <= ${INLINE_BODY_BYTES} THEN tasks.body END AS body,
     length(tasks.body) AS bodyBytes`;
 
-export const CLAIM_SQL = {
+const CLAIM_SQL = {
   // Tasks not yet folded into the counters: claiming them moves no counter (the usual case).
   fresh: claimSql(`${CLAIM_WHERE} AND ${UNFOLDED}`),
   counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, 'in_progress' AS new FROM ${KEYS.from('?1')} AS k JOIN tasks ON ${CLAIM_WHERE}`),
@@ -76,7 +76,7 @@ export const CLAIM_STATEMENTS = 3;
 // lost may have committed: its tasks are those of its keys still in_progress with that claim's
 // lease (due_at = ?2 + timeout), which no other claim or outcome writes. The lease base is the
 // claim's token: it needs no column of its own.
-export const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS.from('?1')} AS k
+const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS.from('?1')} AS k
   JOIN tasks ON tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
 
 /**
@@ -107,7 +107,7 @@ export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | '
 const HELD = jsonRows({ app: 'text', id: 'text', attempts: 'integer', dueAt: 'integer' });
 const HELD_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.attempts = k.attempts`;
 const WAITING_AGAIN = `CASE WHEN tasks.attempts - 1 = 0 THEN 'pending' ELSE 'retry' END`;
-export const UNCLAIM_SQL = {
+const UNCLAIM_SQL = {
   counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD.from('?1')} AS k JOIN tasks ON ${HELD_WHERE}`),
   unclaim: `UPDATE tasks SET status = ${WAITING_AGAIN}, attempts = tasks.attempts - 1, due_at = k.dueAt, updated_at = ?2,
       wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ${waitingWakeSql('?2', '?3', true, 'k.dueAt')} END
@@ -130,7 +130,7 @@ export async function unclaimTasks(db: DB, held: { app: string; id: string; atte
 const REPLAY_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND tasks.status <> 'in_progress'
     AND (?4 = 0 OR tasks.status IN ('completed', 'failed') OR tasks.due_at > ?2)`;
 const REPLAYED = `CASE WHEN tasks.attempts = 0 THEN 'pending' ELSE 'retry' END`;
-export const REPLAY_SQL = {
+const REPLAY_SQL = {
   counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${REPLAYED} AS new FROM ${KEYS.from('?1')} AS k JOIN tasks ON ${REPLAY_WHERE}`),
   // A finished task gets its full retry budget again, counted from its attempts so far.
   replay: `UPDATE tasks SET status = ${REPLAYED},

@@ -18,7 +18,7 @@ export type KeyClaim = { app: string; key: string; owner: string; ids: string[] 
 
 // ?1 claims, ?2 now. A key whose time is up and whose tasks are all gone is taken over.
 const CLAIMS = jsonRows({ app: 'text', key: 'text', owner: 'text', ids: 'json?', expiresAt: 'integer' });
-export const CLAIM_KEYS_SQL = `
+const CLAIM_KEYS_SQL = `
   INSERT INTO idempotency_keys (app_id, key, task_id, task_ids, expires_at)
   SELECT ${CLAIMS.fields.map((f) => CLAIMS.get(f)).join(', ')} FROM json_each(?1) WHERE true
   ON CONFLICT (app_id, key) DO UPDATE SET task_id = excluded.task_id, task_ids = excluded.task_ids, expires_at = excluded.expires_at
@@ -64,7 +64,7 @@ export async function findKeys(db: DB, appId: string, keys: string[], now: numbe
 
 // ?1 now, ?2 how long a key whose task still lives is kept on. Oldest first, a chunk at a time.
 const EXPIRED = `(app_id, key) IN (SELECT app_id, key FROM idempotency_keys WHERE expires_at <= ?1 ORDER BY expires_at LIMIT 500)`;
-export const PRUNE_KEYS_SQL = {
+const PRUNE_KEYS_SQL = {
   forget: `DELETE FROM idempotency_keys WHERE ${EXPIRED} AND NOT ${alive('idempotency_keys')} RETURNING 1`,
   // What is left of the chunk belongs to tasks still there (e.g. delayed beyond the TTL): looked at again later.
   keep: `UPDATE idempotency_keys SET expires_at = ?1 + ?2 WHERE ${EXPIRED} RETURNING 1`,

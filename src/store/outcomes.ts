@@ -44,7 +44,7 @@ export const ARCHIVE_PREVIOUS = `
   INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
   SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
 
-export const OUTCOME_SQL = {
+const OUTCOME_SQL = {
   // All four run before the rows change (they read the claimed state), in one transaction.
   minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
   counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),

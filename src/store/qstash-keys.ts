@@ -27,7 +27,7 @@ export async function rotateSigningKeys(db: DB, appId: string, now = Date.now())
 
 // How long the consumer keeps a key it read: attempts in the same moments share one read, and an
 // attempt after a rotation is signed with the new current key within this long.
-export const KEY_CACHE_MS = 5_000;
+const KEY_CACHE_MS = 5_000;
 
 /**
  * The consumer's lookup of an app's current key: one read per app per KEY_CACHE_MS, and only for

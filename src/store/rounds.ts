@@ -20,7 +20,7 @@ export const WAKE_ROUND_COST = 11;
 /** D1 queries one sweep may send for tasks (the rest of D1's 1,000 is for schedules and stats). */
 export const SWEEP_QUERIES = 800;
 /** Wall time one sweep gives task work, so a tick ends before the next one starts. */
-export const SWEEP_TICK_MS = 40_000;
+const SWEEP_TICK_MS = 40_000;
 
 /** What the sweep may still spend, shared by every database it sweeps. */
 export type TickBudget = { queries: number; deadline: number };

@@ -94,7 +94,7 @@ export async function dueSchedules(db: DB, now: number, limit: number) {
 // index entry would be one more row written per run, for nothing the guard does not already do.)
 const FIRE_ROWS = jsonRows({ app: 'text', schedule: 'text', task: 'text', due: 'integer', next: 'integer' });
 const FIRES = FIRE_ROWS.from('?1');
-export const FIRE_SQL = {
+const FIRE_SQL = {
   task: `INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries, retry_base,
       timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key, schedule_id)
     SELECT sc.app_id, f.task, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,

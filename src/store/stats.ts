@@ -54,8 +54,6 @@ const STATEMENTS: { sql: (one: boolean) => string; params: number }[] = [
     params: 5,
   },
 ];
-/** The statements as sent, for the query-plan test. */
-export const COUNT_SQL = { one: STATEMENTS.map((s) => s.sql(true)), all: STATEMENTS.map((s) => s.sql(false)) };
 
 type Row = Record<string, number | string | null>;
 const num = (v: unknown) => Number(v ?? 0);

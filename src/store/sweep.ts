@@ -24,7 +24,7 @@ const SPENT = `t.attempts - t.retry_base > t.max_retries`;
 const expire = deletion(`${AT} WHERE ${EXPIRED}`);
 
 // ?1 keys of rows whose wake_at came, ?2 now, ?3 grace, ?4 failed TTL.
-export const WAKE_SQL = {
+const WAKE_SQL = {
   due: `SELECT app_id AS app, id FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
   // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
   // due_at stays the true due time; wake_at is the re-send marker.
@@ -74,11 +74,11 @@ export async function wakeRound(db: DB, now: number, graceMs: number, failedTtlM
 }
 
 /** The highest ?N a statement uses: D1 refuses more bound values than placeholders. */
-export const maxParam = (sql: string) => (sql.match(/\?\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
+const maxParam = (sql: string) => (sql.match(/\?\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
 
 // Per app, so each app's old minutes are one range of the table's key. ?1 the first minute kept.
 const OLD_MINUTES = `FROM stats_minutes WHERE app_id IN (SELECT app_id FROM app_stats) AND minute < ?1`;
-export const PRUNE_SQL = {
+const PRUNE_SQL = {
   // What leaves the rollups joins the all-time totals in the same transaction, so the totals
   // /metrics reports never go down.
   total: `UPDATE app_stats SET enqueued_total = enqueued_total + p.enqueued, attempts_total = attempts_total + p.attempts,

@@ -24,7 +24,7 @@ const rangeOf = (cursor: 'folded_to' | 'expired_to') =>
 const NEW = rangeOf('folded_to');
 
 // ?1 ranges, ?2 now, ?3 grace.
-export const ROLLUP_SQL = {
+const ROLLUP_SQL = {
   chunk: chunkSql('folded_to', '?1'),
   // Tasks that are still waiting, running or failed join the wake index; completed ones need nothing
   // until the expiry walk. A waiting task is due its lost-message check SWEEP_GRACE after it is due
@@ -66,7 +66,7 @@ export async function rollUpNewTasks(db: DB, now: number, lagMs: number, graceMs
 // ?1 ranges, ?2 now. The expiry walk never passes an app's fold (chunk: ?1 its upper id).
 const OLD = rangeOf('expired_to');
 const EXPIRED = `t.status = 'completed' AND t.wake_at IS NULL AND t.due_at <= ?2`;
-export const EXPIRY_SQL = {
+const EXPIRY_SQL = {
   chunk: chunkSql('expired_to', 'min(?1, s.folded_to)'),
   // Nothing but expired completed tasks should be left untracked this far back; anything else is
   // handed to the wake index before the walk moves past it.

@@ -32,7 +32,7 @@ function sourceBody(body: Reported['body']): string {
 }
 
 /** The JSON a callback receives (its JSON Schema is CallbackBody in the OpenAPI document). */
-export function callbackBody(o: Outcome & { task: Reported }, now: number) {
+function callbackBody(o: Outcome & { task: Reported }, now: number) {
   const status = o.next.status as 'completed' | 'failed';
   return {
     type: `task.${status}`,
@@ -55,7 +55,7 @@ export function callbackBody(o: Outcome & { task: Reported }, now: number) {
  * What QStash sends a callback, for tasks made through /v2 (so QStash users' callback handlers
  * read it unchanged): the answer (its first KiB, as Torque keeps it) and the message it answers.
  */
-export function qstashCallbackBody(o: Outcome & { task: Reported }, stored: Record<string, string>) {
+function qstashCallbackBody(o: Outcome & { task: Reported }, stored: Record<string, string>) {
   const t = o.task;
   const sourceHeader = shownHeaders(stored);
   return {

@@ -7,7 +7,7 @@ import { hostRefusal } from '../hook/hosts';
 import { retryPolicy, retryPolicyProblem, policyText, type RetryPolicyInput } from './retry-policy';
 
 /** How far ahead a first attempt may be put (delay, not_before): a year. */
-export const MAX_DELAY_S = 31_536_000;
+const MAX_DELAY_S = 31_536_000;
 
 /** A task that cannot be accepted as given: the edge answers it as a 4xx naming the field. */
 export class TaskInputError extends Error {

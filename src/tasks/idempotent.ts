@@ -22,7 +22,7 @@ type Built = Omit<NewTaskRow, 'id'>;
 type Store = Pick<Scope, 'shards' | 'env' | 'config'>;
 
 /** A publish's key: no client key can be it (client keys hold no control characters). */
-export const publishKey = (topic: string, key: string) => `\u0001topic\n${topic}\n${key}`;
+const publishKey = (topic: string, key: string) => `\u0001topic\n${topic}\n${key}`;
 
 /** What a remembered key answers: each task it made, as it is now, or gone. */
 function answer(hit: KeyHit, clientKey: string): Enqueued[] {

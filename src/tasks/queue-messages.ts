@@ -9,13 +9,13 @@ import type { TaskKey } from '../store/tasks';
 export type TaskMessage = { app: string; ids: string[] };
 
 // ~30 bytes an id: far inside a message's 128 KB, and the 64 KB a queue operation is billed per.
-export const IDS_PER_MESSAGE = 100;
+const IDS_PER_MESSAGE = 100;
 const SEND_BATCH = 100; // messages per sendBatch call (the platform's maximum)
 
 type Due = TaskKey & { dueAt: number };
 
 /** Sends messages for tasks, grouped by app and delay (until due). Tasks due beyond 24 h are skipped. */
-export async function sendTaskMessages(env: Env, due: Due[], now: number): Promise<void> {
+async function sendTaskMessages(env: Env, due: Due[], now: number): Promise<void> {
   const groups = new Map<string, { app: string; delay: number; ids: string[] }>();
   for (const t of due) {
     const delay = Math.max(0, Math.ceil((t.dueAt - now) / 1000));

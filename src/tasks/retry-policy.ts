@@ -4,7 +4,7 @@ import type { Config } from '../config';
 // attempts grows and its bounds, always within the deployment's MIN_RETRY_DELAY..MAX_RETRY_DELAY.
 // Without one, network failures back off linearly and HTTP errors exponentially (dispatch/backoff.ts).
 
-export const BACKOFFS = ['exponential', 'linear', 'fixed'] as const;
+const BACKOFFS = ['exponential', 'linear', 'fixed'] as const;
 export type Backoff = (typeof BACKOFFS)[number];
 /** Seconds. Stored on the task (or flow) row as JSON. */
 export type RetryPolicy = { backoff: Backoff; min: number; max: number };

@@ -3,7 +3,7 @@
 type Minute = { minute: number; enqueued: number; completed: number; failed: number };
 
 /** Round steps (1, 2, 5 × 10^k) for the y-axis, so that about three gridlines cover the peak. */
-export function yTicks(peak: number): number[] {
+function yTicks(peak: number): number[] {
   const rough = Math.max(1, peak) / 3;
   const unit = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 5, 10].map((m) => m * unit).find((s) => s >= rough)!;

@@ -22,7 +22,7 @@ export function Counts({ counts, overdue }: { counts: Record<string, number>; ov
 }
 
 /** Replays failed tasks a stretch at a time (as POST /tasks/retry does); `cursor` goes on from the last stretch. */
-export function ReplayFailed({ cursor }: { cursor?: string }) {
+function ReplayFailed({ cursor }: { cursor?: string }) {
   return (
     <form method="post" action="/dashboard/replay" class="bulk">
       <input type="hidden" name="status" value="failed" />

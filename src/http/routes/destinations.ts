@@ -20,7 +20,7 @@ const CircuitSchema = z
   })
   .openapi('Circuit');
 
-export const circuitJson = (c: CircuitRow) => ({
+const circuitJson = (c: CircuitRow) => ({
   destination: c.destination, state: c.state, failures: c.failures, since: new Date(c.since).toISOString(),
   next_probe_at: c.state === 'closed' ? null : new Date(c.probeAt).toISOString(),
 });

@@ -18,7 +18,7 @@ const PASSTHROUGH = 'torque-passthrough-';
  * Read from the record the header validator already built (walking a request's Headers again
  * costs a crossing into the runtime per header).
  */
-export function passthroughHeaders(headers: Record<string, unknown>): Record<string, string> {
+function passthroughHeaders(headers: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in headers) if (name.startsWith(PASSTHROUGH)) out[name.slice(PASSTHROUGH.length)] = String(headers[name]);
   return out;

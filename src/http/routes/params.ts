@@ -29,7 +29,7 @@ export const hookUrl = z
     }
   }, 'must be an absolute http: or https: URL');
 
-export const hookMethod = z
+const hookMethod = z
   .string()
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }));
@@ -39,7 +39,7 @@ export const hookMethod = z
  * could never be addressed: clients and the runtime remove dot segments from paths (`%2E%2E` too),
  * so `DELETE /flows/..` arrives as `DELETE /`. Refused wherever such a name is made.
  */
-export const NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:@-]+$/;
+const NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:@-]+$/;
 export const pathName = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters')
   .regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}: letters, digits and . _ : @ - only, and not "." or ".." (dot segments, which URLs drop)`);
 
@@ -50,7 +50,7 @@ export const pathId = z.string().min(1).max(64).regex(/^(?!\.\.?$)/, 'must not b
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 const NOT_BEFORE = 'must be unix seconds or an ISO 8601 instant with a zone (e.g. 2026-12-24T18:00:00Z)';
 /** Unix ms from unix seconds (digits) or an ISO 8601 instant, or null if it is neither. */
-export function parseInstant(v: string | number): number | null {
+function parseInstant(v: string | number): number | null {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v < 1e11 ? Math.round(v * 1000) : null;
   if (/^\d{1,11}$/.test(v)) return Number(v) * 1000;
   if (!ISO_INSTANT.test(v)) return null;
@@ -58,7 +58,7 @@ export function parseInstant(v: string | number): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 /** `not_before`: the first attempt's time (as QStash's Not-Before, Cloud Tasks' scheduleTime); unix ms once parsed. */
-export const notBefore = (json: boolean) =>
+const notBefore = (json: boolean) =>
   (json ? z.union([z.number(), z.string()]) : z.string())
     .transform((v, ctx) => {
       const ms = parseInstant(v);
@@ -70,7 +70,7 @@ export const notBefore = (json: boolean) =>
     })
     .openapi({ description: 'the first attempt\'s time: unix seconds or an ISO 8601 instant (not with delay); a past time means now', example: '2026-12-24T18:00:00Z' });
 
-export const BACKOFF_KINDS = ['exponential', 'linear', 'fixed'] as const;
+const BACKOFF_KINDS = ['exponential', 'linear', 'fixed'] as const;
 const backoff = z.enum(BACKOFF_KINDS, { error: `must be one of ${BACKOFF_KINDS.join(', ')}` });
 
 /** A flow key: names the rate / parallelism limit a task's calls go through (see /flows). */

@@ -17,7 +17,7 @@ export function checkName(schema: z.ZodType<string>, value: string, where: strin
 }
 
 /** What Upstash-Label may hold (it is stored with each message's headers). */
-export const MAX_LABEL = 128;
+const MAX_LABEL = 128;
 
 const UNIT_S: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1, ms: 0.001 };
 

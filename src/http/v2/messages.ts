@@ -15,7 +15,7 @@ import type { AppEnv } from '../types';
 const stored = (t: Pick<ListedTask, 'headers'>) => (t.headers ? (JSON.parse(t.headers) as Record<string, string>) : {});
 
 /** A task as QStash's Message (times in unix ms). */
-export function messageJson(t: ListedTask) {
+function messageJson(t: ListedTask) {
   const h = stored(t);
   const header = shownHeaders(h, t.contentType);
   return {

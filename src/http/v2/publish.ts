@@ -14,7 +14,7 @@ import type { PublishOptions } from './headers';
 // the native enqueue's own buildTask; this file only translates QStash's options into its input.
 
 /** QStash's default retries (Torque's own default, MAX_RETRIES, is for the native API). */
-export const QSTASH_DEFAULT_RETRIES = 3;
+const QSTASH_DEFAULT_RETRIES = 3;
 
 export type Destination = { url: string; topic?: undefined } | { topic: string; endpoints: string[]; url?: undefined };
 
