@@ -121,7 +121,7 @@ describe('claim wave', () => {
     const DB_1 = (env as unknown as { DB_1: D1Database }).DB_1;
     const late = slowD1(is.claim, 200, DB_1);
     const shards: Shard[] = [{ n: 0, binding: 'DB', db: openDb(env.DB) }, { n: 1, binding: 'DB_1', db: openDb(late) }];
-    const wave = await claimWave([ids[0], ids[1]].map((id) => ({ app: 'default', id })), (k) => shards[shardOfId(k.id)!], {
+    const wave = await claimWave([ids[0], ids[1]].map((id) => ({ appId: 'default', id })), (k) => shards[shardOfId(k.id)!], {
       graceMs: 30_000, budgetEnd: Date.now() + 900_000, statements: statementBudget(), releasing: [],
     });
     expect(wave.claimed.map((c) => c.task.id).sort()).toEqual([ids[0], ids[1]].sort());

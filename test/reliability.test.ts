@@ -112,7 +112,7 @@ describe('faults in the consumer', () => {
   it('recovers tasks claimed by a consumer that died before calling anyone', async () => {
     const h = hook('ok');
     const { task } = await enqueue(h.url, 'x', { timeout: '1' });
-    await claimTasks(openDb(env.DB), [{ app: 'default', id: task.id }], Date.now(), GRACE); // ...and then the worker died
+    await claimTasks(openDb(env.DB), [{ appId: 'default', id: task.id }], Date.now(), GRACE); // ...and then the worker died
     await consume([task.id]); // a redelivered message finds it leased: nothing happens
     expect(await received(h.key)).toHaveLength(0);
     await sweepUntilQuiet(LEASE + 1000);

@@ -75,7 +75,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
         break;
       }
       // The batch's circuits are read alongside its first claim, not after it (see prefetch).
-      if (!prefetched) circuits.prefetch([...new Set([...keys.values()].map((k) => k.app))]);
+      if (!prefetched) circuits.prefetch([...new Set([...keys.values()].map((k) => k.appId))]);
       prefetched = true;
       const wave = await claimWave(take, shardOf, { graceMs, budgetEnd: start + cfg.ms.CONSUMER_BUDGET, statements, releasing });
       slots.add(wave.claimed);

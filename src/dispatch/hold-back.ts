@@ -18,7 +18,7 @@ export function holdBacks(env: Env, cfg: Config, statements: StatementBudget) {
   return {
     add(shard: Shard, held: Held[]): void {
       if (held.length === 0) return;
-      const rows = held.map(({ task, dueAt }) => ({ app: task.appId, id: task.id, attempts: task.attempts, dueAt }));
+      const rows = held.map(({ task, dueAt }) => ({ appId: task.appId, id: task.id, attempts: task.attempts, dueAt }));
       // Each try sends its statements, so each try spends them.
       pending.push(retryTransient(() => (statements.spend(UNCLAIM_STATEMENTS), unclaimTasks(shard.db, rows, Date.now(), cfg.ms.SWEEP_GRACE)))
         .then(() => sendTaskMessagesBestEffort(env, rows))

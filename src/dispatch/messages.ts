@@ -27,7 +27,7 @@ export function idsOf(batch: MessageBatch<TaskMessage>, shards: Shards) {
         console.error(`task ${id} names a database that is not in DATABASES; its message is dropped`);
         continue;
       }
-      (keys.size < MAX_IDS_PER_INVOCATION ? keys : handBack).set(id, { app, id });
+      (keys.size < MAX_IDS_PER_INVOCATION ? keys : handBack).set(id, { appId: app, id });
     }
   }
   return { keys, handBack };

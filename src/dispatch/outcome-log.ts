@@ -44,8 +44,8 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
       console.error('recording outcomes failed', err);
       return;
     }
-    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ app: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
-    await sendTaskMessagesBestEffort(env, [...again, ...reports.map((r) => ({ app: r.appId, id: r.id!, dueAt: r.dueAt }))]);
+    const again = outcomes.flatMap((o) => (o.next.status === 'retry' ? [{ appId: o.task.appId, id: o.task.id, dueAt: o.next.dueAt }] : []));
+    await sendTaskMessagesBestEffort(env, [...again, ...reports.map((r) => ({ appId: r.appId, id: r.id!, dueAt: r.dueAt }))]);
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {

@@ -4,6 +4,7 @@ import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
 import { holdAt, readAppsCircuits, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
 import type { Shard, Shards } from '../store/shards';
+import type { TaskKey } from '../store/tasks';
 import type { Scope } from '../scope';
 import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { TaskRow } from '../store/schema';
@@ -48,10 +49,10 @@ function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | nu
  */
 export async function releaseHeld(s: Scope, ids: string[], now = Date.now()): Promise<number> {
   const { shards, appId: app } = s;
-  const byShard = new Map<Shard, { app: string; id: string }[]>();
+  const byShard = new Map<Shard, TaskKey[]>();
   for (const id of new Set(ids)) {
     const shard = shards.of(id);
-    if (shard) byShard.get(shard)?.push({ app, id }) ?? byShard.set(shard, [{ app, id }]);
+    if (shard) byShard.get(shard)?.push({ appId: app, id }) ?? byShard.set(shard, [{ appId: app, id }]);
   }
   const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, s.config.ms.SWEEP_GRACE)))).flat();
   await sendTaskMessagesBestEffort(s.env, moved, now);

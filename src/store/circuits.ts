@@ -169,7 +169,7 @@ export async function takeCircuitChanges(db: DB, limit: number): Promise<Circuit
 // sweeper's watch moves with them, as for a hold); running, finished or deleted ones are left alone.
 const RELEASE_SQL = `UPDATE tasks SET due_at = ?2, updated_at = ?2, wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + ?3 END
   FROM ${KEYS.from('?1')} AS k
-  WHERE tasks.app_id = k.app AND tasks.id = k.id AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
+  WHERE tasks.app_id = k.appId AND tasks.id = k.id AND tasks.status IN ('pending', 'retry') AND tasks.due_at > ?2
   RETURNING ${DUE_COLUMNS('tasks')}`;
 
 /** Makes held tasks due now; returns those it moved (to be sent to the queue). */

@@ -27,7 +27,7 @@ export type ClaimedTask = TaskRow & { bodyBytes: number | null };
 // A claimed task starts at once, so if its worker dies the sweeper retries it once its own attempt
 // could no longer be running. wake_at follows the lease only for rows the sweeper already tracks: a
 // fresh row stays untracked (the sweeper's walk over new ids finds it if its worker died).
-const CLAIM_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status IN ('pending', 'retry')
+const CLAIM_WHERE = `tasks.app_id = k.appId AND tasks.id = k.id AND +tasks.status IN ('pending', 'retry')
     AND +tasks.due_at <= ?3 AND tasks.timeout * 1000 <= ?4`;
 const UNFOLDED = `tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id)`;
 const claimSql = (where: string) => `
@@ -76,8 +76,8 @@ export const CLAIM_STATEMENTS = 3;
 // lost may have committed: its tasks are those of its keys still in_progress with that claim's
 // lease (due_at = ?2 + timeout), which no other claim or outcome writes. The lease base is the
 // claim's token: it needs no column of its own.
-const LOST_CLAIM_SQL = `SELECT tasks.app_id AS app, tasks.id, tasks.attempts FROM ${KEYS.from('?1')} AS k
-  JOIN tasks ON tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
+const LOST_CLAIM_SQL = `SELECT tasks.app_id AS appId, tasks.id, tasks.attempts FROM ${KEYS.from('?1')} AS k
+  JOIN tasks ON tasks.app_id = k.appId AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.due_at = ?2 + tasks.timeout * 1000`;
 
 /**
  * Puts back what a claim of `keys` sent at `now` may have claimed although its answer never came
@@ -104,8 +104,8 @@ export async function claimedBody(db: DB, task: Pick<TaskRow, 'appId' | 'id' | '
 // when its flow lets it go. Counters move back for tasks they cover. Its wake follows the one rule
 // (store/waiting-wake.ts): one held beyond Queues' 24 h gets no message now and must be looked at a
 // minute before its slot, not SWEEP_GRACE after it (late, and behind its flow's later tasks).
-const HELD = jsonRows({ app: 'text', id: 'text', attempts: 'integer', dueAt: 'integer' });
-const HELD_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.attempts = k.attempts`;
+const HELD = jsonRows({ appId: 'text', id: 'text', attempts: 'integer', dueAt: 'integer' });
+const HELD_WHERE = `tasks.app_id = k.appId AND tasks.id = k.id AND +tasks.status = 'in_progress' AND tasks.attempts = k.attempts`;
 const WAITING_AGAIN = `CASE WHEN tasks.attempts - 1 = 0 THEN 'pending' ELSE 'retry' END`;
 const UNCLAIM_SQL = {
   counts: countDelta(`SELECT tasks.app_id, tasks.id, tasks.status AS old, ${WAITING_AGAIN} AS new FROM ${HELD.from('?1')} AS k JOIN tasks ON ${HELD_WHERE}`),
@@ -118,7 +118,7 @@ const UNCLAIM_SQL = {
 export const UNCLAIM_STATEMENTS = 2;
 
 /** Puts claimed tasks that may not start yet back to waiting, due at `dueAt` each (one transaction). */
-export async function unclaimTasks(db: DB, held: { app: string; id: string; attempts: number; dueAt: number }[], now: number, graceMs: number) {
+export async function unclaimTasks(db: DB, held: (TaskKey & { attempts: number; dueAt: number })[], now: number, graceMs: number) {
   if (held.length === 0) return;
   const d1 = db.$client;
   const json = HELD.encode(held);
@@ -127,7 +127,7 @@ export async function unclaimTasks(db: DB, held: { app: string; id: string; atte
 
 // ?1 keys, ?2 now, ?3 wake (now + grace: the message goes now; the sweeper checks after grace).
 // Bulk replays leave waiting tasks that are already due alone (they are on their way).
-const REPLAY_WHERE = `tasks.app_id = k.app AND tasks.id = k.id AND tasks.status <> 'in_progress'
+const REPLAY_WHERE = `tasks.app_id = k.appId AND tasks.id = k.id AND tasks.status <> 'in_progress'
     AND (?4 = 0 OR tasks.status IN ('completed', 'failed') OR tasks.due_at > ?2)`;
 const REPLAYED = `CASE WHEN tasks.attempts = 0 THEN 'pending' ELSE 'retry' END`;
 const REPLAY_SQL = {
@@ -156,7 +156,7 @@ async function replayKeys(db: DB, keys: TaskKey[], now: number, graceMs: number,
  * Returns the task, 'busy' when it is in progress, or undefined when there is no such task.
  */
 export async function replayTask(db: DB, appId: string, id: string, now: number, graceMs: number) {
-  const replayed = await replayKeys(db, [{ app: appId, id }], now, graceMs);
+  const replayed = await replayKeys(db, [{ appId, id }], now, graceMs);
   const task = await getTask(db, appId, id);
   return task && replayed.length === 0 ? ('busy' as const) : task;
 }
@@ -168,7 +168,7 @@ export async function replayTasks(db: DB, appId: string, status: Exclude<TaskSta
   const replayed: Due[] = [];
   const steps = Math.max(1, Math.floor(20 * share));
   const { next } = await walkAll(db, appId, { status, before, max: Math.max(1, Math.floor(REPLAY_CHUNK * share)), steps }, async (ids) => {
-    const done = await replayKeys(db, ids.map((id) => ({ app: appId, id })), now, graceMs, true);
+    const done = await replayKeys(db, ids.map((id) => ({ appId, id })), now, graceMs, true);
     replayed.push(...done);
     return ids.length;
   });

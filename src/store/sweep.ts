@@ -16,7 +16,7 @@ const DAY_MS = 86_400_000;
 export type { Due };
 
 
-const AT = `FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`;
+const AT = `FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.appId AND t.id = k.id`;
 const LEASE_OVER = `t.status = 'in_progress' AND t.due_at <= ?2 AND t.wake_at <= ?2`;
 const EXPIRED = `t.status IN ('completed', 'failed') AND t.due_at <= ?2 AND t.wake_at <= ?2`;
 const SPENT = `t.attempts - t.retry_base > t.max_retries`;
@@ -25,7 +25,7 @@ const expire = deletion(`${AT} WHERE ${EXPIRED}`);
 
 // ?1 keys of rows whose wake_at came, ?2 now, ?3 grace, ?4 failed TTL.
 const WAKE_SQL = {
-  due: `SELECT app_id AS app, id FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
+  due: `SELECT app_id AS appId, id FROM tasks WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2`,
   // A waiting task whose message may be lost, or a long-delayed one coming due: (re)send it.
   // due_at stays the true due time; wake_at is the re-send marker.
   resend: `UPDATE tasks SET wake_at = ${waitingWakeSql('?2', '?3', true)}

@@ -12,15 +12,15 @@ import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
 export const inJson = (column: SQLiteColumn, values: string[]) =>
   inArray(column, sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`);
 
-export type TaskKey = { app: string; id: string };
-/** Tasks by key, many in one parameter: `KEYS.from('?1') AS k` has columns k.app, k.id. */
-export const KEYS = jsonRows({ app: 'text', id: 'text' });
+export type TaskKey = { appId: string; id: string };
+/** Tasks by key, many in one parameter: `KEYS.from('?1') AS k` has columns k.appId, k.id. */
+export const KEYS = jsonRows({ appId: 'text', id: 'text' });
 /** A task to (re)send: its key and when it is due. */
 export type Due = TaskKey & { dueAt: number };
 /** SQL: the columns a `Due` is read from, of tasks or its alias `t` (what statements that make tasks due return). */
 export function DUE_COLUMNS(t?: string) {
   const q = t ? `${t}.` : '';
-  return `${q}app_id AS app, ${q}id, ${q}due_at AS dueAt`;
+  return `${q}app_id AS appId, ${q}id, ${q}due_at AS dueAt`;
 }
 
 // Everything but the body (up to MAX_BODY_BYTES each): inspection and listings never need it.
@@ -53,7 +53,7 @@ export function deletion(rows: string) {
       RETURNING id, CASE WHEN status = 'in_progress' THEN updated_at END AS claimed_at`,
   };
 }
-export const DELETE_SQL = deletion(`FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id WHERE true`);
+export const DELETE_SQL = deletion(`FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.appId AND t.id = k.id WHERE true`);
 
 /** What a deletion removed: how many tasks, and the latest claim among them (null if none was claimed). */
 export type Deleted = { deleted: number; lastClaim: number | null };
@@ -71,7 +71,7 @@ export async function deleteByKeys(db: DB, keys: TaskKey[]): Promise<Deleted> {
 }
 
 export function deleteTask(db: DB, appId: string, id: string): Promise<Deleted> {
-  return deleteByKeys(db, [{ app: appId, id }]);
+  return deleteByKeys(db, [{ appId, id }]);
 }
 
 // At most this many of an app's tasks are read per step of a walk filtered by status.
@@ -128,7 +128,7 @@ export async function deleteTasks(db: DB, appId: string, opts: { status?: TaskSt
   const steps = Math.max(1, Math.floor(100 * share));
   let lastClaim: number | null = null;
   const walked = await walkAll(db, appId, { ...opts, max: steps * WALK, steps }, async (ids) => {
-    const d = await deleteByKeys(db, ids.map((id) => ({ app: appId, id })));
+    const d = await deleteByKeys(db, ids.map((id) => ({ appId, id })));
     if (d.lastClaim != null) lastClaim = Math.max(lastClaim ?? 0, d.lastClaim);
     return d.deleted;
   });
@@ -152,7 +152,7 @@ export async function listAttempts(db: DB, taskId: string) {
 export async function peekTasks(db: DB, keys: TaskKey[]) {
   if (keys.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT ${DUE_COLUMNS('t')}, t.status FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.app AND t.id = k.id`)
+    .prepare(`SELECT ${DUE_COLUMNS('t')}, t.status FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.appId AND t.id = k.id`)
     .bind(KEYS.encode(keys))
     .all<Due & { status: TaskStatus }>();
   return results;

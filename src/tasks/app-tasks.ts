@@ -49,7 +49,7 @@ export async function deleteTasksByIds(shards: Shards, appId: string, ids: strin
   const byShard = new Map<Shard, taskStore.TaskKey[]>();
   for (const id of new Set(ids)) {
     const shard = shards.of(id);
-    if (shard) byShard.set(shard, [...(byShard.get(shard) ?? []), { app: appId, id }]);
+    if (shard) byShard.set(shard, [...(byShard.get(shard) ?? []), { appId, id }]);
   }
   const done = await Promise.all([...byShard].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys)));
   const claims = done.flatMap((d) => (d.lastClaim == null ? [] : [d.lastClaim]));

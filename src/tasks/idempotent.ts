@@ -55,7 +55,7 @@ async function keysElsewhere(shards: Shards, shard: Shard, o: { app: string; key
 async function store(shard: Shard, env: Env, o: { rows: InsertRow[]; claims: KeyClaim[]; now: number }) {
   const { rows, claims, now } = o;
   const stored = rows.length ? await insertTasks(shard, rows, claims, now) : [];
-  await sendTaskMessagesBestEffort(env, stored.flatMap((r) => (r.created ? [{ app: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }] : [])));
+  await sendTaskMessagesBestEffort(env, stored.flatMap((r) => (r.created ? [{ appId: r.task.appId, id: r.task.id, dueAt: r.task.dueAt }] : [])));
   return stored;
 }
 

@@ -2,9 +2,10 @@ import { MAX_QUEUE_DELAY_S } from '../platform';
 import type { TaskKey } from '../store/tasks';
 
 /**
- * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a sendTaskMessagesBestEffort, and
+ * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a nudge, and
  * one message carries up to IDS_PER_MESSAGE ids, so a batch enqueue costs a few queue operations
- * instead of three per task.
+ * instead of three per task. On the wire the app id is `app` (messages already queued keep their
+ * shape across a deploy); in code a task key says `appId`, as the task row does.
  */
 export type TaskMessage = { app: string; ids: string[] };
 
@@ -20,8 +21,8 @@ async function sendTaskMessages(env: Env, due: Due[], now: number): Promise<void
   for (const t of due) {
     const delay = Math.max(0, Math.ceil((t.dueAt - now) / 1000));
     if (delay > MAX_QUEUE_DELAY_S) continue; // the sweeper sends it in the minute before it is due
-    const key = `${delay} ${t.app}`;
-    const group = groups.get(key) ?? { app: t.app, delay, ids: [] };
+    const key = `${delay} ${t.appId}`;
+    const group = groups.get(key) ?? { app: t.appId, delay, ids: [] };
     group.ids.push(t.id);
     groups.set(key, group);
   }

@@ -10,7 +10,7 @@ import { sendTaskMessagesBestEffort } from './queue-messages';
 export async function replay(s: Scope, id: string, now = Date.now()) {
   const shard = s.shards.of(id);
   const task = shard && (await replayTask(shard.db, s.appId, id, now, s.config.ms.SWEEP_GRACE));
-  if (task && task !== 'busy') await sendTaskMessagesBestEffort(s.env, [{ app: task.appId, id: task.id, dueAt: task.dueAt }], now);
+  if (task && task !== 'busy') await sendTaskMessagesBestEffort(s.env, [{ appId: task.appId, id: task.id, dueAt: task.dueAt }], now);
   return task;
 }
 
