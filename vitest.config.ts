@@ -48,6 +48,10 @@ export default defineConfig(async () => {
       globalSetup: ['./test/global-setup.ts'],
       setupFiles: ['./test/apply-migrations.ts'],
       testTimeout: 30_000,
+      // Two files at a time even on two cores (vitest's default there is one): most of a file's time
+      // is waiting on real timers (rates, retries, start windows), not CPU. Every test waits for
+      // conditions with deadlines, so a busy machine makes it slower, never wrong.
+      maxWorkers: 2,
       // Faults and misconfigurations the tests provoke on purpose are logged by Torque as it would
       // log real ones (and every sweep logs a summary); they are expected here, so they are not
       // printed (a real failure still shows in the test's own output). Runtime noise: quiet-runtime.ts.

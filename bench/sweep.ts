@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, migrate, round } from './lib.ts';
 import { backlogStatements, type BacklogKind } from './backlog.ts';
-import { EXPIRY_ROUND_COST, FOLD_ROUND_COST, SWEEP_QUERIES, WAKE_CHUNK, WAKE_ROUND_COST, WALK_CHUNK } from '../src/store/rounds.ts';
+import { EXPIRY_ROUND_COST, ROLLUP_ROUND_COST, SWEEP_QUERIES, WAKE_CHUNK, WAKE_ROUND_COST, WALK_CHUNK } from '../src/store/rounds.ts';
 
 const ROWS = Number(process.env.BENCH_SWEEP_ROWS ?? 60_000);
 const BACKLOG = Number(process.env.BENCH_SWEEP_BACKLOG ?? 1_000_000);
@@ -103,7 +103,7 @@ for (const n of [1, 8]) {
 }
 // What the shared query budget allows each database per tick (statements per round from the code):
 // a minute at ~800 tasks/s (POST /) is 48,000 of each kind; at ~2,000 tasks/s (/batch), 120,000.
-const needed = (perKind: number) => FOLD_ROUND_COST + EXPIRY_ROUND_COST * Math.ceil(perKind / WALK_CHUNK) + WAKE_ROUND_COST * Math.ceil(perKind / WAKE_CHUNK);
+const needed = (perKind: number) => ROLLUP_ROUND_COST + EXPIRY_ROUND_COST * Math.ceil(perKind / WALK_CHUNK) + WAKE_ROUND_COST * Math.ceil(perKind / WAKE_CHUNK);
 result.budget = {
   queries_per_tick: SWEEP_QUERIES,
   queries_per_database_for_48000_each: needed(48_000),

@@ -11,7 +11,7 @@
 //                                 now <= t + START_WINDOW_MS, and only then calls fetch, which
 //                                 therefore goes out at once (never into the runtime's queue of
 //                                 connections, see dispatch/connections.ts);
-//   DELETE (tasks/app-tasks.ts)      that removed a task claimed at t answers at
+//   DELETE (tasks/app-tasks.ts)   that removed a task claimed at t answers at
 //                                 t + START_WINDOW_MS + CLOCK_MARGIN_MS: by then the attempt has
 //                                 started, or it never will.
 //

@@ -87,7 +87,7 @@ export async function makeDue(id: string) {
 
 /**
  * A sweep clock by which the sweeper's walk over new ids has passed every task made so far (it
- * takes each task FOLD_LAG after its creation): the sweeper then knows them all.
+ * takes each task SWEEP_WALK_LAG after its creation): the sweeper then knows them all.
  */
 export const afterWalk = (extraMs = 0) => Date.now() + getConfig(env).SWEEP_WALK_LAG * 1000 + 1000 + extraMs;
 
@@ -164,6 +164,6 @@ export async function playQueue(ids: string[], done: () => Promise<boolean>, ms:
   await Promise.all(running);
 }
 
-/** Whether every one of `ids` is completed: one query (a check per id would compete with the consumer). */
+/** Whether every one of `ids` (in env.DB) is completed: one query (a check per id would compete with the consumer). */
 export const allCompleted = (ids: string[]) => async () =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM tasks WHERE status = 'completed' AND id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)).first<number>('n')) === ids.length;
+  (await env.DB.prepare("SELECT count(*) AS n FROM tasks WHERE status = 'completed' AND id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)).first<number>('n')) === new Set(ids).size;

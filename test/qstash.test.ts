@@ -79,6 +79,13 @@ describe('schedules and keys', () => {
     const s = (await (await call('/v2/schedules/mine')).json()) as { cron: string; nextScheduleTime: number };
     expect(s.cron).toBe('CRON_TZ=Asia/Tokyo 0 9 * * *');
     expect(new Date(s.nextScheduleTime).getUTCHours()).toBe(0); // 09:00 in Tokyo
+    // The listing shows each body as GET does (a listing reads bodies only up to 16 KiB each; a longer one is left out).
+    const big = 'b'.repeat(20_000);
+    expect((await call(`/v2/schedules/${h.url}`, { method: 'POST', body: big, headers: { 'upstash-cron': '0 9 * * *', 'upstash-schedule-id': 'big' } })).status).toBe(201);
+    const listed = (await (await call('/v2/schedules')).json()) as { scheduleId: string; body?: string }[];
+    expect(listed.find((x) => x.scheduleId === 'mine')?.body).toBe('x');
+    expect(listed.find((x) => x.scheduleId === 'big')).not.toHaveProperty('body');
+    expect(((await (await call('/v2/schedules/big')).json()) as { body: string }).body).toBe(big);
     expect((await call('/v2/schedules/mine', { method: 'DELETE' })).status).toBe(200);
     expect((await call('/v2/schedules/mine')).status).toBe(404);
   });
@@ -345,6 +352,10 @@ describe('/v2 holds to the native rules', () => {
     const res = await callWith({ DB }, `/v2/messages?${ids.map((id) => `messageIds=${id}`).join('&')}`, { method: 'DELETE' });
     expect(await res.json()).toEqual({ cancelled: 20 });
     expect(deletes).toBe(1);
+    // Comma-separated ids name the same messages as repeated parameters.
+    const more: string[] = [];
+    for (let i = 0; i < 2; i++) more.push(((await (await call(`/v2/publish/${h.url}`, { method: 'POST', body: 'x', headers: { 'upstash-delay': '1h' } })).json()) as { messageId: string }).messageId);
+    expect(await (await call(`/v2/messages?messageIds=${more.join(',')}`, { method: 'DELETE' })).json()).toEqual({ cancelled: 2 });
     expect(await env.DB.prepare('SELECT count(*) AS n FROM tasks WHERE id IN (SELECT value FROM json_each(?))').bind(JSON.stringify(ids)).first('n')).toBe(0);
   });
 

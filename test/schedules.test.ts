@@ -69,6 +69,12 @@ describe('schedules', () => {
     expect(Buffer.from(got.body, 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(got.headers['x-job']).toBe('sync');
     expect((await json(call(`/schedules/${s.id}`))).last_task.status).toBe('completed');
+    // Every answer that shows the schedule says how its last task went, not only GET.
+    const listed = (await json(call('/schedules'))).schedules.find((x: { id: string }) => x.id === s.id);
+    expect(listed.last_task).toEqual({ id: tasks[0].id, status: 'completed' });
+    const paused = await json(call(`/schedules/${s.id}/pause`, { method: 'POST' }));
+    expect([paused.last_task, paused.body_base64]).toEqual([{ id: tasks[0].id, status: 'completed' }, 'AAEC/w==']);
+    expect((await json(call(`/schedules/${s.id}/resume`, { method: 'POST' }))).last_task.status).toBe('completed');
   });
 
   it('a schedule deleted or paused between ticks makes nothing', async () => {

@@ -3,8 +3,8 @@ import type { Config } from '../config';
 import type { AttemptResult } from '../dispatch/call';
 import { normalizeHost } from '../hook/hosts';
 import { holdAt, readAppsCircuits, readCircuits, recordCircuits, releaseTasks, takeProbe, type CircuitKey, type CircuitNews, type CircuitRow } from '../store/circuits';
-import type { Shard, Shards } from '../store/shards';
-import type { TaskKey } from '../store/tasks';
+import type { Shards } from '../store/shards';
+import { keysByShard } from '../tasks/app-tasks';
 import type { Scope } from '../scope';
 import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { TaskRow } from '../store/schema';
@@ -48,21 +48,15 @@ function verdict(r: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean | nu
  * when a probe succeeds and on a reset, so recovery does not wait for each task's next look.
  */
 export async function releaseHeld(s: Scope, ids: string[], now = Date.now()): Promise<number> {
-  const { shards, appId: app } = s;
-  const byShard = new Map<Shard, TaskKey[]>();
-  for (const id of new Set(ids)) {
-    const shard = shards.of(id);
-    if (shard) byShard.get(shard)?.push({ appId: app, id }) ?? byShard.set(shard, [{ appId: app, id }]);
-  }
-  const moved = (await Promise.all([...byShard].map(([shard, keys]) => releaseTasks(shard.db, keys, now, s.config.ms.SWEEP_GRACE)))).flat();
+  const moved = (await Promise.all([...keysByShard(s.shards, s.appId, ids)].map(([shard, keys]) => releaseTasks(shard.db, keys, now, s.config.ms.SWEEP_GRACE)))).flat();
   await sendTaskMessagesBestEffort(s.env, moved, now);
   return moved.length;
 }
 
 type Held = { task: TaskRow; dueAt: number };
 
-// Circuits a consumer reads per invocation for its batch's apps, before any claim answers (see
-// `prefetch`); an app with more is read by destination once its tasks are claimed.
+// Circuit rows a consumer reads per invocation for all its batch's apps together, before any claim
+// answers (see `prefetch`); apps it could not hold whole are read by destination once claimed.
 export const PREFETCH_CIRCUITS = 20;
 
 export function breakers(env: Env, cfg: Config, shards: Shards) {

@@ -12,9 +12,9 @@
 // comes in a minute).
 export const WAKE_CHUNK = 10_000;
 export const WALK_CHUNK = 50_000;
-// Queries per round (a read, then its batch): the fold walk's 3 statements, the expiry walk's 4,
+// Queries per round (a read, then its batch): the roll-up walk's 3 statements, the expiry walk's 4,
 // a wake round's 10 (store/walks.ts, store/sweep.ts).
-export const FOLD_ROUND_COST = 4;
+export const ROLLUP_ROUND_COST = 4;
 export const EXPIRY_ROUND_COST = 5;
 export const WAKE_ROUND_COST = 11;
 /** D1 queries one sweep may send for tasks (the rest of D1's 1,000 is for schedules and stats). */

@@ -41,10 +41,11 @@ export type ListedSchedule = ScheduleRow & { bodySize: number | null };
 /**
  * An app's schedules by id (creation order), `limit` at most, after `after`. A listing never reads
  * whole bodies (a page of 100 bodies of up to MAX_BODY_BYTES would not fit an isolate's memory):
- * each is cut to its first `bodyBytes` (none by default).
+ * each is cut to its first `bodyBytes` (none by default: `body` is null, `bodySize` says whether there is one).
  */
 export async function listSchedules(db: DB, appId: string, limit: number, after?: string, bodyBytes = 0): Promise<ListedSchedule[]> {
-  const body = sql`substr(${schedules.body}, 1, ${bodyBytes})`.mapWith(schedules.body);
+  // No bytes asked: no body at all (NULL, not an empty one that would read as an empty body).
+  const body = (bodyBytes > 0 ? sql`substr(${schedules.body}, 1, ${bodyBytes})` : sql`NULL`).mapWith(schedules.body);
   return db.select({ ...getTableColumns(schedules), body, bodySize: sql<number | null>`length(${schedules.body})` }).from(schedules)
     .where(after ? and(eq(schedules.appId, appId), gt(schedules.id, after)) : eq(schedules.appId, appId))
     .orderBy(asc(schedules.id)).limit(limit);

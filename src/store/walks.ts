@@ -1,7 +1,7 @@
 import { idFloor } from '../ids';
 import { countDelta, enqueuedByMinute } from './counts';
 import type { DB } from '.';
-import { EXPIRY_ROUND_COST, FOLD_ROUND_COST, inRounds, WALK_CHUNK, type TickBudget } from './rounds';
+import { EXPIRY_ROUND_COST, ROLLUP_ROUND_COST, inRounds, WALK_CHUNK, type TickBudget } from './rounds';
 import { waitingWakeSql } from './waiting-wake';
 import { jsonRows } from './json-rows';
 
@@ -32,7 +32,7 @@ const ROLLUP_SQL = {
   track: `UPDATE tasks SET wake_at = CASE WHEN status IN ('pending', 'retry') THEN ${waitingWakeSql('?2', '?3', false)} ELSE due_at END
     WHERE (app_id, id) IN (SELECT t.app_id, t.id ${NEW} WHERE t.wake_at IS NULL AND t.status <> 'completed')`,
   enqueued: enqueuedByMinute(NEW),
-  fold: `UPDATE app_stats SET pending = app_stats.pending + f.pending, in_progress = app_stats.in_progress + f.in_progress,
+  rollUp: `UPDATE app_stats SET pending = app_stats.pending + f.pending, in_progress = app_stats.in_progress + f.in_progress,
       retry = app_stats.retry + f.retry, completed = app_stats.completed + f.completed, failed = app_stats.failed + f.failed, folded_to = f.high
     FROM (SELECT t.app_id, b.high, sum(t.status = 'pending') AS pending, sum(t.status = 'in_progress') AS in_progress,
             sum(t.status = 'retry') AS retry, sum(t.status = 'completed') AS completed, sum(t.status = 'failed') AS failed
@@ -49,21 +49,21 @@ async function chunk(db: DB, sql: string, upTo: string): Promise<{ found: number
 /** Counts the tasks made up to `lagMs` ago into app_stats and hands unfinished ones to the wake index, in rounds. */
 export async function rollUpNewTasks(db: DB, now: number, lagMs: number, graceMs: number, budget: TickBudget): Promise<boolean> {
   const d1 = db.$client;
-  // Never past the real clock (a sweep run with a clock ahead must not fold ids not yet made).
+  // Never past the real clock (a sweep run with a clock ahead must not roll up ids not yet made).
   const upTo = idFloor(Math.min(now - lagMs, Date.now()));
-  return inRounds(budget, FOLD_ROUND_COST, WALK_CHUNK, async () => {
+  return inRounds(budget, ROLLUP_ROUND_COST, WALK_CHUNK, async () => {
     const { found, json } = await chunk(db, ROLLUP_SQL.chunk, upTo);
     if (found === 0) return 0;
     await d1.batch([
       d1.prepare(ROLLUP_SQL.track).bind(json, now, graceMs),
       d1.prepare(ROLLUP_SQL.enqueued).bind(json),
-      d1.prepare(ROLLUP_SQL.fold).bind(json),
+      d1.prepare(ROLLUP_SQL.rollUp).bind(json),
     ]);
     return found;
   });
 }
 
-// ?1 ranges, ?2 now. The expiry walk never passes an app's fold (chunk: ?1 its upper id).
+// ?1 ranges, ?2 now. The expiry walk never passes an app's roll-up (chunk: ?1 its upper id).
 const OLD = rangeOf('expired_to');
 const EXPIRED = `t.status = 'completed' AND t.wake_at IS NULL AND t.due_at <= ?2`;
 const EXPIRY_SQL = {

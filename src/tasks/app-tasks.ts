@@ -44,14 +44,25 @@ export async function deleteTask(shards: Shards, appId: string, id: string): Pro
   return (await deleteTasksByIds(shards, appId, [id])) > 0;
 }
 
-/** Deletes the app's tasks with these ids: one transaction per database that holds any; how many went. */
-export async function deleteTasksByIds(shards: Shards, appId: string, ids: string[]): Promise<number> {
+/** The app's task keys for these ids, by the database each id names (ids naming none are left out). */
+export function keysByShard(shards: Shards, appId: string, ids: Iterable<string>): Map<Shard, taskStore.TaskKey[]> {
   const byShard = new Map<Shard, taskStore.TaskKey[]>();
   for (const id of new Set(ids)) {
     const shard = shards.of(id);
     if (shard) byShard.set(shard, [...(byShard.get(shard) ?? []), { appId, id }]);
   }
-  const done = await Promise.all([...byShard].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys)));
+  return byShard;
+}
+
+/** The statuses of these tasks of the app, one read per database holding any; a deleted task is absent. */
+export async function taskStatuses(shards: Shards, appId: string, ids: string[]): Promise<Map<string, TaskStatus>> {
+  const found = await Promise.all([...keysByShard(shards, appId, ids)].map(([shard, keys]) => taskStore.peekTasks(shard.db, keys)));
+  return new Map(found.flat().map((t) => [t.id, t.status]));
+}
+
+/** Deletes the app's tasks with these ids: one transaction per database that holds any; how many went. */
+export async function deleteTasksByIds(shards: Shards, appId: string, ids: string[]): Promise<number> {
+  const done = await Promise.all([...keysByShard(shards, appId, ids)].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys)));
   const claims = done.flatMap((d) => (d.lastClaim == null ? [] : [d.lastClaim]));
   await settle(claims.length ? Math.max(...claims) : null);
   return done.reduce((n, d) => n + d.deleted, 0);

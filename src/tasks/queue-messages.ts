@@ -1,5 +1,5 @@
 import { MAX_QUEUE_DELAY_S } from '../platform';
-import type { TaskKey } from '../store/tasks';
+import type { Due } from '../store/tasks';
 
 /**
  * A queue message: tasks of one app to look at. D1 holds the tasks; a message is only a nudge, and
@@ -12,8 +12,6 @@ export type TaskMessage = { app: string; ids: string[] };
 // ~30 bytes an id: far inside a message's 128 KB, and the 64 KB a queue operation is billed per.
 const IDS_PER_MESSAGE = 100;
 const SEND_BATCH = 100; // messages per sendBatch call (the platform's maximum)
-
-type Due = TaskKey & { dueAt: number };
 
 /** Sends messages for tasks, grouped by app and delay (until due). Tasks due beyond 24 h are skipped. */
 async function sendTaskMessages(env: Env, due: Due[], now: number): Promise<void> {

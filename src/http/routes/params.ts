@@ -11,7 +11,7 @@ export const MAX_DELAY = 31_536_000;
 export const wholeNumber = (min: number, max: number) =>
   z
     .string()
-    .regex(/^\d{1,12}$/, 'must be a whole number')
+    .regex(/^\d{1,12}$/, `must be a whole number from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
     // What the document shows is the number the string must spell (the pattern only keeps it plain).

@@ -1,15 +1,17 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { addSchedule, changeSchedule, removeSchedule, setPaused } from '../../schedules/manage';
 import { getSchedule, listSchedules, type NewSchedule, type ScheduleRow } from '../../store/schedules';
-import { getTask } from '../../tasks/app-tasks';
+import { taskStatuses } from '../../tasks/app-tasks';
 import { buildTask } from '../../tasks/enqueue';
 import { apiError, notFound } from '../errors';
 import { bodyJson, ErrorSchema, errorResponses, jsonOnly, jsonResponse, rateLimited } from '../schemas';
 import type { Config } from '../../config';
 import { resource } from '../resource';
 import { scope } from '../scope';
+import type { AppEnv } from '../types';
 import { itemInput } from './batch';
 import { pathId, ScheduleInput, SchedulePatch, type ApiLimits } from './params';
 
@@ -79,11 +81,18 @@ const { app, route } = resource('apiKey');
 const pauseRoute = (action: 'pause' | 'resume') => route({
   method: 'post', path: `/{id}/${action}`,
   summary: action === 'pause' ? 'Pause a schedule (no runs until resumed)' : 'Resume a schedule from its next run after now (paused runs are not made up)',
-  request: { params: idParam }, responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses },
+  request: { params: idParam }, responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule, as GET /schedules/{id} shows it'), ...errorResponses },
 });
-const pausedJson = (row: ScheduleRow | undefined) => {
+
+/** Schedules as answered, each with its last task's status: one read per database for the lot. */
+async function answered(c: Context<AppEnv>, rows: ScheduleRow[], as: typeof scheduleJson) {
+  const statuses = await taskStatuses(c.get('shards'), c.get('appId'), rows.flatMap((r) => (r.lastTaskId ? [r.lastTaskId] : [])));
+  return rows.map((r) => as(r, (r.lastTaskId && statuses.get(r.lastTaskId)) || null));
+}
+/** One schedule as GET shows it (404 if it is gone). */
+const detail = async (c: Context<AppEnv>, row: ScheduleRow | undefined) => {
   if (!row) throw notFound('schedule');
-  return scheduleJson(row);
+  return (await answered(c, [row], detailJson))[0];
 };
 
 export const schedulesApp = (limits: ApiLimits) => app()
@@ -123,17 +132,14 @@ export const schedulesApp = (limits: ApiLimits) => app()
   }), async (c) => {
     const rows = await listSchedules(c.get('db'), c.get('appId'), PAGE + 1, c.req.valid('query').cursor);
     const page = rows.slice(0, PAGE);
-    return c.json({ schedules: page.map((s) => scheduleJson(s)), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
+    return c.json({ schedules: await answered(c, page, scheduleJson), next_cursor: rows.length > PAGE ? page.at(-1)!.id : null }, 200);
   })
   .openapi(route({
     method: 'get', path: '/{id}', summary: 'A schedule with its task template (body included), its next and last run, and how the last run went',
     request: { params: idParam },
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule'), ...errorResponses },
   }), async (c) => {
-    const row = await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id);
-    if (!row) throw notFound('schedule');
-    const last = row.lastTaskId ? await getTask(c.get('shards'), c.get('appId'), row.lastTaskId) : undefined;
-    return c.json(detailJson(row, last?.status ?? null), 200);
+    return c.json(await detail(c, await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id)), 200);
   })
   .openapi(route({
     method: 'patch', path: '/{id}',
@@ -143,9 +149,8 @@ export const schedulesApp = (limits: ApiLimits) => app()
   }), async (c) => {
     const found = await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id);
     if (!found) throw notFound('schedule');
-    const row = await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }));
-    if (!row) throw notFound('schedule'); // deleted meanwhile
-    return c.json(detailJson(row), 200);
+    // Deleted meanwhile: 404.
+    return c.json(await detail(c, await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }))), 200);
   })
   .openapi(route({
     method: 'delete', path: '/{id}', summary: 'Delete a schedule (tasks it made stay)',
@@ -155,5 +160,5 @@ export const schedulesApp = (limits: ApiLimits) => app()
     if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule');
     return c.body(null, 204);
   })
-  .openapi(pauseRoute('pause'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, true)), 200))
-  .openapi(pauseRoute('resume'), async (c) => c.json(pausedJson(await setPaused(scope(c), c.req.valid('param').id, false)), 200));
+  .openapi(pauseRoute('pause'), async (c) => c.json(await detail(c, await setPaused(scope(c), c.req.valid('param').id, true)), 200))
+  .openapi(pauseRoute('resume'), async (c) => c.json(await detail(c, await setPaused(scope(c), c.req.valid('param').id, false)), 200));

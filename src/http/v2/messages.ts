@@ -43,8 +43,10 @@ const dlqJson = (t: ListedTask) => ({
 
 // Ids one bulk call takes (each costs a few D1 queries, of the 1,000 a request may send).
 const MAX_IDS = 100;
+// Ids come as repeated parameters (messageIds=a&messageIds=b, as the SDKs send them) or comma-separated
+// (messageIds=a,b): no id holds a comma, so either form names the same ids.
 const idsOf = (c: Context<AppEnv>, name: string) => {
-  const ids = c.req.queries(name);
+  const ids = c.req.queries(name)?.flatMap((v) => v.split(',')).filter(Boolean);
   if (ids && ids.length > MAX_IDS) throw apiError(400, 'invalid_request', `${name}: at most ${MAX_IDS} ids a call, got ${ids.length}`);
   return ids;
 };
