@@ -47,9 +47,9 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
   const hostGate = (t: TaskRow) => (hostLimits ? `host\n${t.appId}\n${hostOf(t.url)}` : null);
 
   async function limitsOf(tasks: TaskRow[]) {
-    const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { app: t.appId, key: t.flowKey! }])).values()];
+    const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { appId: t.appId, key: t.flowKey! }])).values()];
     if (missing.length === 0) return;
-    for (const m of missing) known.set(`flow\n${m.app}\n${m.key}`, null);
+    for (const m of missing) known.set(`flow\n${m.appId}\n${m.key}`, null);
     for (const f of await flowsOf(home, missing)) {
       if (f.retryPolicy) policies.set(`flow\n${f.appId}\n${f.key}`, f.retryPolicy);
       const limited = f.rate != null || f.parallelism != null || f.paused;

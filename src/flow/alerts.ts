@@ -34,12 +34,12 @@ async function sendCircuitAlerts(cfg: Config, home: DB, now: number): Promise<nu
   const changes = await takeCircuitChanges(home, CHANGES_PER_TICK);
   const byApp = new Map<string, CircuitChange[]>();
   for (const c of changes) byApp.get(c.appId)?.push(c) ?? byApp.set(c.appId, [c]);
-  await Promise.all([...byApp].map(([app, list]) => post(cfg, { app, list, now })));
+  await Promise.all([...byApp].map(([app, list]) => post(cfg, { appId: app, list, now })));
   return byApp.size;
 }
 
-async function post(cfg: Config, alert: { app: string; list: CircuitChange[]; now: number }) {
-  const { app, list, now } = alert;
+async function post(cfg: Config, alert: { appId: string; list: CircuitChange[]; now: number }) {
+  const { appId: app, list, now } = alert;
   const body = new TextEncoder().encode(JSON.stringify({ type: 'circuits.changed', app, at: new Date(now).toISOString(), changes: list.map(changeJson) }));
   const id = `alert_${app}_${list[0].id}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Torque' };

@@ -83,9 +83,9 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
         for (const c of opened) logEvent('circuit.changed', { change: 'opened', app: c.appId, destination: c.destination, failures: c.failures }, 'warn');
         for (const c of closed) logEvent('circuit.changed', { change: 'closed', app: c.appId, destination: c.destination, failures: c.failures });
         for (const c of left) view.set(key(c.appId, c.destination), c);
-        for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.app, n.destination), null);
+        for (const n of batch) if (n.closed && n.failures === 0) view.set(key(n.appId, n.destination), null);
         // A probe succeeded: every task its circuit held goes now, not at its next look.
-        await Promise.all(held.map((h) => releaseHeld({ env, config: cfg, shards, appId: h.app }, h.ids, now)));
+        await Promise.all(held.map((h) => releaseHeld({ env, config: cfg, shards, appId: h.appId }, h.ids, now)));
       } catch (err) {
         console.error('recording circuit state failed', err);
       }
@@ -102,7 +102,7 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       const k = key(t.appId, destinationOf(t));
       if (view.has(k)) continue;
       if (complete.has(t.appId)) view.set(k, null);
-      else missing.set(k, { app: t.appId, destination: destinationOf(t) });
+      else missing.set(k, { appId: t.appId, destination: destinationOf(t) });
     }
     if (missing.size === 0) return;
     for (const k of missing.keys()) view.set(k, null);
@@ -151,12 +151,12 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       }
       const held: Held[] = [];
       await Promise.all([...holding.values()].map(async (tasks) => {
-        const at = { app: tasks[0].task.appId, destination: destinationOf(tasks[0].task) };
+        const at = { appId: tasks[0].task.appId, destination: destinationOf(tasks[0].task) };
         // Noted at the circuit before the probe can end, so its success finds them. A circuit
         // closed meanwhile (by another invocation) holds nothing: they go.
         if (await holdAt(home, at, tasks.map((h) => h.task.id))) held.push(...tasks.map((h, i) => ({ task: h.task, dueAt: h.dueAt + i * 10 })));
         else {
-          view.set(key(at.app, at.destination), null);
+          view.set(key(at.appId, at.destination), null);
           go.push(...tasks.map((h) => h.task));
         }
       }));
@@ -170,7 +170,7 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       const k = key(task.appId, destination);
       // A success matters only where a circuit exists (or failures were just noted).
       if (!fault && !view.get(k) && !news.has(k)) return;
-      const n = news.get(k) ?? { app: task.appId, destination, closed: false, failures: 0 };
+      const n = news.get(k) ?? { appId: task.appId, destination, closed: false, failures: 0 };
       if (fault) n.failures++;
       else Object.assign(n, { closed: true, failures: 0 });
       news.set(k, n);

@@ -19,7 +19,7 @@ export async function fireDueSchedules(env: Env, home: DB, tick: { now: number; 
   const due = await dueSchedules(home, now, chunks * FIRE_CHUNK);
   let made = 0;
   for (let i = 0; i < due.length; i += FIRE_CHUNK) {
-    const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ app: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) }));
+    const fires = due.slice(i, i + FIRE_CHUNK).map((s) => ({ appId: s.appId, schedule: s.id, task: newId(now, 0), due: s.nextRunAt, next: nextRun(s.cron, s.timezone, now) }));
     const tasks = await fire(home, fires, now);
     await sendTaskMessagesBestEffort(env, tasks, now);
     made += tasks.length;

@@ -5,12 +5,12 @@ import { DUE_COLUMNS, KEYS, type Due, type TaskKey } from './tasks';
 
 export type CircuitRow = Omit<typeof circuits.$inferSelect, 'held'>;
 /** What one flush learnt of a destination: a success (the circuit closes), then failures since. */
-export type CircuitNews = { app: string; destination: string; closed: boolean; failures: number };
-export type CircuitKey = { app: string; destination: string };
+export type CircuitNews = { appId: string; destination: string; closed: boolean; failures: number };
+export type CircuitKey = { appId: string; destination: string };
 
 const ROW = selectAs(circuits, { omit: ['held'] });
 /** Circuits by key, many in one parameter. */
-const PAIRS = jsonRows({ app: 'text', destination: 'text' });
+const PAIRS = jsonRows({ appId: 'text', destination: 'text' });
 // A circuit remembers at most this many held task ids; any beyond come back at their next look.
 const HELD_CAP = 1000;
 
@@ -82,7 +82,7 @@ export async function resetCircuits(db: DB, appId: string, names: string[], pref
 export async function holdAt(db: DB, key: CircuitKey, ids: string[]): Promise<boolean> {
   const row = await db.$client.prepare(`UPDATE circuits SET held = (SELECT json_group_array(value) FROM
       (SELECT value FROM json_each(coalesce(circuits.held, '[]')) UNION SELECT value FROM json_each(?3) LIMIT ${HELD_CAP}))
-    WHERE app_id = ?1 AND destination = ?2 AND state <> 'closed' RETURNING state`).bind(key.app, key.destination, JSON.stringify(ids)).first();
+    WHERE app_id = ?1 AND destination = ?2 AND state <> 'closed' RETURNING state`).bind(key.appId, key.destination, JSON.stringify(ids)).first();
   return row != null;
 }
 
@@ -90,10 +90,10 @@ export async function holdAt(db: DB, key: CircuitKey, ids: string[]): Promise<bo
 // Failures add up; enough of them open a closed circuit; a failed probe (half-open) opens it again
 // for twice as long (up to the longest interval). A closed circuit's probe_at is its last failure
 // plus the interval (see pruneCircuits).
-const NEWS = jsonRows({ app: 'text', destination: 'text', failures: 'integer' });
+const NEWS = jsonRows({ appId: 'text', destination: 'text', failures: 'integer' });
 const FAILED = `
   INSERT INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
-  SELECT n.app, n.destination, CASE WHEN n.failures >= ?3 THEN 'open' ELSE 'closed' END, n.failures, ?2, ?2 + ?4, ?4
+  SELECT n.appId, n.destination, CASE WHEN n.failures >= ?3 THEN 'open' ELSE 'closed' END, n.failures, ?2, ?2 + ?4, ?4
   FROM ${NEWS.from('?1')} AS n WHERE true
   ON CONFLICT (app_id, destination) DO UPDATE SET
     failures = circuits.failures + excluded.failures,
@@ -131,7 +131,7 @@ export async function recordCircuits(db: DB, news: CircuitNews[], now: number, t
         SELECT c.appId, c.destination, c.change, c.failures, ?2, c.next FROM ${CHANGES.from('?1')} AS c`)
       .bind(CHANGES.encode(changes.map(({ c, change, next }) => ({ ...c, change, next }))), now).run();
   }
-  const held = closing.length ? results[0].results.filter((c) => c.held).map((c) => ({ app: c.appId, ids: heldIds([c]) })) : [];
+  const held = closing.length ? results[0].results.filter((c) => c.held).map((c) => ({ appId: c.appId, ids: heldIds([c]) })) : [];
   return { left, opened, closed, held };
 }
 

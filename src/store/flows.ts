@@ -42,13 +42,13 @@ export async function deleteFlow(db: DB, appId: string, key: string): Promise<bo
   return (await db.delete(flows).where(and(eq(flows.appId, appId), eq(flows.key, key))).returning({ key: flows.key })).length > 0;
 }
 
-const PAIRS = jsonRows({ app: 'text', key: 'text' });
+const PAIRS = jsonRows({ appId: 'text', key: 'text' });
 
 /** The flows of these (app, key) pairs that exist, in one statement (the consumer's lookup). */
-export async function flowsOf(db: DB, pairs: { app: string; key: string }[]): Promise<FlowRow[]> {
+export async function flowsOf(db: DB, pairs: { appId: string; key: string }[]): Promise<FlowRow[]> {
   if (pairs.length === 0) return [];
   const { results } = await db.$client
-    .prepare(`SELECT ${selectAs(flows, { qualify: 'f' })} FROM ${PAIRS.from('?1')} AS p JOIN flows AS f ON f.app_id = p.app AND f.key = p.key`)
+    .prepare(`SELECT ${selectAs(flows, { qualify: 'f' })} FROM ${PAIRS.from('?1')} AS p JOIN flows AS f ON f.app_id = p.appId AND f.key = p.key`)
     .bind(PAIRS.encode(pairs))
     .all<FlowRow>();
   return results.map((r) => ({ ...r, paused: Boolean(r.paused) }));

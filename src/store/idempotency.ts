@@ -14,10 +14,10 @@ const alive = (k: string) => `EXISTS (SELECT 1 FROM tasks AS t WHERE t.app_id = 
     AND t.id IN (SELECT value FROM json_each(coalesce(${k}.task_ids, json_array(${k}.task_id)))))`;
 
 /** A key to claim: the task that owns it (a publish's first) and, for a publish, all of them. */
-export type KeyClaim = { app: string; key: string; owner: string; ids: string[] | null; expiresAt: number };
+export type KeyClaim = { appId: string; key: string; owner: string; ids: string[] | null; expiresAt: number };
 
 // ?1 claims, ?2 now. A key whose time is up and whose tasks are all gone is taken over.
-const CLAIMS = jsonRows({ app: 'text', key: 'text', owner: 'text', ids: 'json?', expiresAt: 'integer' });
+const CLAIMS = jsonRows({ appId: 'text', key: 'text', owner: 'text', ids: 'json?', expiresAt: 'integer' });
 const CLAIM_KEYS_SQL = `
   INSERT INTO idempotency_keys (app_id, key, task_id, task_ids, expires_at)
   SELECT ${CLAIMS.fields.map((f) => CLAIMS.get(f)).join(', ')} FROM json_each(?1) WHERE true

@@ -93,20 +93,20 @@ export async function dueSchedules(db: DB, now: number, limit: number) {
 // paused, not moved on by a tick that ran first), and they commit together: a late, doubled or
 // half-failed tick makes each run's task exactly once. (No idempotency key on the task: its
 // index entry would be one more row written per run, for nothing the guard does not already do.)
-const FIRE_ROWS = jsonRows({ app: 'text', schedule: 'text', task: 'text', due: 'integer', next: 'integer' });
+const FIRE_ROWS = jsonRows({ appId: 'text', schedule: 'text', task: 'text', due: 'integer', next: 'integer' });
 const FIRES = FIRE_ROWS.from('?1');
 const FIRE_SQL = {
   task: `INSERT INTO tasks (app_id, id, url, method, headers, body, content_type, status, attempts, max_retries, retry_base,
       timeout, created_at, updated_at, due_at, wake_at, idempotency_key, flow_key, schedule_id)
     SELECT sc.app_id, f.task, sc.url, sc.method, sc.headers, sc.body, sc.content_type, 'pending', 0, sc.max_retries, 0,
       sc.timeout, ?2, ?2, ?2, NULL, NULL, sc.flow_key, sc.id
-    FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.app AND sc.id = f.schedule AND sc.next_run_at = f.due AND sc.paused = 0
+    FROM ${FIRES} AS f JOIN schedules AS sc ON sc.app_id = f.appId AND sc.id = f.schedule AND sc.next_run_at = f.due AND sc.paused = 0
     WHERE true ON CONFLICT DO NOTHING RETURNING ${DUE_COLUMNS()}`,
   move: `UPDATE schedules SET next_run_at = f.next, last_run_at = f.due, last_task_id = f.task, updated_at = ?2
-    FROM ${FIRES} AS f WHERE schedules.app_id = f.app AND schedules.id = f.schedule AND schedules.next_run_at = f.due AND schedules.paused = 0`,
+    FROM ${FIRES} AS f WHERE schedules.app_id = f.appId AND schedules.id = f.schedule AND schedules.next_run_at = f.due AND schedules.paused = 0`,
 };
 
-export type Fire = { app: string; schedule: string; task: string; due: number; next: number };
+export type Fire = { appId: string; schedule: string; task: string; due: number; next: number };
 
 /** Makes each run's task and moves its schedule on, in one transaction; returns the tasks made. */
 export async function fire(db: DB, fires: Fire[], now: number) {

@@ -38,8 +38,8 @@ function answer(hit: KeyHit, clientKey: string): Enqueued[] {
  * A database that cannot answer is skipped (logged): it can only hold keys made before the
  * databases changed, and one database down must not stop keyed enqueues to the others.
  */
-async function keysElsewhere(shards: Shards, shard: Shard, o: { app: string; keys: string[]; now: number }): Promise<Map<string, KeyHit>> {
-  const { app, keys, now } = o;
+async function keysElsewhere(shards: Shards, shard: Shard, o: { appId: string; keys: string[]; now: number }): Promise<Map<string, KeyHit>> {
+  const { appId: app, keys, now } = o;
   const found = new Map<string, KeyHit>();
   if (keys.length === 0 || shards.all.length === 1) return found;
   const others = shards.all.filter((s) => s !== shard);
@@ -71,7 +71,7 @@ export async function enqueue(s: Store, built: Built[], now = Date.now()): Promi
   const app = built[0].appId;
   const keys = [...new Set(built.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : [])))];
   const shard = keys.length ? shards.forKey(app, keys[0]) : shards.pick();
-  const elsewhere = await keysElsewhere(shards, shard, { app, keys, now });
+  const elsewhere = await keysElsewhere(shards, shard, { appId: app, keys, now });
   // The first row with a key owns it; later rows with that key are not stored, but answered as it is.
   const owners = new Map<string, number>();
   const rows: InsertRow[] = [];
@@ -84,7 +84,7 @@ export async function enqueue(s: Store, built: Built[], now = Date.now()): Promi
     if (key) {
       owners.set(key, rows.length);
       row.keyOwner = row.id;
-      claims.push({ app, key, owner: row.id, ids: null, expiresAt: r.createdAt + ttl });
+      claims.push({ appId: app, key, owner: row.id, ids: null, expiresAt: r.createdAt + ttl });
     }
     return rows.push(row) - 1;
   });
@@ -114,12 +114,12 @@ export async function publish(s: Store, built: Built[], o: { topic: string; key?
   const app = built[0].appId;
   const derived = publishKey(topic, key);
   const shard = shards.forKey(app, derived);
-  const earlier = (await keysElsewhere(shards, shard, { app, keys: [derived], now })).get(derived);
+  const earlier = (await keysElsewhere(shards, shard, { appId: app, keys: [derived], now })).get(derived);
   if (earlier) return { tasks: answer(earlier, key), created: false };
   const rows: InsertRow[] = built.map((r) => ({ ...r, id: newId(r.createdAt, shard.n), idempotencyKey: derived }));
   const ids = rows.map((r) => r.id!);
   for (const r of rows) r.keyOwner = ids[0];
-  const stored = await store(shard, env, { rows, claims: [{ app, key: derived, owner: ids[0], ids, expiresAt: now + ttl }], now });
+  const stored = await store(shard, env, { rows, claims: [{ appId: app, key: derived, owner: ids[0], ids, expiresAt: now + ttl }], now });
   const first = stored[0];
   if (first.created) return { tasks: rows.map((r) => ({ task: asStored(r), created: true })), created: true };
   return { tasks: answer(first.hit, key), created: false };
