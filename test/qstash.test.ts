@@ -9,7 +9,8 @@ import { compileRetryDelay } from '../src/hook/retry-delay';
 import { parseDuration, parseFlowValue } from '../src/http/v2/headers';
 import { splitCron } from '../src/http/v2/schedules';
 import { watchedD1 } from './d1-wrap';
-import { call, callWith, consume, getTask, hook, received, waitFor } from './helpers';
+import { guardedD1 } from './faults';
+import { call, callWith, consume, getTask, hook, json, received, waitFor } from './helpers';
 
 // The /v2 (QStash) protocol in the Workers runtime: header parsing, the delivery signature (checked
 // with the official SDK's Receiver), and a publish delivered by the real consumer.
@@ -392,6 +393,27 @@ describe('/v2 bulk calls name what they act on', () => {
     expect((await getTask(waiting)).status).toBe('pending');
     expect(((await (await call('/v2/messages?count=100', { method: 'DELETE' })).json()) as { cancelled: number }).cancelled).toBeGreaterThanOrEqual(1);
     expect((await call(`/tasks/${waiting}`)).status).toBe(404);
+  });
+
+  it('a DLQ delete deletes only what is in the DLQ as it deletes: a task replayed meanwhile stays', async () => {
+    const failed = async () => {
+      const id = ((await (await call(`/v2/publish/${hook('status', 'code=500').url}`, { method: 'POST', body: 'x', headers: { 'upstash-retries': '0' } })).json()) as { messageId: string }).messageId;
+      await consume([id]);
+      expect((await getTask(id)).status).toBe('failed');
+      return id;
+    };
+    const [one, two, three] = [await failed(), await failed(), await failed()];
+    // A replay of `one` and `two` lands between anything the DELETE may have read and its delete.
+    const replayed = new Set([one, two]);
+    const DB = guardedD1(env.DB, (sql) => /^\s*DELETE FROM tasks/i.test(sql), async (run) => {
+      await env.DB.prepare(`UPDATE tasks SET status = 'retry' WHERE id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify([...replayed])).run();
+      return run();
+    });
+    expect((await json(callWith({ DB }, `/v2/dlq?dlqIds=${one},${three}`, { method: 'DELETE' })))).toEqual({ deleted: 1 });
+    expect((await callWith({ DB }, `/v2/dlq/${two}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await getTask(one)).status).toBe('retry');
+    expect((await getTask(two)).status).toBe('retry');
+    expect((await call(`/tasks/${three}`)).status).toBe(404);
   });
 
   it('a Deduplication-Id never meets a native Idempotency-Key of the same text', async () => {

@@ -53,18 +53,21 @@ export function deletion(rows: string) {
       RETURNING id, CASE WHEN status = 'in_progress' THEN updated_at END AS claimed_at`,
   };
 }
-export const DELETE_SQL = deletion(`FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.appId AND t.id = k.id WHERE true`);
+// ?1 keys, ?2 a status the tasks must have to go (NULL: any). The status is checked by the
+// deleting statements themselves, so a task that changed status since the caller looked (a DLQ
+// message replayed meanwhile) is not deleted.
+export const DELETE_SQL = deletion(`FROM ${KEYS.from('?1')} AS k JOIN tasks AS t ON t.app_id = k.appId AND t.id = k.id WHERE (?2 IS NULL OR t.status = ?2)`);
 
 /** What a deletion removed: how many tasks, and the latest claim among them (null if none was claimed). */
 export type Deleted = { deleted: number; lastClaim: number | null };
 
-/** Deletes tasks by key with their attempt logs, moving the counters in the same transaction. */
-export async function deleteByKeys(db: DB, keys: TaskKey[]): Promise<Deleted> {
+/** Deletes tasks by key (only those in `status`, if given) with their attempt logs, moving the counters in the same transaction. */
+export async function deleteByKeys(db: DB, keys: TaskKey[], status: TaskStatus | null = null): Promise<Deleted> {
   if (keys.length === 0) return { deleted: 0, lastClaim: null };
   const d1 = db.$client;
   const json = KEYS.encode(keys);
   const order = [DELETE_SQL.enqueued, DELETE_SQL.counts, DELETE_SQL.attempts, DELETE_SQL.tasks];
-  const results = await d1.batch<{ claimed_at: number | null }>(order.map((sql) => d1.prepare(sql).bind(json)));
+  const results = await d1.batch<{ claimed_at: number | null }>(order.map((sql) => d1.prepare(sql).bind(json, status)));
   const gone = results[3].results;
   const claims = gone.flatMap((r) => (r.claimed_at == null ? [] : [r.claimed_at]));
   return { deleted: gone.length, lastClaim: claims.length ? Math.max(...claims) : null };

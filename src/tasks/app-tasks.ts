@@ -40,8 +40,8 @@ async function settle(lastClaim: number | null) {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
-export async function deleteTask(shards: Shards, appId: string, id: string): Promise<boolean> {
-  return (await deleteTasksByIds(shards, appId, [id])) > 0;
+export async function deleteTask(shards: Shards, appId: string, id: string, status: TaskStatus | null = null): Promise<boolean> {
+  return (await deleteTasksByIds(shards, appId, [id], status)) > 0;
 }
 
 /** The app's task keys for these ids, by the database each id names (ids naming none are left out). */
@@ -60,9 +60,12 @@ export async function taskStatuses(shards: Shards, appId: string, ids: string[])
   return new Map(found.flat().map((t) => [t.id, t.status]));
 }
 
-/** Deletes the app's tasks with these ids: one transaction per database that holds any; how many went. */
-export async function deleteTasksByIds(shards: Shards, appId: string, ids: string[]): Promise<number> {
-  const done = await Promise.all([...keysByShard(shards, appId, ids)].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys)));
+/**
+ * Deletes the app's tasks with these ids (only those in `status`, checked as they are deleted, if
+ * given): one transaction per database that holds any; how many went.
+ */
+export async function deleteTasksByIds(shards: Shards, appId: string, ids: string[], status: TaskStatus | null = null): Promise<number> {
+  const done = await Promise.all([...keysByShard(shards, appId, ids)].map(([shard, keys]) => taskStore.deleteByKeys(shard.db, keys, status)));
   const claims = done.flatMap((d) => (d.lastClaim == null ? [] : [d.lastClaim]));
   await settle(claims.length ? Math.max(...claims) : null);
   return done.reduce((n, d) => n + d.deleted, 0);
