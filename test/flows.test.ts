@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyTorqueSignature } from '../client/verify';
 import { allCompleted, call, callWith, consume, enqueue, getTask, hook, json, playQueue, received, recordingQueue } from './helpers';
 import { sweep } from '../src/sweep/sweep';
+import { guardedD1, injected } from './faults';
 import type { Received } from './hook-server';
 
 // Flow control in the Workers runtime, with the flows' Durable Objects, local D1 and the hook
@@ -77,7 +78,29 @@ describe('flow control', () => {
     const q = recordingQueue();
     await playQueue(ids, allCompleted(ids), 30_000, q.vars);
     expect(new Set((await received(h.key)).map((r) => r.headers['torque-task-id']))).toEqual(new Set(ids));
-    for (const id of ids) expect((await getTask(id)).attempts).toBe(1);
+    // (The task, attempt log included, is the message: should this ever fail, it says why.)
+    for (const id of ids) {
+      const t = await getTask(id);
+      expect(t.attempts, JSON.stringify(t)).toBe(1);
+    }
+  });
+
+  it('a flow whose limits could not be read is not taken as unlimited later in the same invocation', { timeout: 30_000 }, async () => {
+    expect((await json(call('/flows/held-unread/pause', { method: 'POST' }))).paused).toBe(true);
+    const h = hook('ok');
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await enqueue(h.url, 'x', { flow_key: 'held-unread' })).task.id);
+    // The first read of the flow's limits fails; the invocation claims in waves (5 free slots,
+    // then the rest), so a later wave asks for the flow's limits again.
+    let reads = 0;
+    const DB = guardedD1(env.DB, (sql) => /FROM .* AS f\b/.test(sql) && /\bflows AS f\b/.test(sql), async (run) => {
+      if (reads++ === 0) throw injected();
+      return run();
+    });
+    await consume(ids, { DB });
+    expect(await received(h.key)).toHaveLength(0);
+    expect(reads).toBeGreaterThanOrEqual(2); // the later wave asked again
+    for (const id of ids) expect(await getTask(id)).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
   it('manages flows through the API, with clear errors', async () => {

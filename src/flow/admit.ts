@@ -49,8 +49,11 @@ export function flowControl(env: Env, cfg: Config, home: DB) {
   async function limitsOf(tasks: TaskRow[]) {
     const missing = [...new Map(tasks.filter((t) => t.flowKey && !known.has(`flow\n${t.appId}\n${t.flowKey}`)).map((t) => [`${t.appId}\n${t.flowKey}`, { appId: t.appId, key: t.flowKey! }])).values()];
     if (missing.length === 0) return;
+    // Marked known only once read: a read that fails must not leave its flows looking unlimited
+    // for the rest of the invocation (the admission fails and its tasks go back instead).
+    const found = await flowsOf(home, missing);
     for (const m of missing) known.set(`flow\n${m.appId}\n${m.key}`, null);
-    for (const f of await flowsOf(home, missing)) {
+    for (const f of found) {
       if (f.retryPolicy) policies.set(`flow\n${f.appId}\n${f.key}`, f.retryPolicy);
       const limited = f.rate != null || f.parallelism != null || f.paused;
       known.set(`flow\n${f.appId}\n${f.key}`, limited ? { rate: f.rate, periodMs: f.period * 1000, parallelism: f.parallelism, paused: f.paused } : null);
