@@ -115,10 +115,15 @@ describe('POST / (enqueue)', () => {
 });
 
 describe('tasks', () => {
-  it('404s unknown tasks with the JSON error shape', async () => {
-    await expectError(await call('/tasks/01NOPE'), 404, 'not found');
-    await expectError(await call('/tasks/01NOPE', { method: 'DELETE' }), 404, 'not found');
-    await expectError(await call('/tasks/01NOPE/attempts'), 404, 'not found');
+  it('404s unknown tasks (and other resources) with the JSON error shape, naming what was asked for', async () => {
+    await expectError(await call('/tasks/01NOPE'), 404, 'task 01NOPE not found');
+    await expectError(await call('/tasks/01NOPE?include=body'), 404, 'task 01NOPE not found');
+    await expectError(await call('/tasks/01NOPE', { method: 'DELETE' }), 404, 'task 01NOPE not found');
+    await expectError(await call('/tasks/01NOPE/attempts'), 404, 'task 01NOPE not found');
+    await expectError(await call('/tasks/01NOPE/retry', { method: 'POST' }), 404, 'task 01NOPE not found');
+    await expectError(await call('/flows/no-such-flow'), 404, 'flow no-such-flow not found');
+    await expectError(await call('/topics/no-such-topic'), 404, 'topic no-such-topic not found');
+    await expectError(await call('/schedules/01NOPE'), 404, 'schedule 01NOPE not found');
   });
 
   it('405s a known path with the wrong method, 404s unknown paths', async () => {

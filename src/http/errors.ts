@@ -16,4 +16,5 @@ export function apiError(
   return new HTTPException(status, { res, message });
 }
 
-export const notFound = (what = 'task') => apiError(404, 'not_found', `${what} not found`);
+/** A 404 naming what was asked for, e.g. `task 01J... not found` (another app's is not found either). */
+export const notFound = (what: string, name?: string) => apiError(404, 'not_found', `${what}${name === undefined ? '' : ` ${name}`} not found`);

@@ -29,7 +29,7 @@ export const dashboardActions = new Hono<AppEnv>()
   })
   .post('/destinations/reset', async (c) => {
     const destination = await field(c.req.parseBody(), 'destination', z.string().min(1).max(300));
-    if (!(await resetDestination(scope(c), destination))) throw notFound('circuit');
+    if (!(await resetDestination(scope(c), destination))) throw notFound('circuit', destination);
     return c.redirect('/dashboard', 303);
   })
   .post('/flows/pause', (c) => flowButton(c, true))
@@ -37,7 +37,7 @@ export const dashboardActions = new Hono<AppEnv>()
   .post('/schedules/:id/pause', (c) => scheduleButton(c, true))
   .post('/schedules/:id/resume', (c) => scheduleButton(c, false))
   .post('/schedules/:id/delete', async (c) => {
-    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound('schedule');
+    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound('schedule', c.req.param('id'));
     return c.redirect('/dashboard/schedules', 303);
   });
 
@@ -48,6 +48,6 @@ async function flowButton(c: Context<AppEnv>, pause: boolean) {
 }
 
 async function scheduleButton(c: Context<AppEnv>, pause: boolean) {
-  if (!(await setPaused(scope(c), c.req.param('id') ?? '', pause))) throw notFound('schedule');
+  if (!(await setPaused(scope(c), c.req.param('id') ?? '', pause))) throw notFound('schedule', c.req.param('id'));
   return c.redirect('/dashboard/schedules', 303);
 }

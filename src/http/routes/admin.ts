@@ -74,10 +74,10 @@ export const adminApp = app()
   })
   .openapi(addKeyRoute, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await getApp(c.get('db'), id))) throw notFound('app');
+    if (!(await getApp(c.get('db'), id))) throw notFound('app', id);
     return c.json(keyJson(await issueKey(c.get('db'), id)), 201);
   })
   .openapi(revokeRoute, async (c) => {
-    if (!(await revokeApiKey(c.get('db'), c.req.valid('param').key_id))) throw notFound('key');
+    if (!(await revokeApiKey(c.get('db'), c.req.valid('param').key_id))) throw notFound('key', c.req.valid('param').key_id);
     return c.body(null, 204);
   });

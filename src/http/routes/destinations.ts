@@ -56,6 +56,6 @@ export const destinationsApp = app()
     request: { params: destinationParam },
     responses: { 204: { description: 'closed' }, ...errorResponses },
   }), async (c) => {
-    if (!(await resetDestination(scope(c), c.req.valid('param').destination))) throw notFound('circuit');
+    if (!(await resetDestination(scope(c), c.req.valid('param').destination))) throw notFound('circuit', c.req.valid('param').destination);
     return c.body(null, 204);
   });

@@ -87,13 +87,13 @@ export const flowsApp = app()
   .openapi(getRoute, async (c) => {
     const { key } = c.req.valid('param');
     const row = await getFlow(c.get('db'), c.get('appId'), key);
-    if (!row) throw notFound('flow');
+    if (!row) throw notFound('flow', c.req.valid('param').key);
     const gate = c.env.FLOW_GATES.get(c.env.FLOW_GATES.idFromName(`flow\n${c.get('appId')}\n${key}`));
     const now = await gate.state({ rate: row.rate, periodMs: row.period * 1000, parallelism: row.parallelism, paused: row.paused });
     return c.json({ ...flowJson(row), ...now }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await removeFlow(scope(c), c.req.valid('param').key))) throw notFound('flow');
+    if (!(await removeFlow(scope(c), c.req.valid('param').key))) throw notFound('flow', c.req.valid('param').key);
     return c.body(null, 204);
   })
   .openapi(pauseRoute('pause'), async (c) => c.json(flowJson(await pauseFlow(scope(c), c.req.valid('param').key, true)), 200))

@@ -91,7 +91,7 @@ async function answered(c: Context<AppEnv>, rows: ScheduleRow[], as: typeof sche
 }
 /** One schedule as GET shows it (404 if it is gone). */
 const detail = async (c: Context<AppEnv>, row: ScheduleRow | undefined) => {
-  if (!row) throw notFound('schedule');
+  if (!row) throw notFound('schedule', c.req.param('id'));
   return (await answered(c, [row], detailJson))[0];
 };
 
@@ -148,7 +148,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     responses: { 200: jsonResponse(ScheduleDetailSchema, 'the schedule as changed'), ...errorResponses, ...jsonOnly },
   }), async (c) => {
     const found = await getSchedule(c.get('db'), c.get('appId'), c.req.valid('param').id);
-    if (!found) throw notFound('schedule');
+    if (!found) throw notFound('schedule', c.req.valid('param').id);
     // Deleted meanwhile: 404.
     return c.json(await detail(c, await changeSchedule(scope(c), found.id, patched(found, c.req.valid('json'), { config: c.get('config'), now: Date.now() }))), 200);
   })
@@ -157,7 +157,7 @@ export const schedulesApp = (limits: ApiLimits) => app()
     request: { params: idParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule');
+    if (!(await removeSchedule(scope(c), c.req.valid('param').id))) throw notFound('schedule', c.req.valid('param').id);
     return c.body(null, 204);
   })
   .openapi(pauseRoute('pause'), async (c) => c.json(await detail(c, await setPaused(scope(c), c.req.valid('param').id, true)), 200))

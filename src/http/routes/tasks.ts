@@ -105,7 +105,7 @@ export const tasksApp = app()
   .openapi(retryOne, async (c) => {
     const task = await replay(scope(c), c.req.valid('param').id);
     if (task === 'busy') throw apiError(409, 'conflict', 'the task is in progress; retry it once the attempt ends');
-    if (!task) throw notFound();
+    if (!task) throw notFound('task', c.req.valid('param').id);
     return c.json(taskJson(task), 202);
   })
   .openapi(listRoute, async (c) => {
@@ -117,20 +117,20 @@ export const tasksApp = app()
     const { id } = c.req.valid('param');
     if (c.req.valid('query').include === 'body') {
       const task = await getTaskWithBody(c.get('shards'), c.get('appId'), id);
-      if (!task) throw notFound();
+      if (!task) throw notFound('task', id);
       return c.json(taskWithBodyJson(task), 200);
     }
     const task = await getTask(c.get('shards'), c.get('appId'), id);
-    if (!task) throw notFound();
+    if (!task) throw notFound('task', id);
     return c.json(taskJson(task), 200);
   })
   .openapi(attemptsRoute, async (c) => {
     const task = await getTask(c.get('shards'), c.get('appId'), c.req.valid('param').id);
-    if (!task) throw notFound();
+    if (!task) throw notFound('task', c.req.valid('param').id);
     const archived = task.attempts > 1 ? await listAttempts(c.get('shards'), task.id) : [];
     return c.json({ attempts: attemptsJson(task, archived) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.valid('param').id))) throw notFound();
+    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.valid('param').id))) throw notFound('task', c.req.valid('param').id);
     return c.body(null, 204);
   });

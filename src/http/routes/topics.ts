@@ -53,7 +53,7 @@ export const topicsApp = (limits: ApiLimits) => app()
     responses: { 200: jsonResponse(TopicSchema, 'the topic'), ...errorResponses },
   }), async (c) => {
     const topic = await getTopic(c.get('db'), c.get('appId'), c.req.valid('param').name);
-    if (!topic) throw notFound('topic');
+    if (!topic) throw notFound('topic', c.req.valid('param').name);
     return c.json(topicJson(topic), 200);
   })
   .openapi(route({
@@ -61,7 +61,7 @@ export const topicsApp = (limits: ApiLimits) => app()
     request: { params: nameParam },
     responses: { 204: { description: 'deleted' }, ...errorResponses },
   }), async (c) => {
-    if (!(await removeTopic(scope(c), c.req.valid('param').name))) throw notFound('topic');
+    if (!(await removeTopic(scope(c), c.req.valid('param').name))) throw notFound('topic', c.req.valid('param').name);
     return c.body(null, 204);
   })
   .openapi(route({
@@ -79,7 +79,7 @@ export const topicsApp = (limits: ApiLimits) => app()
     },
   }), async (c) => {
     const topic = await getTopic(c.get('db'), c.get('appId'), c.req.valid('param').name);
-    if (!topic) throw notFound('topic');
+    if (!topic) throw notFound('topic', c.req.valid('param').name);
     const input = await requestedTask(c.req.raw, c.req.valid('query'), c.req.valid('header'));
     // The body is stored once per endpoint: the whole publish is held to what a /batch may carry.
     const total = (input.body?.length ?? 0) * topic.endpoints.length;

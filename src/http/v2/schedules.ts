@@ -4,7 +4,7 @@ import { newId } from '../../ids';
 import { cronProblem, nextRun, runsAgain } from '../../schedules/cron';
 import { removeSchedule, saveSchedule, setPaused } from '../../schedules/manage';
 import { getSchedule, listSchedules, type ListedSchedule, type ScheduleRow } from '../../store/schedules';
-import { apiError } from '../errors';
+import { apiError, notFound } from '../errors';
 import { limitBody, rateLimitUnless } from '../middleware';
 import { pathName } from '../routes/params';
 import { scope } from '../scope';
@@ -43,11 +43,10 @@ function scheduleJson(s: ScheduleRow | ListedSchedule) {
   };
 }
 
-const notFound = (id: string) => apiError(404, 'not_found', `schedule ${id} not found`);
 
 async function pause(c: Context<AppEnv>, paused: boolean) {
   const id = c.req.param('id')!;
-  if (!(await setPaused(scope(c), id, paused))) throw notFound(id);
+  if (!(await setPaused(scope(c), id, paused))) throw notFound('schedule', id);
   return c.body(null, 200);
 }
 
@@ -108,10 +107,10 @@ export const schedulesV2 = new Hono<AppEnv>()
   })
   .get('/:id', async (c) => {
     const s = await getSchedule(c.get('db'), c.get('appId'), c.req.param('id'));
-    if (!s) throw notFound(c.req.param('id'));
+    if (!s) throw notFound('schedule', c.req.param('id'));
     return c.json(scheduleJson(s));
   })
   .delete('/:id', async (c) => {
-    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound(c.req.param('id'));
+    if (!(await removeSchedule(scope(c), c.req.param('id')))) throw notFound('schedule', c.req.param('id'));
     return c.body(null, 200);
   });
