@@ -47,8 +47,26 @@ export async function enqueue(url: string, body: BodyInit | null = 'x=1', params
   return { res, task: (await res.json()) as Record<string, any> };
 }
 
-/** Runs the queue consumer on a batch naming these task ids, as the platform would. */
+/**
+ * Runs the queue consumer on a batch naming these task ids, as the platform would. What it hands
+ * back to run at once (a claimed task that could not start within its start window, as happens on
+ * a busy machine) is delivered again, as the queue would, a few rounds at most; a test that
+ * watches the queue itself (its own TASKS) sees every send instead. Answers the first batch's acks.
+ */
 export async function consume(ids: string[], vars: Record<string, unknown> = {}) {
+  if ('TASKS' in vars) return consumeOnce(ids, vars);
+  const q = recordingQueue();
+  const result = await consumeOnce(ids, { ...vars, ...q.vars });
+  for (let round = 0; round < 5; round++) {
+    const again = [...new Set(q.ids())].filter((id) => ids.includes(id));
+    q.sent.length = 0;
+    if (again.length === 0) break;
+    await consumeOnce(again, { ...vars, ...q.vars });
+  }
+  return result;
+}
+
+async function consumeOnce(ids: string[], vars: Record<string, unknown>) {
   // Messages name the task's app too; tests know ids, so the app is looked up (or `default`).
   const { results } = await env.DB.prepare('SELECT id, app_id FROM tasks WHERE id IN (SELECT value FROM json_each(?))')
     .bind(JSON.stringify(ids))
