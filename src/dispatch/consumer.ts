@@ -65,7 +65,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
   while (waiting.length || slots.waiting || claiming.pending) {
     // Claimed: each database's tasks join the pool as its claim answers, not when the whole wave
     // has: their start windows run from their own claim, not from the slowest database's.
-    for (const answer of claiming.answered()) {
+    const answers = claiming.answered();
+    for (const answer of answers) {
       slots.add(answer.claimed);
       notClaimed.push(...answer.notClaimed);
       bigBodies ||= answer.bigBodies;
@@ -78,7 +79,7 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     }
     // Check: claimed tasks that found no slot in time go back for another invocation.
     for (const [shard, late] of byShard(slots.stale(), (c) => c.shard)) held.add(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
-    const step = await slots.ready(waiting.length);
+    const step = await slots.ready(waiting.length, answers.some((a) => a.claimed.length > 0));
     // Giving up still takes in a claim that is out (its tasks then go back unstarted, see Check).
     if (step === 'give up' && !claiming.pending) break;
     if (step !== 'go') {
