@@ -1,8 +1,8 @@
 // The consumer's named parts on their own: the slot pool, the statement budget, the connection
-// budget, and a claim wave over two real local D1 databases.
+// budget, and claims over two real local D1 databases.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { claimWave } from '../src/dispatch/claims';
+import { claims } from '../src/dispatch/claims';
 import { connections, throughBudget } from '../src/dispatch/connections';
 import { HAND_BACK_AFTER_MS, HOOK_CONCURRENCY, PLAN_MS, slotPool, type Claimed } from '../src/dispatch/slots';
 import { statementBudget } from '../src/dispatch/statements';
@@ -11,7 +11,7 @@ import { POOL_MS } from '../src/start-window';
 import { openDb } from '../src/store';
 import { OUTCOME_STATEMENTS } from '../src/store/outcomes';
 import type { Shard } from '../src/store/shards';
-import { is, slowD1 } from './faults';
+import { guardedD1, is } from './faults';
 import { callWith, hook } from './helpers';
 
 const claimedAt = (at: number) => ({ task: { id: `t${at}` }, shard: {}, claimedAt: at }) as unknown as Claimed;
@@ -103,8 +103,8 @@ describe('connection budget', () => {
   });
 });
 
-describe('claim wave', () => {
-  it('claims ahead no further when any database of the wave brought a big body, whichever answered last', async () => {
+describe('claims', () => {
+  it('hands each database\'s answer over as it comes, with whether it brought a big body', async () => {
     const vars = { DATABASES: 'DB,DB_1' };
     const h = hook('ok');
     const ids: Record<number, string> = {};
@@ -119,13 +119,20 @@ describe('claim wave', () => {
     }
     // DB_1 answers its claim after DB does.
     const DB_1 = (env as unknown as { DB_1: D1Database }).DB_1;
-    const late = slowD1(is.claim, 200, DB_1);
+    let answer!: () => void;
+    const held = new Promise<void>((r) => (answer = r));
+    const late = guardedD1(DB_1, is.claim, async (run) => (await held, run()));
     const shards: Shard[] = [{ n: 0, binding: 'DB', db: openDb(env.DB) }, { n: 1, binding: 'DB_1', db: openDb(late) }];
-    const wave = await claimWave([ids[0], ids[1]].map((id) => ({ appId: 'default', id })), (k) => shards[shardOfId(k.id)!], {
-      graceMs: 30_000, budgetEnd: Date.now() + 900_000, statements: statementBudget(), releasing: [],
-    });
-    expect(wave.claimed.map((c) => c.task.id).sort()).toEqual([ids[0], ids[1]].sort());
-    expect(late.slowed()).toBeGreaterThan(0);
-    expect(wave.bigBodies).toBe(true);
+    const claiming = claims((k) => shards[shardOfId(k.id)!], { graceMs: 30_000, budgetEnd: Date.now() + 900_000, statements: statementBudget(), releasing: [] });
+    claiming.send([ids[0], ids[1]].map((id) => ({ appId: 'default', id })));
+    expect(claiming.pending).toBe(2);
+    await claiming.next();
+    const first = claiming.answered();
+    expect(first.map((a) => [a.shard.binding, a.claimed.map((c) => c.task.id), a.bigBodies])).toEqual([['DB', [ids[0]], true]]);
+    expect(claiming.pending).toBe(1);
+    answer();
+    await claiming.next();
+    expect(claiming.answered().map((a) => [a.shard.binding, a.claimed.map((c) => c.task.id), a.bigBodies])).toEqual([['DB_1', [ids[1]], false]]);
+    expect(claiming.pending).toBe(0);
   });
 });

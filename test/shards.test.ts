@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { getConfig } from '../src/config';
 import { sweep } from '../src/sweep/sweep';
 import { mergePages } from '../src/tasks/app-tasks';
-import { failingQueue, faultyD1, is } from './faults';
-import { afterWalk, callWith, consume, hook, json, received, recordingQueue } from './helpers';
+import { failingQueue, faultyD1, guardedD1, is } from './faults';
+import { afterWalk, callWith, consume, hook, json, received, recordingQueue, waitFor } from './helpers';
 
 // Torque over three local D1 databases (DATABASES), against the real runtime and hook server.
 const { DB_1, DB_2 } = env as unknown as Record<'DB_1' | 'DB_2', D1Database>;
@@ -62,6 +62,38 @@ describe('several D1 databases', () => {
     await consume(ids, THREE);
     expect(new Set((await received(h.key)).map((r) => r.headers['torque-task-id']))).toEqual(new Set(ids));
     for (const id of ids) expect((await json(callWith(THREE, `/tasks/${id}`))).status).toBe('completed');
+  });
+
+  it('starts the tasks of the databases that answered their claim while another database\'s claim is still out, and hands none back', async () => {
+    const h = hook('ok');
+    // Two tasks in each database.
+    const ids: string[] = [];
+    const inDb = (n: number) => ids.filter((id) => id.endsWith(String(n)));
+    while ([0, 1, 2].some((n) => inDb(n).length < 2)) {
+      const [id] = await enqueueIn(THREE, h.url, 1);
+      if (inDb(Number(id.at(-1))).length < 2) ids.push(id);
+      else await callWith(THREE, `/tasks/${id}`, { method: 'DELETE' });
+    }
+    // DB_2's claims wait in its line until the test lets them through.
+    let through!: () => void;
+    const line = new Promise<void>((r) => (through = r));
+    let claimsRun = 0;
+    const slow = guardedD1(DB_2, is.claim, async (run) => (await line, claimsRun++, run()));
+    const handed = recordingQueue();
+    const running = consume(ids, { ...THREE, ...handed.vars, DB_2: slow });
+    const others = [...inDb(0), ...inDb(1)];
+    try {
+      await waitFor(async () => (await received(h.key)).length >= others.length, 'the tasks of DB and DB_1 reach the hook');
+      const early = (await received(h.key)).map((r) => r.headers['torque-task-id']);
+      expect(new Set(early)).toEqual(new Set(others));
+      expect(claimsRun).toBe(0); // DB_2's claim was still out
+    } finally {
+      through();
+      await running;
+    }
+    expect(new Set((await received(h.key)).map((r) => r.headers['torque-task-id']))).toEqual(new Set(ids));
+    expect(handed.ids()).toEqual([]);
+    for (const id of ids) expect(await json(callWith(THREE, `/tasks/${id}`))).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
   it('serves attempts, single retries and the dashboard for tasks in any database', async () => {

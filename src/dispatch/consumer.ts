@@ -4,7 +4,7 @@ import { breakers } from '../flow/breaker';
 import { openShards, type Shard } from '../store/shards';
 import type { TaskKey } from '../store/tasks';
 import { sendTaskMessagesBestEffort, type TaskMessage } from '../tasks/queue-messages';
-import { claimWave } from './claims';
+import { claims } from './claims';
 import { connections, throughBudget } from './connections';
 import { holdBacks } from './hold-back';
 import { byShard, idsOf, settleUnclaimed } from './messages';
@@ -57,17 +57,43 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     record: (c, outcome) => logOf(c.shard).add(outcome),
     holdBack: (c, h) => held.add(c.shard, [h]),
   };
+  const claiming = claims(shardOf, { graceMs, budgetEnd: start + cfg.ms.CONSUMER_BUDGET, statements, releasing });
+  // Whether the last wave brought a big body (slots.plan): any of its databases counts.
   let bigBodies = false;
   let prefetched = false;
 
-  while (waiting.length || slots.waiting) {
+  while (waiting.length || slots.waiting || claiming.pending) {
+    // Claimed: each database's tasks join the pool as its claim answers, not when the whole wave
+    // has: their start windows run from their own claim, not from the slowest database's.
+    const answers = claiming.answered();
+    for (const answer of answers) {
+      slots.add(answer.claimed);
+      notClaimed.push(...answer.notClaimed);
+      bigBodies ||= answer.bigBodies;
+      // A database that fails to claim fails alone: its tasks come back (the message's retry), and
+      // the rest of its tasks are not tried again in this invocation either.
+      if (answer.failed) {
+        for (const k of [...answer.asked, ...waiting]) if (shardOf(k) === answer.shard) claimFailed.add(k.id);
+        waiting.splice(0, waiting.length, ...waiting.filter((w) => !claimFailed.has(w.id)));
+      }
+    }
     // Check: claimed tasks that found no slot in time go back for another invocation.
     for (const [shard, late] of byShard(slots.stale(), (c) => c.shard)) held.add(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
-    const step = await slots.ready(waiting.length);
-    if (step === 'give up') break;
-    if (step === 'again') continue;
-    // Claim: only when the pool is empty, as many as the free slots start now or soon.
+    const step = await slots.ready(waiting.length, answers.some((a) => a.claimed.length > 0));
+    // Giving up still takes in a claim that is out (its tasks then go back unstarted, see Check).
+    if (step === 'give up' && !claiming.pending) break;
+    if (step !== 'go') {
+      if (step === 'give up') await claiming.next();
+      continue;
+    }
     if (!slots.waiting) {
+      // A claim still out fills the free slots when it answers: claiming more now could bring more
+      // than they start in time.
+      if (claiming.pending) {
+        await claiming.next();
+        continue;
+      }
+      // Claim: only when the pool is empty, as many as the free slots start now or soon.
       const take = waiting.splice(0, slots.plan(slots.free(), bigBodies));
       const databases = byShard(take, shardOf).size;
       if (!statements.mayClaim(CLAIM_STATEMENTS * databases, take.length, HOOK_CONCURRENCY, databases)) {
@@ -77,15 +103,9 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
       // The batch's circuits are read alongside its first claim, not after it (see prefetch).
       if (!prefetched) circuits.prefetch([...new Set([...keys.values()].map((k) => k.appId))]);
       prefetched = true;
-      const wave = await claimWave(take, shardOf, { graceMs, budgetEnd: start + cfg.ms.CONSUMER_BUDGET, statements, releasing });
-      slots.add(wave.claimed);
-      notClaimed.push(...wave.notClaimed);
-      bigBodies = wave.bigBodies;
-      // A database that fails to claim fails alone: its tasks come back (the message's retry), and
-      // the rest of its tasks are not tried again in this invocation either.
-      for (const k of [...take, ...waiting]) if (wave.failed.includes(shardOf(k))) claimFailed.add(k.id);
-      waiting.splice(0, waiting.length, ...waiting.filter((w) => !claimFailed.has(w.id)));
-      if (!slots.waiting) continue;
+      claiming.send(take);
+      bigBodies = false;
+      continue;
     }
     // Admit and run: a destination whose circuit is open holds its tasks back first; flows then
     // pace the rest; a task its flow lets start on a slot up to SOON_MS away keeps its slot until then.

@@ -67,9 +67,10 @@ export function slotPool(size = HOOK_CONCURRENCY, clock = () => Date.now()) {
      * Waits, if it should, before the next claim or start. With no slot free: until a slot frees or
      * the oldest claimed task's hand-back deadline, or gives up when the slots have been held for
      * HAND_BACK_AFTER_MS with nothing claimed. With some free while others run: up to
-     * REFILL_WAIT_MS for more to free, so one claim, circuit check and flow admission serve several.
+     * REFILL_WAIT_MS for more to free, so one claim, circuit check and flow admission serve several;
+     * but not when a claim just answered (`claimed`): those tasks start at once, their window running.
      */
-    async ready(unclaimed: number): Promise<Step> {
+    async ready(unclaimed: number, claimed = false): Promise<Step> {
       const now = clock();
       if (free() === 0) {
         const wait = pool.length ? Math.min(...pool.map((c) => c.claimedAt)) + POOL_MS + 1 - now : HAND_BACK_AFTER_MS - (now - lastStart);
@@ -77,7 +78,7 @@ export function slotPool(size = HOOK_CONCURRENCY, clock = () => Date.now()) {
         await until(Math.max(wait, 1));
         return 'again';
       }
-      if (running.size > 0 && free() < Math.min(size, unclaimed + pool.length)) {
+      if (running.size > 0 && !claimed && free() < Math.min(size, unclaimed + pool.length)) {
         freeSince ??= now;
         const wait = REFILL_WAIT_MS - (now - freeSince);
         if (wait > 0) {
