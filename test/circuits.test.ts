@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { sweep } from '../src/sweep/sweep';
 import { watchedD1 } from './d1-wrap';
+import { guardedD1, injected } from './faults';
 import { call, callWith, consume, enqueue, getTask, hook, json, playQueue, received, recordingQueue } from './helpers';
 
 // Circuit breakers are one tenant's and one destination's business: keyed by origin, released at
@@ -27,6 +28,23 @@ describe('circuits by origin', () => {
     // The dead one's circuit is open, named by its origin.
     const { destinations } = await json<{ destinations: { destination: string; state: string }[] }>(call('/destinations'));
     expect(destinations).toContainEqual(expect.objectContaining({ destination: 'http://127.0.0.1:1', state: 'open' }));
+  });
+
+  it('a task its circuit held back is put back once, even when the admission of the rest of its group then fails', async () => {
+    const vars = { BREAKER_THRESHOLD: '2', BREAKER_INTERVAL: '600' };
+    const opening: string[] = [];
+    for (let i = 0; i < 2; i++) opening.push((await enqueue(DEAD, 'x', { max_retries: '5' })).task.id);
+    await consume(opening, vars);
+    const heldByCircuit = (await enqueue(DEAD, 'x', { max_retries: '5' })).task.id;
+    const flowed = (await enqueue(hook('ok').url, 'x', { flow_key: 'limits-unreadable' })).task.id;
+    // The flow's limits cannot be read: the group's admission fails after its circuit check.
+    const failing = guardedD1(env.DB, (sql) => /\bflows AS f\b/.test(sql), () => Promise.reject(injected()));
+    const putBack: string[] = [];
+    const DB = watchedD1(failing, { bind: (sql, values) => { if (/^\s*UPDATE tasks SET status = CASE WHEN tasks.attempts - 1/.test(sql)) putBack.push(String(values[0])); } });
+    await consume([heldByCircuit, flowed], { ...vars, DB });
+    expect(putBack.filter((rows) => rows.includes(heldByCircuit))).toHaveLength(1);
+    expect(putBack.filter((rows) => rows.includes(flowed))).toHaveLength(1);
+    for (const id of [heldByCircuit, flowed]) expect(await getTask(id)).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
   it('a reset names the origin as host:port (either scheme) or as an encoded URL, and lets the held tasks go at once', async () => {

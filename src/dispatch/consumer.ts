@@ -1,3 +1,4 @@
+import type { TaskRow } from '../store/schema';
 import { getConfig } from '../config';
 import { flowControl } from '../flow/admit';
 import { breakers } from '../flow/breaker';
@@ -112,17 +113,21 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     for (const [shard, group] of byShard(slots.take(), (c) => c.shard)) {
       const of = new Map(group.map((c) => [c.task.id, c]));
       let go: Awaited<ReturnType<typeof flows.admit>>['go'];
+      // The tasks not yet held back: a task is put back once (a second put-back could meet it
+      // claimed again by another invocation, and take that claim from under it).
+      let undecided: TaskRow[] = group.map((c) => c.task);
       try {
-        const open = await circuits.check(group.map((c) => c.task));
+        const open = await circuits.check(undecided);
         held.add(shard, open.held);
+        undecided = open.go;
         const admitted = await flows.admit(open.go, graceMs);
         held.add(shard, admitted.held);
         go = admitted.go;
       } catch (err) {
-        // Circuits or flows could not be read (D1, a gate): this group goes back unstarted, its
-        // attempts unspent, and the rest of the batch goes on.
+        // Circuits or flows could not be read (D1, a gate): what is undecided goes back unstarted,
+        // its attempts unspent, and the rest of the batch goes on.
         console.error('admitting claimed tasks failed', err);
-        held.add(shard, group.map((c) => ({ task: c.task, dueAt: Date.now() + RETRY_AFTER_S * 1000 })));
+        held.add(shard, undecided.map((task) => ({ task, dueAt: Date.now() + RETRY_AFTER_S * 1000 })));
         continue;
       }
       for (const { task, startAt, paced, release } of go) {
