@@ -47,6 +47,25 @@ describe('circuits by origin', () => {
     for (const id of [heldByCircuit, flowed]) expect(await getTask(id)).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
+  it('an open circuit whose state could not be read is not taken as closed by a later claim wave of the same invocation', async () => {
+    const vars = { BREAKER_THRESHOLD: '2', BREAKER_INTERVAL: '600' };
+    const opening: string[] = [];
+    for (let i = 0; i < 2; i++) opening.push((await enqueue(DEAD, 'x', { max_retries: '5' })).task.id);
+    await consume(opening, vars);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await enqueue(DEAD, 'x', { max_retries: '5' })).task.id);
+    // The first two circuit reads fail (the batch's prefetch and the first wave's read); the
+    // invocation claims in waves (5 free slots, then the rest), so a later wave reads again.
+    let reads = 0;
+    const DB = guardedD1(env.DB, (sql) => /FROM circuits WHERE/.test(sql), async (run) => {
+      if (reads++ < 2) throw injected();
+      return run();
+    });
+    await consume(ids, { ...vars, DB });
+    for (const id of ids) expect(await getTask(id)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(reads).toBeGreaterThanOrEqual(3);
+  });
+
   it('a reset names the origin as host:port (either scheme) or as an encoded URL, and lets the held tasks go at once', async () => {
     const vars = { BREAKER_THRESHOLD: '2', BREAKER_INTERVAL: '600' };
     const first: string[] = [];

@@ -414,6 +414,20 @@ describe('/v2 bulk calls name what they act on', () => {
     expect((await getTask(one)).status).toBe('retry');
     expect((await getTask(two)).status).toBe('retry');
     expect((await call(`/tasks/${three}`)).status).toBe(404);
+    // Deleting the whole DLQ walks its failed tasks, then deletes them: checked again as it deletes.
+    const [four, five] = [await failed(), await failed()];
+    replayed.clear();
+    replayed.add(four);
+    const all = await json(callWith({ DB }, '/v2/dlq?count=100', { method: 'DELETE' }));
+    expect(all.deleted).toBeGreaterThanOrEqual(1);
+    expect((await getTask(four)).status).toBe('retry');
+    expect((await call(`/tasks/${five}`)).status).toBe(404);
+    // So does the native DELETE /?status=failed.
+    const six = await failed();
+    replayed.clear();
+    replayed.add(six);
+    expect((await callWith({ DB }, '/?status=failed&all=true', { method: 'DELETE' })).status).toBe(200);
+    expect((await getTask(six)).status).toBe('retry');
   });
 
   it('a Deduplication-Id never meets a native Idempotency-Key of the same text', async () => {

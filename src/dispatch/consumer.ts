@@ -81,7 +81,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
     // Check: claimed tasks that found no slot in time go back for another invocation.
     for (const [shard, late] of byShard(slots.stale(), (c) => c.shard)) held.add(shard, late.map((c) => ({ task: c.task, dueAt: Date.now() })));
     const step = await slots.ready(waiting.length, answers.some((a) => a.claimed.length > 0));
-    // Giving up still takes in a claim that is out (its tasks then go back unstarted, see Check).
+    // Giving up waits for a claim that is out to answer and takes its tasks in: they start if a
+    // slot frees in time, else go back unstarted (Check); the loop may then claim again.
     if (step === 'give up' && !claiming.pending) break;
     if (step !== 'go') {
       if (step === 'give up') await claiming.next();
@@ -94,6 +95,8 @@ export async function handleQueue(batch: MessageBatch<TaskMessage>, realEnv: Env
         await claiming.next();
         continue;
       }
+      // A failed database's answer may have left nothing to claim.
+      if (!waiting.length) continue;
       // Claim: only when the pool is empty, as many as the free slots start now or soon.
       const take = waiting.splice(0, slots.plan(slots.free(), bigBodies));
       const databases = byShard(take, shardOf).size;

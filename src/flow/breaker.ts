@@ -105,8 +105,11 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       else missing.set(k, { appId: t.appId, destination: destinationOf(t) });
     }
     if (missing.size === 0) return;
+    // Marked seen only once read: a read that fails must not leave an open circuit looking closed
+    // for the rest of the invocation (the admission fails and its tasks go back instead).
+    const found = await readCircuits(home, [...missing.values()]);
     for (const k of missing.keys()) view.set(k, null);
-    for (const c of await readCircuits(home, [...missing.values()])) view.set(key(c.appId, c.destination), c);
+    for (const c of found) view.set(key(c.appId, c.destination), c);
   }
 
   return {

@@ -131,7 +131,8 @@ export async function deleteTasks(db: DB, appId: string, opts: { status?: TaskSt
   const steps = Math.max(1, Math.floor(100 * share));
   let lastClaim: number | null = null;
   const walked = await walkAll(db, appId, { ...opts, max: steps * WALK, steps }, async (ids) => {
-    const d = await deleteByKeys(db, ids.map((id) => ({ appId, id })));
+    // The status is checked again as they go: a task replayed since the walk read it stays.
+    const d = await deleteByKeys(db, ids.map((id) => ({ appId, id })), opts.status ?? null);
     if (d.lastClaim != null) lastClaim = Math.max(lastClaim ?? 0, d.lastClaim);
     return d.deleted;
   });

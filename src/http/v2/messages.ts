@@ -4,7 +4,7 @@ import type { TaskStatus } from '../../store/schema';
 import type { ListedTask } from '../../store/tasks';
 import { deleteTask, deleteTasks, deleteTasksByIds, getTask, listTasks } from '../../tasks/app-tasks';
 import { replay, replayMany } from '../../tasks/replay';
-import { apiError } from '../errors';
+import { apiError, notFound } from '../errors';
 import { rateLimit } from '../middleware';
 import { scope } from '../scope';
 import type { AppEnv } from '../types';
@@ -101,11 +101,11 @@ async function deleteAll(c: Context<AppEnv>, statuses: TaskStatus[], cursor?: st
 export const messagesApp = new Hono<AppEnv>()
   .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('appId'), c.req.param('id'));
-    if (!t) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
+    if (!t) throw notFound('message', c.req.param('id'));
     return c.json(messageJson(t));
   })
   .delete('/:id', async (c) => {
-    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.param('id')))) throw apiError(404, 'not_found', `message ${c.req.param('id')} not found`);
+    if (!(await deleteTask(c.get('shards'), c.get('appId'), c.req.param('id')))) throw notFound('message', c.req.param('id'));
     return c.json({ cancelled: 1 });
   })
   .delete('/', async (c) => {
@@ -131,13 +131,13 @@ export const dlqApp = new Hono<AppEnv>()
   })
   .get('/:id', async (c) => {
     const t = await getTask(c.get('shards'), c.get('appId'), c.req.param('id'));
-    if (t?.status !== 'failed') throw apiError(404, 'not_found', `DLQ message ${c.req.param('id')} not found`);
+    if (t?.status !== 'failed') throw notFound('DLQ message', c.req.param('id'));
     return c.json(dlqJson(t));
   })
   .delete('/:id', async (c) => {
     const id = c.req.param('id');
     // Only a failed task is in the DLQ; the delete itself checks it (a replay may land meanwhile).
-    if (!(await deleteTask(c.get('shards'), c.get('appId'), id, 'failed'))) throw apiError(404, 'not_found', `DLQ message ${id} not found`);
+    if (!(await deleteTask(c.get('shards'), c.get('appId'), id, 'failed'))) throw notFound('DLQ message', id);
     return c.json({ deleted: 1 });
   })
   .delete('/', async (c) => {

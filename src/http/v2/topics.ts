@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { hostRefusal } from '../../hook/hosts';
 import { getTopic, listTopics, type Topic } from '../../store/topics';
 import { removeEndpoints, removeTopic, setTopic } from '../../tasks/topics';
-import { apiError } from '../errors';
+import { apiError, notFound } from '../errors';
 import { scope } from '../scope';
 import type { AppEnv } from '../types';
 import { pathName } from '../routes/params';
@@ -52,16 +52,16 @@ export const topicsV2 = new Hono<AppEnv>()
   })
   .delete('/:name/endpoints', async (c) => {
     const { name, urls } = await endpointsOf(c);
-    if (!(await removeEndpoints(scope(c), name, urls))) throw apiError(404, 'not_found', `URL group "${name}" not found`);
+    if (!(await removeEndpoints(scope(c), name, urls))) throw notFound('URL group', `"${name}"`);
     return c.body(null, 200);
   })
   .get('/', async (c) => c.json((await listTopics(c.get('db'), c.get('appId'), 1000)).map(groupJson)))
   .get('/:name', async (c) => {
     const topic = await getTopic(c.get('db'), c.get('appId'), c.req.param('name'));
-    if (!topic) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
+    if (!topic) throw notFound('URL group', `"${c.req.param('name')}"`);
     return c.json(groupJson(topic));
   })
   .delete('/:name', async (c) => {
-    if (!(await removeTopic(scope(c), c.req.param('name')))) throw apiError(404, 'not_found', `URL group "${c.req.param('name')}" not found`);
+    if (!(await removeTopic(scope(c), c.req.param('name')))) throw notFound('URL group', `"${c.req.param('name')}"`);
     return c.body(null, 200);
   });
