@@ -24,7 +24,7 @@ const post = async (vars: Record<string, unknown>, url: string) =>
 async function deliver(queue: string, messages: { body: TaskMessage }[], vars: Record<string, unknown>) {
   const batch = createMessageBatch<TaskMessage>(queue, messages.map((m, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body: m.body })));
   const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...vars } as Env, ctx);
+  await worker.queue(batch, { ...env, ...vars } as Env);
   return getQueueResult(batch, ctx);
 }
 
