@@ -12,17 +12,21 @@
 // per /batch run; BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run
 // follows the backlog, bench/lanes.ts); BENCH_CAPACITY_COUNTS (default "1,2,4,8") and
 // BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1 prints what each
-// kind of statement cost per task. Prints a table, then one JSON line.
+// kind of statement cost per task; BENCH_QUEUE_PER_DATABASE=0 runs one TASKS queue for every
+// database instead of a TASKS_k per database. Prints a table, then one JSON line.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
-import { LANED_QUEUES, laneQueue } from './lanes.ts';
+import { lanedQueues, laneQueue } from './lanes.ts';
 
 const SERVICE_MS = Number(process.env.BENCH_D1_SERVICE_MS ?? 10);
 const N = Number(process.env.BENCH_CAPACITY_TASKS ?? 2000);
 const LATENCIES = (process.env.BENCH_D1_LATENCY_MS ?? '20,50').split(',').map(Number);
 const COUNTS = (process.env.BENCH_CAPACITY_COUNTS ?? '1,2,4,8').split(',').map(Number);
 const MODES = (process.env.BENCH_CAPACITY_MODES ?? 'single,batch').split(',') as ('single' | 'batch')[];
+// A task queue per database (TASKS_k for DB_k, docs/scaling.md's optional step), as a deployment
+// with several databases should run; BENCH_QUEUE_PER_DATABASE=0 measures the one TASKS queue.
+const PER_DATABASE = process.env.BENCH_QUEUE_PER_DATABASE !== '0';
 // The most consumer invocations of a queue at once (lanes, see bench/lanes.ts: how many run
 // follows the backlog, up to this); production allows 250.
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
@@ -36,14 +40,15 @@ const lanes = Array.from({ length: CONSUMERS }, (_, k) => k);
 const names = (n: number) => ['DB', ...Array.from({ length: n - 1 }, (_, i) => `DB_${i + 1}`)];
 
 async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
+  const queues = lanedQueues(n, PER_DATABASE);
   const mf = new Miniflare({
     ...COMPAT, modules: true, scriptPath: script, d1Databases: names(n), d1Persist: D1_DIR ? `${D1_DIR}/${mode}-${n}-${latencyMs}` : false,
     // Each queue as CONSUMERS lanes; bench/lanes.ts decides which lane a message goes to.
-    queueProducers: Object.fromEntries(lanes.flatMap((k) => LANED_QUEUES.map(({ binding, queue }) => [k ? `${binding}_LANE_${k}` : binding, { queueName: laneQueue(queue, k) }]))),
+    queueProducers: Object.fromEntries(lanes.flatMap((k) => queues.map(({ binding, queue }) => [k ? `${binding}_LANE_${k}` : binding, { queueName: laneQueue(queue, k) }]))),
     durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
     // As wrangler.toml: torque-tasks batches of up to 100 within 1 s, torque-bulk one message a batch.
-    queueConsumers: Object.fromEntries(lanes.flatMap((k) => LANED_QUEUES.map(({ queue, batchSize }) => [laneQueue(queue, k), { maxBatchSize: batchSize, maxBatchTimeout: 1, maxRetries: 10 }]))),
-    bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS), BENCH_D1_LATENCY_MS: String(latencyMs) },
+    queueConsumers: Object.fromEntries(lanes.flatMap((k) => queues.map(({ queue, batchSize }) => [laneQueue(queue, k), { maxBatchSize: batchSize, maxBatchTimeout: 1, maxRetries: 10 }]))),
+    bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS), BENCH_D1_LATENCY_MS: String(latencyMs), BENCH_QUEUES: JSON.stringify(queues) },
   });
   try {
     for (const name of names(n)) await migrate(mf, name);
@@ -60,16 +65,17 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
       for (const [sql, st] of Object.entries(by).sort((a, b) => b[1].n - a[1].n)) console.log(`  ${(st.n / tasks).toFixed(3)} per task  ${sql}`);
     }
     const rows_written_per_task = round(c.rowsWritten / tasks, 3);
-    // How far concurrency grew (lanes that got messages), for the queue this mode uses.
-    const consumers = c.lanesUsed[mode === 'single' ? 'TASKS' : 'TASKS_BULK'] ?? 1;
+    // How far concurrency grew (lanes that got messages), summed over the queues this mode uses.
+    const used = queues.filter((q) => (q.binding === 'TASKS_BULK') === (mode === 'batch'));
+    const consumers = used.reduce((sum, q) => sum + (c.lanesUsed[q.binding] ?? 0), 0) || 1;
     return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task };
   } finally {
     await mf.dispose();
   }
 }
 
-console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, up to ${CONSUMERS} consumer invocations at once (as the backlog needs), ${CONC} clients`);
-const result: Record<string, unknown> = { tasks: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS };
+console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, ${PER_DATABASE ? 'a task queue per database' : 'one task queue'}, up to ${CONSUMERS} consumer invocations at once per queue (as the backlog needs), ${CONC} clients`);
+const result: Record<string, unknown> = { tasks: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS, queue_per_database: PER_DATABASE };
 for (const latencyMs of LATENCIES) {
   const at: Record<string, unknown> = {};
   for (const mode of MODES) {

@@ -6,7 +6,7 @@
 // BENCH_D1_LATENCY_MS, every call to it also takes that round trip (production D1 is a network hop away).
 import torque from '../src';
 import type { TaskMessage } from '../src/tasks/queue-messages';
-import { LANED_QUEUES, laneRouter } from './lanes';
+import { type LanedQueue, lanedQueues, laneRouter } from './lanes';
 
 export { FlowGate } from '../src';
 
@@ -141,6 +141,11 @@ function wrapQueue(queues: Queue[], router?: ReturnType<typeof laneRouter>): Que
     },
   } as Queue;
 }
+// The queues to count and lay out in lanes: BENCH_QUEUES (JSON, from capacity.ts), else TASKS and TASKS_BULK.
+const lanedQueuesOf = (env: Env): LanedQueue[] => {
+  const given = (env as unknown as Record<string, string | undefined>).BENCH_QUEUES;
+  return given ? (JSON.parse(given) as LanedQueue[]) : lanedQueues();
+};
 // Per queue (by its binding), its lanes' router: module-wide, as Queues' scaling is per queue.
 const routers = new Map<string, ReturnType<typeof laneRouter>>();
 
@@ -157,8 +162,8 @@ const wrap = (env: Env) => {
       if (!servers.has(name)) servers.set(name, server(serviceMs, latencyMs));
       return [name, wrapD1(db as D1Database, servers.get(name)!)];
     });
-    const queues = Object.fromEntries(LANED_QUEUES.map(({ binding, batchSize }) => {
-      const lanes = [env[binding] as Queue, ...Object.entries(env).filter(([k]) => k.startsWith(`${binding}_LANE_`)).map(([, v]) => v as Queue)];
+    const queues = Object.fromEntries(lanedQueuesOf(env).map(({ binding, batchSize }) => {
+      const lanes = [(env as unknown as Record<string, Queue>)[binding], ...Object.entries(env).filter(([k]) => k.startsWith(`${binding}_LANE_`)).map(([, v]) => v as Queue)];
       if (lanes.length > 1 && !routers.has(binding)) routers.set(binding, laneRouter(lanes.length, batchSize));
       return [binding, wrapQueue(lanes, routers.get(binding))];
     }));
@@ -186,7 +191,7 @@ export default {
   async queue(batch, env) {
     counters.invocations++;
     // Which lane this batch came from, so its router knows what is still waiting there.
-    for (const { binding, queue } of LANED_QUEUES) {
+    for (const { binding, queue } of lanedQueuesOf(env)) {
       const k = Number(batch.queue.slice(queue.length + 1));
       if (batch.queue.startsWith(`${queue}-`) && Number.isInteger(k)) routers.get(binding)?.delivered(k, batch.messages.length);
     }

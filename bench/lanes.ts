@@ -17,11 +17,21 @@
 // (The model used to deal messages to 16 lanes in turn: 16 invocations whatever the load, each
 // with a sixteenth of the messages, which Queues does not do.)
 
-/** The capacity model's queues: binding, local queue name prefix, and the consumer's max_batch_size. */
-export const LANED_QUEUES = [
-  { binding: 'TASKS', queue: 'torque-tasks', batchSize: 100 },
-  { binding: 'TASKS_BULK', queue: 'torque-bulk', batchSize: 1 },
-] as const;
+/** A queue of the capacity model: binding, local queue name prefix, and the consumer's max_batch_size. */
+export type LanedQueue = { binding: string; queue: string; batchSize: number };
+
+/**
+ * The capacity model's queues: TASKS and TASKS_BULK, as wrangler.toml declares them, and with
+ * `perDatabase` a TASKS_k per database DB_k beyond DB (docs/scaling.md's optional step), each with
+ * torque-tasks' settings and lanes of its own, as Queues scales each queue on its own.
+ */
+export function lanedQueues(databases = 1, perDatabase = false): LanedQueue[] {
+  return [
+    { binding: 'TASKS', queue: 'torque-tasks', batchSize: 100 },
+    ...Array.from({ length: perDatabase ? databases - 1 : 0 }, (_, i) => ({ binding: `TASKS_${i + 1}`, queue: `torque-tasks-db${i + 1}`, batchSize: 100 })),
+    { binding: 'TASKS_BULK', queue: 'torque-bulk', batchSize: 1 },
+  ];
+}
 
 /** A lane's local queue name: lane 0 of torque-tasks is torque-tasks-0. */
 export const laneQueue = (queue: string, k: number) => `${queue}-${k}`;

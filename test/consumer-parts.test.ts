@@ -88,18 +88,21 @@ describe('connection budget', () => {
     expect(budget.inUse).toBe(0);
   });
 
-  it('queue sends of the wrapped bindings take a connection from the budget', async () => {
+  it('queue sends of the wrapped bindings take a connection from the budget (per-database queues too)', async () => {
     const budget = connections(1);
     let sent = 0;
     const queue = { send: async () => void sent++, sendBatch: async () => void sent++ } as unknown as Queue;
-    const wrapped = throughBudget({ ...env, TASKS: queue, TASKS_BULK: queue } as Env, budget);
-    await budget.acquire(); // a hook holds the only connection
-    const send = wrapped.TASKS.send({ app: 'a', ids: ['x'] });
-    await new Promise((r) => setTimeout(r, 10));
-    expect(sent).toBe(0);
-    budget.release();
-    await send;
-    expect(sent).toBe(1);
+    const wrapped = throughBudget({ ...env, TASKS: queue, TASKS_BULK: queue, TASKS_1: queue } as Env, budget);
+    for (const name of ['TASKS', 'TASKS_1']) {
+      sent = 0;
+      await budget.acquire(); // a hook holds the only connection
+      const send = (wrapped as unknown as Record<string, Queue>)[name].send({ app: 'a', ids: ['x'] });
+      await new Promise((r) => setTimeout(r, 10));
+      expect(sent, name).toBe(0);
+      budget.release();
+      await send;
+      expect(sent, name).toBe(1);
+    }
   });
 });
 

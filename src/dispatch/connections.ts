@@ -12,6 +12,8 @@
 // budget first; a hook takes its connection BEFORE it checks its window, and its fetch then goes
 // out at once.
 
+import { databaseQueueNames } from '../tasks/queue-messages';
+
 /** Connections an invocation may have waiting for headers (the platform's limit). */
 const CONNECTIONS = 6;
 
@@ -83,5 +85,6 @@ function gatesThrough(ns: Env['FLOW_GATES'], budget: Connections): Env['FLOW_GAT
 
 /** The bindings an invocation calls out through, each call taking a connection from `budget`. */
 export function throughBudget(env: Env, budget: Connections): Env {
-  return { ...env, TASKS: queueThrough(env.TASKS, budget), TASKS_BULK: queueThrough(env.TASKS_BULK, budget), FLOW_GATES: gatesThrough(env.FLOW_GATES, budget) };
+  const databaseQueues = Object.fromEntries(databaseQueueNames(env).map((k) => [k, queueThrough((env as unknown as Record<string, Queue>)[k], budget)]));
+  return { ...env, TASKS: queueThrough(env.TASKS, budget), TASKS_BULK: queueThrough(env.TASKS_BULK, budget), ...databaseQueues, FLOW_GATES: gatesThrough(env.FLOW_GATES, budget) };
 }
