@@ -13,7 +13,8 @@
 // follows the backlog, bench/lanes.ts); BENCH_CAPACITY_COUNTS (default "1,2,4,8") and
 // BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1 prints what each
 // kind of statement cost per task; BENCH_QUEUE_PER_DATABASE=0 runs one TASKS queue for every
-// database instead of a TASKS_k per database. Prints a table, then one JSON line.
+// database instead of a TASKS_k per database; BENCH_BATCH_TIMEOUT_S (default 1, as wrangler.toml)
+// the consumers' max_batch_timeout. Prints a table, then one JSON line.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
 import { bundle, COMPAT, deliver, migrate, round, startHook } from './lib.ts';
@@ -27,6 +28,8 @@ const MODES = (process.env.BENCH_CAPACITY_MODES ?? 'single,batch').split(',') as
 // A task queue per database (TASKS_k for DB_k, docs/scaling.md's optional step), as a deployment
 // with several databases should run; BENCH_QUEUE_PER_DATABASE=0 measures the one TASKS queue.
 const PER_DATABASE = process.env.BENCH_QUEUE_PER_DATABASE !== '0';
+// The consumers' max_batch_timeout in seconds (wrangler.toml: 1); BENCH_BATCH_TIMEOUT_S tries another.
+const BATCH_TIMEOUT_S = Number(process.env.BENCH_BATCH_TIMEOUT_S ?? 1);
 // The most consumer invocations of a queue at once (lanes, see bench/lanes.ts: how many run
 // follows the backlog, up to this); production allows 250.
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
@@ -47,7 +50,7 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
     queueProducers: Object.fromEntries(lanes.flatMap((k) => queues.map(({ binding, queue }) => [k ? `${binding}_LANE_${k}` : binding, { queueName: laneQueue(queue, k) }]))),
     durableObjects: { FLOW_GATES: { className: 'FlowGate', useSQLite: true } }, // SQLite storage, as wrangler.toml declares
     // As wrangler.toml: torque-tasks batches of up to 100 within 1 s, torque-bulk one message a batch.
-    queueConsumers: Object.fromEntries(lanes.flatMap((k) => queues.map(({ queue, batchSize }) => [laneQueue(queue, k), { maxBatchSize: batchSize, maxBatchTimeout: 1, maxRetries: 10 }]))),
+    queueConsumers: Object.fromEntries(lanes.flatMap((k) => queues.map(({ queue, batchSize }) => [laneQueue(queue, k), { maxBatchSize: batchSize, maxBatchTimeout: BATCH_TIMEOUT_S, maxRetries: 10 }]))),
     bindings: { AUTHENTICATE: 'false', BLOCK_PRIVATE_ADDRESSES: 'false', DATABASES: names(n).join(','), BENCH_D1_SERVICE_MS: String(SERVICE_MS), BENCH_D1_LATENCY_MS: String(latencyMs), BENCH_QUEUES: JSON.stringify(queues) },
   });
   try {
