@@ -22,6 +22,9 @@ export type Answer = {
   bigBodies: boolean;
 };
 
+/** What every claim of an invocation needs: the lease grace, when its budget ends, its statement budget, and where lost claims' put-backs go. */
+type ClaimOptions = { graceMs: number; budgetEnd: number; statements: StatementBudget; releasing: Promise<unknown>[] };
+
 /**
  * Claim waves: one claim per database a wave touches, all sent at once, each answer handed to the
  * consumer as it comes (`answered`), so a database that answers early has its tasks started while
@@ -30,10 +33,7 @@ export type Answer = {
  * was lost is put back in the background (`releasing`), so the message's redelivery finds those
  * tasks waiting, not stranded in_progress until their lease runs out.
  */
-export function claims(
-  shardOf: (k: TaskKey) => Shard,
-  opts: { graceMs: number; budgetEnd: number; statements: StatementBudget; releasing: Promise<unknown>[] },
-) {
+export function claims(shardOf: (k: TaskKey) => Shard, opts: ClaimOptions) {
   const inFlight = new Set<Promise<void>>();
   const answers: Answer[] = [];
   return {
@@ -57,7 +57,7 @@ export function claims(
   };
 }
 
-async function claimIn(shard: Shard, mine: TaskKey[], opts: { graceMs: number; budgetEnd: number; statements: StatementBudget; releasing: Promise<unknown>[] }): Promise<Answer> {
+async function claimIn(shard: Shard, mine: TaskKey[], opts: ClaimOptions): Promise<Answer> {
   const now = Date.now();
   opts.statements.spend(CLAIM_STATEMENTS);
   try {
