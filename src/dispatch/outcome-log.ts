@@ -27,7 +27,7 @@ export function outcomeLog(db: DB, env: Env, cfg: Config, budget: StatementBudge
       // as lease_expired and call their hook again. Each try spends what it sent.
       await retryTransient(async () => {
         try {
-          budget.spendFlush(await recordOutcomes(db, outcomes, graceMs, cfg.COMPLETED_TTL === 0, reports));
+          budget.spendFlush(await recordOutcomes(db, outcomes, { graceMs, walkLagMs: cfg.ms.SWEEP_WALK_LAG, deleteCompleted: cfg.COMPLETED_TTL === 0, reports }));
         } catch (err) {
           budget.spendFlush(OUTCOME_STATEMENTS + reports.length); // sent, whatever came back (an upper bound)
           throw err;

@@ -5,6 +5,7 @@ import type { DB } from '.';
 import type { NewTaskRow, TaskRow } from './schema';
 import { statements } from './batch';
 import { jsonRows, type RowIn } from './json-rows';
+import { idFloor } from '../ids';
 
 export type Next =
   | { status: 'completed'; expiresAt: number }
@@ -44,20 +45,26 @@ export const ARCHIVE_PREVIOUS = `
   INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
   SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
 
+// Times derive from when the attempt ended, the same instant its next step was computed from.
+const recordSql = (tail: string) => `
+    UPDATE tasks SET status = o.status, due_at = o.due_at, wake_at = o.wake_at, updated_at = o.started_at + o.duration_ms,
+      completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
+      last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
+      last_error = o.error, last_response = o.response
+    FROM ${OUTCOMES} AS o
+    WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts${tail}`;
+
 const OUTCOME_SQL = {
   // All four run before the rows change (they read the claimed state), in one transaction.
   minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
   counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),
   // Before a retried task's row is overwritten, its previous attempt moves into the log.
   archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL`,
-  // Times derive from when the attempt ended, the same instant its next step was computed from.
-  record: `
-    UPDATE tasks SET status = o.status, due_at = o.due_at, wake_at = o.wake_at, updated_at = o.started_at + o.duration_ms,
-      completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
-      last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
-      last_error = o.error, last_response = o.response
-    FROM ${OUTCOMES} AS o
-    WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts`,
+  record: recordSql(''),
+  // The same for tasks the sweeper's walk has not counted yet (the usual case): their counters
+  // need no move, so a recording of fresh tasks skips `counts`. The guard is in the statement that
+  // writes them, so a walk that counted a task since its claim leaves it to the full recording.
+  recordFresh: recordSql(` AND tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id) RETURNING tasks.id`),
 };
 
 /**
@@ -83,31 +90,56 @@ const asRow = (o: Outcome, graceMs: number): RowIn<typeof ROWS> => ({
 const COMPLETED_NOW = deletion(`FROM ${OUTCOMES} AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`);
 
-// Statements one recording sends at most without reports: throughput, counts, archive, record,
-// and a deletion's 4 (COMPLETED_TTL=0). Reports (callbacks) add their inserts.
-export const OUTCOME_STATEMENTS = 8;
+// Statements one recording sends at most without reports: throughput, archive, the fresh record,
+// a deletion's 4 (COMPLETED_TTL=0), then counts and record for tasks walked since their claim.
+// Reports (callbacks) add their inserts.
+export const OUTCOME_STATEMENTS = 9;
+
+export interface Recording {
+  graceMs: number;
+  /** SWEEP_WALK_LAG in ms: tasks made more recently than about half of it are likely not yet counted. */
+  walkLagMs: number;
+  /** COMPLETED_TTL=0: tasks that completed are deleted. */
+  deleteCompleted?: boolean;
+  reports?: (NewTaskRow & { ofAttempts: number })[];
+}
 
 /**
  * Records a consumer batch's outcomes (and their counters and throughput) in one transaction;
- * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed. Returns the statements sent.
+ * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed. Tasks the sweeper's walk
+ * has not counted yet need no counter move: when every task is that young, the counts statement
+ * is left out and the record writes only tasks still uncounted; any the walk counted meanwhile
+ * are then recorded with their counters in a second transaction. Returns the statements sent.
  */
-export async function recordOutcomes(db: DB, outcomes: Outcome[], graceMs: number, deleteCompleted = false, reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<number> {
+export async function recordOutcomes(db: DB, outcomes: Outcome[], { graceMs, walkLagMs, deleteCompleted = false, reports = [] }: Recording): Promise<number> {
   if (outcomes.length === 0) return 0;
   const encode = (list: Outcome[]) => ROWS.encode(list.map((o) => asRow(o, graceMs)));
   const gone = deleteCompleted ? outcomes.filter((o) => o.next.status === 'completed') : [];
   const kept = gone.length ? outcomes.filter((o) => o.next.status !== 'completed') : outcomes;
   const again = kept.filter((o) => o.task.attempts > 1);
+  // A hint only (the fresh record checks for itself): ids sort by creation time.
+  const young = idFloor(Date.now() - walkLagMs / 2);
+  const fresh = kept.length > 0 && kept.every((o) => o.task.id >= young);
   const d1 = db.$client;
   const done = gone.length ? encode(gone) : '';
+  const record = kept.length ? [d1.prepare(fresh ? OUTCOME_SQL.recordFresh : OUTCOME_SQL.record).bind(encode(kept))] : [];
   const sent = [
     // Reports (callbacks) first: each is inserted only while its task is still the claimed attempt.
     ...(reports.length ? statements(db, reports, 'reported') : []),
     d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
-    ...(kept.length ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
+    ...(kept.length && !fresh ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),
-    ...(kept.length ? [d1.prepare(OUTCOME_SQL.record).bind(encode(kept))] : []),
+    ...record,
     ...(gone.length ? [COMPLETED_NOW.enqueued, COMPLETED_NOW.counts, COMPLETED_NOW.attempts, COMPLETED_NOW.tasks].map((sql) => d1.prepare(sql).bind(done)) : []),
   ];
-  await d1.batch(sent);
-  return sent.length;
+  const results = await d1.batch<{ id: string }>(sent);
+  if (!fresh) return sent.length;
+  // Not written by the fresh record: counted by a walk since the claim (or deleted, re-claimed:
+  // then the guarded statements below change nothing).
+  const written = new Set(results[sent.indexOf(record[0])].results.map((r) => r.id));
+  const walked = kept.filter((o) => !written.has(o.task.id));
+  if (walked.length === 0) return sent.length;
+  const json = encode(walked);
+  await d1.batch([d1.prepare(OUTCOME_SQL.counts).bind(json), d1.prepare(OUTCOME_SQL.record).bind(json)]);
+  return sent.length + 2;
 }
