@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { PREFETCH_CIRCUITS } from '../src/flow/breaker';
 import { consume, enqueue, getTask, hook, received } from './helpers';
+import { slowD1 } from './faults';
 
 // A consumer invocation reads its batch's circuits alongside its first claim, by app (the apps
 // are in the messages; the destinations only in the claimed rows): with D1 a round trip away, and
@@ -90,5 +91,19 @@ describe('circuit reads', () => {
     expect(await received(ok.key)).toHaveLength(0);
     expect(await getTask(task.id)).toMatchObject({ status: 'pending', attempts: 0 });
     expect(steps.filter((s) => s === 'circuits sent')).toHaveLength(1);
+  });
+
+  it('an invocation whose claim finds nothing still waits for its circuit read: it ends with no call in flight', async () => {
+    const ok = hook('ok');
+    const { task } = await enqueue(ok.url, 'x');
+    await consume([task.id]);
+    expect(await getTask(task.id)).toMatchObject({ status: 'completed' });
+    // A duplicate message: its claim finds nothing, while the circuit read is slow in line. An
+    // invocation that ended before it answered would leave a D1 call behind, cut off mid-flight.
+    const slow = slowD1((sql) => /^\s*SELECT/i.test(sql) && /FROM circuits/.test(sql), 300);
+    const { db, steps } = timeline(slow);
+    await consume([task.id], { BREAKER_THRESHOLD: '3', DB: db });
+    expect(slow.slowed()).toBe(1);
+    expect(steps).toEqual(expect.arrayContaining(['claim answered', 'circuits sent', 'circuits answered']));
   });
 });

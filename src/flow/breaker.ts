@@ -179,9 +179,11 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       news.set(k, n);
       timer ??= setTimeout(() => ((timer = undefined), void flush()), 1000);
     },
-    flush: () => {
+    /** Writes what changed; also waits for a read still out (its claim found nothing to check), so the invocation ends with none in flight. */
+    flush: async () => {
       clearTimeout(timer);
       timer = undefined;
+      await prefetched;
       return flush();
     },
   };
