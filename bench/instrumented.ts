@@ -51,22 +51,24 @@ const timed = (t0: number) => {
  * One database's turn-taking: work runs one call at a time, `statements` × the service time each.
  * With a round trip (`latencyMs`), each call (a statement, or a batch: one round trip) also spends
  * half of it on the way there and half on the way back, without holding the database.
+ *
+ * The line is a clock (when the database is next free), and each call waits on a timer of its own:
+ * not on a chain of promises that other requests resolve. workerd takes a request that waits only
+ * on another request's promise for one that has hung, and cancels it (a long run hit that).
  */
 function server(serviceMs: number, latencyMs = 0) {
-  let line = Promise.resolve();
-  const travel = () => new Promise((r) => setTimeout(r, latencyMs / 2));
+  let freeAt = 0;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   return async <T>(statements: number, work: () => Promise<T>): Promise<T> => {
     if (!serviceMs && !latencyMs) return work();
-    if (latencyMs) await travel();
-    const turn = line.then(async () => {
-      if (serviceMs) await new Promise((r) => setTimeout(r, serviceMs * statements));
-      return work();
-    });
-    line = turn.then(() => undefined, () => undefined);
+    if (latencyMs) await sleep(latencyMs / 2);
+    const now = Date.now();
+    freeAt = Math.max(now, freeAt) + serviceMs * statements;
+    if (serviceMs) await sleep(freeAt - now);
     try {
-      return await turn;
+      return await work();
     } finally {
-      if (latencyMs) await travel();
+      if (latencyMs) await sleep(latencyMs / 2);
     }
   };
 }

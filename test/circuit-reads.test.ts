@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { PREFETCH_CIRCUITS } from '../src/flow/breaker';
 import { consume, enqueue, getTask, hook, received } from './helpers';
 import { slowD1 } from './faults';
+import { createMessageBatch } from 'cloudflare:test';
+import { handleQueue } from '../src/dispatch/consumer';
+import { NO_CIRCUITS_MS } from '../src/flow/no-circuits';
+import { waitFor } from './helpers';
 
 // A consumer invocation reads its batch's circuits alongside its first claim, by app (the apps
 // are in the messages; the destinations only in the claimed rows): with D1 a round trip away, and
@@ -105,5 +109,36 @@ describe('circuit reads', () => {
     await consume([task.id], { BREAKER_THRESHOLD: '3', DB: db });
     expect(slow.slowed()).toBe(1);
     expect(steps).toEqual(expect.arrayContaining(['claim answered', 'circuits sent', 'circuits answered']));
+  });
+
+  it('an app just found with no circuit is not read again by the same isolate for a second; one it records a failure for is', async () => {
+    const app = `quiet-${crypto.randomUUID()}`;
+    await env.DB.prepare(`INSERT INTO app_stats (app_id, folded_to) VALUES (?1, '') ON CONFLICT DO NOTHING`).bind(app).run();
+    const { db, steps } = timeline(env.DB);
+    // One isolate: the same env object for every invocation, as the platform gives it.
+    const isolate = { ...env, BREAKER_THRESHOLD: '3', DB: db } as Env;
+    const reads = () => steps.filter((s) => s === 'circuits sent').length;
+    const invoke = async (url: string) => {
+      const id = (await enqueue(url, 'x')).task.id as string;
+      await env.DB.prepare('UPDATE tasks SET app_id = ?1 WHERE id = ?2').bind(app, id).run();
+      await handleQueue(createMessageBatch('torque-tasks', [{ id, timestamp: new Date(), attempts: 1, body: { ids: [id], app } }]), isolate);
+      return id;
+    };
+    const ok = hook('ok').url;
+    const started = Date.now();
+    await invoke(ok);
+    expect(reads()).toBe(1);
+    await invoke(ok);
+    if (Date.now() - started < NO_CIRCUITS_MS) expect(reads()).toBe(1); // found with none just now: not read again
+    // A failure this isolate records makes the next invocation read again, at once.
+    await invoke(hook('status', 'code=500').url);
+    const before = reads();
+    await invoke(ok);
+    expect(reads()).toBe(before + 1);
+    // And a second later, so is an app found with none (another isolate may have opened one).
+    const at = reads();
+    await waitFor(async () => Date.now() - started > 2 * NO_CIRCUITS_MS + 100, 'the memory to run out');
+    await invoke(ok);
+    expect(reads()).toBe(at + 1);
   });
 });

@@ -8,6 +8,7 @@ import { keysByShard } from '../tasks/app-tasks';
 import type { Scope } from '../scope';
 import { sendTaskMessagesBestEffort } from '../tasks/queue-messages';
 import type { TaskRow } from '../store/schema';
+import { noCircuits } from './no-circuits';
 
 // Circuit breakers, per app and destination (the task's flow, else its URL's origin). A run of failures
 // that are the destination's fault (no answer, or a 5xx; not a 4xx, which is the task's) opens
@@ -15,7 +16,8 @@ import type { TaskRow } from '../store/schema';
 // interval tries it; the probe's success closes the circuit and the tasks it held go at once.
 // State lives in the home database, written only when something failed (a task that succeeds at a
 // healthy destination writes nothing), and read per invocation for the apps of its batch, alongside
-// its first claim (by destination for an app with many circuits).
+// its first claim (by destination for an app with many circuits), except for apps the isolate has
+// just found with none (no-circuits.ts).
 
 /** A URL's host as policies compare hosts (case, IDNA, IP forms), or as written if it has no such form. */
 export const hostOf = (url: string) => {
@@ -71,10 +73,12 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
   const complete = new Set<string>();
   let prefetched: Promise<void> = Promise.resolve();
   let chain = Promise.resolve();
+  const none = noCircuits(cfg);
 
   const flush = () => {
     const batch = [...news.values()];
     news.clear();
+    for (const n of batch) none.recording(n.appId);
     chain = chain.then(async () => {
       if (batch.length === 0) return;
       try {
@@ -121,10 +125,19 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
      * `check` reads by destination as before.
      */
     prefetch(apps: string[]): void {
-      if (!on || apps.length === 0) return;
-      prefetched = readAppsCircuits(home, apps, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
+      if (!on) return;
+      const sentAt = Date.now();
+      // Apps this isolate just found with none need no read (no-circuits.ts).
+      for (const a of apps) if (none.known(a, sentAt)) complete.add(a);
+      const unknown = apps.filter((a) => !complete.has(a));
+      if (unknown.length === 0) return;
+      prefetched = readAppsCircuits(home, unknown, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
         for (const c of rows) view.set(key(c.appId, c.destination), c);
-        for (const a of all) complete.add(a);
+        const some = new Set(rows.map((c) => c.appId));
+        for (const a of all) {
+          complete.add(a);
+          if (!some.has(a)) none.found(a, sentAt);
+        }
       }, (err) => console.error('reading circuit state failed; reading it by destination', err));
     },
     /** Tasks whose destination's circuit lets them go (closed, or this one is the probe), and the rest. */
