@@ -8,8 +8,8 @@
 // and the per-database ceiling the model predicts from statements per task. BENCH_D1_LATENCY_MS
 // (default "20,50": one table per value) adds a round trip to every D1 call (production D1 is a
 // network hop away; local D1 answers at once), which does not hold the database.
-// BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run (after a warm-up round), 4 times that
-// per /batch run; BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run
+// BENCH_CAPACITY_TASKS (default 2000) tasks per POST / run and database (after a warm-up round), 4
+// times that per /batch run; BENCH_CONSUMERS (default 16) the most consumer invocations at once (how many run
 // follows the backlog, bench/lanes.ts); BENCH_CAPACITY_COUNTS (default "1,2,4,8") and
 // BENCH_CAPACITY_MODES (default "single,batch") narrow a run; BENCH_STATEMENTS=1 prints what each
 // kind of statement cost per task; BENCH_QUEUE_PER_DATABASE=0 runs one TASKS queue for every
@@ -33,8 +33,10 @@ const BATCH_TIMEOUT_S = Number(process.env.BENCH_BATCH_TIMEOUT_S ?? 1);
 // The most consumer invocations of a queue at once (lanes, see bench/lanes.ts: how many run
 // follows the backlog, up to this); production allows 250.
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
-// Clients enqueueing at once: enough to keep 8 modelled databases busy.
-const CONC = Number(process.env.BENCH_CONCURRENCY ?? 64);
+// Clients enqueueing at once: enough to keep every modelled database busy. A client waits a round
+// trip and its turn for each insert, so a database a round trip of 50 ms away needs more than 8
+// clients of its own to stay busy (64 clients kept 8 such databases at ~85%, not at capacity).
+const clients = (n: number) => Number(process.env.BENCH_CONCURRENCY ?? Math.max(64, 16 * n));
 const D1_DIR = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/torque-capacity-') : undefined;
 
 const hook = await startHook();
@@ -55,8 +57,12 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
   });
   try {
     for (const name of names(n)) await migrate(mf, name);
-    // A /batch lands in one database: enough batches for every database to get its share.
-    const tasks = mode === 'batch' ? 4 * N : N;
+    // A /batch lands in one database: enough batches for every database to get its share. Tasks
+    // scale with the databases, so that every run lasts about as long: a run's end (its last
+    // batches wait up to max_batch_timeout whatever the rate) would otherwise weigh 8 times more in
+    // a run of 8 databases than in one of 1.
+    const tasks = (mode === 'batch' ? 4 * N : N) * n;
+    const CONC = clients(n);
     // Steady state: a warm-up round (each client's first request, the isolate's first insert per
     // app and database, compiled code) goes before the counters and the clock start.
     await deliver(mf, hook, mode, mode === 'batch' ? 400 : CONC, CONC);
@@ -71,14 +77,14 @@ async function run(n: number, mode: 'single' | 'batch', latencyMs: number) {
     // How far concurrency grew (lanes that got messages), summed over the queues this mode uses.
     const used = queues.filter((q) => (q.binding === 'TASKS_BULK') === (mode === 'batch'));
     const consumers = used.reduce((sum, q) => sum + (c.lanesUsed[q.binding] ?? 0), 0) || 1;
-    return { databases: n, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task };
+    return { databases: n, tasks, clients: CONC, enqueue_per_s, end_to_end_tasks_per_s, d1_queries_per_task: round(c.d1Statements / tasks, 3), rows_written_per_task, consumers, workerd_cpu_ms_per_task, client_and_hook_cpu_ms_per_task };
   } finally {
     await mf.dispose();
   }
 }
 
-console.log(`capacity: ${N} tasks per run, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, ${PER_DATABASE ? 'a task queue per database' : 'one task queue'}, up to ${CONSUMERS} consumer invocations at once per queue (as the backlog needs), ${CONC} clients`);
-const result: Record<string, unknown> = { tasks: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS, queue_per_database: PER_DATABASE };
+console.log(`capacity: ${N} tasks per run and database, each D1 database one statement at a time, ${SERVICE_MS} ms each, round trips of ${LATENCIES.join(' / ')} ms, ${PER_DATABASE ? 'a task queue per database' : 'one task queue'}, up to ${CONSUMERS} consumer invocations at once per queue (as the backlog needs), ${process.env.BENCH_CONCURRENCY ?? '64, or 16 per database if more,'} clients`);
+const result: Record<string, unknown> = { tasks_per_database: { single: N, batch: 4 * N }, d1_service_ms: SERVICE_MS, consumers: CONSUMERS, queue_per_database: PER_DATABASE };
 for (const latencyMs of LATENCIES) {
   const at: Record<string, unknown> = {};
   for (const mode of MODES) {

@@ -72,13 +72,15 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
   // Apps whose every circuit is in `view` (a destination of theirs not in it has none), and the read that tells.
   const complete = new Set<string>();
   let prefetched: Promise<void> = Promise.resolve();
+  // A background read of apps remembered with no circuit (no-circuits.ts): nothing waits for it but the end.
+  let refreshed: Promise<void> = Promise.resolve();
   let chain = Promise.resolve();
   const none = noCircuits(cfg);
 
   const flush = () => {
     const batch = [...news.values()];
     news.clear();
-    for (const n of batch) none.recording(n.appId);
+    for (const n of batch) none.some(n.appId);
     chain = chain.then(async () => {
       if (batch.length === 0) return;
       try {
@@ -127,17 +129,21 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
     prefetch(apps: string[]): void {
       if (!on) return;
       const sentAt = Date.now();
-      // Apps this isolate just found with none need no read (no-circuits.ts).
-      for (const a of apps) if (none.known(a, sentAt)) complete.add(a);
-      const unknown = apps.filter((a) => !complete.has(a));
-      if (unknown.length === 0) return;
-      prefetched = readAppsCircuits(home, unknown, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
-        for (const c of rows) view.set(key(c.appId, c.destination), c);
+      const looks = apps.map((a) => [a, none.look(a, sentAt)] as const);
+      // Apps this isolate found with none just now go without a read; their tasks need not wait.
+      for (const [a, look] of looks) if (look !== 'read') complete.add(a);
+      const read = (list: string[]) => readAppsCircuits(home, list, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
         const some = new Set(rows.map((c) => c.appId));
-        for (const a of all) {
-          complete.add(a);
-          if (!some.has(a)) none.found(a, sentAt);
-        }
+        for (const a of all) (some.has(a) ? none.some(a) : none.none(a, sentAt));
+        return { rows, all };
+      });
+      const stale = looks.filter(([, look]) => look === 'refresh').map(([a]) => a);
+      if (stale.length) refreshed = read(stale).then(() => undefined, (err) => console.error('reading circuit state again failed', err));
+      const unknown = looks.filter(([, look]) => look === 'read').map(([a]) => a);
+      if (unknown.length === 0) return;
+      prefetched = read(unknown).then(({ rows, all }) => {
+        for (const c of rows) view.set(key(c.appId, c.destination), c);
+        for (const a of all) complete.add(a);
       }, (err) => console.error('reading circuit state failed; reading it by destination', err));
     },
     /** Tasks whose destination's circuit lets them go (closed, or this one is the probe), and the rest. */
@@ -196,7 +202,7 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
     flush: async () => {
       clearTimeout(timer);
       timer = undefined;
-      await prefetched;
+      await Promise.all([prefetched, refreshed]);
       return flush();
     },
   };
