@@ -48,7 +48,8 @@ const timed = (t0: number) => {
 };
 
 /**
- * One database's turn-taking: work runs one call at a time, `statements` × the service time each.
+ * One database's turn-taking: calls are served in arrival order, one at a time, `statements` × the
+ * service time each (the real local D1 work then runs at the end of that turn, and is not charged).
  * With a round trip (`latencyMs`), each call (a statement, or a batch: one round trip) also spends
  * half of it on the way there and half on the way back, without holding the database.
  *

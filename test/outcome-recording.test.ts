@@ -44,13 +44,17 @@ describe('recording outcomes', () => {
     await expectCountsExact();
   });
 
-  it('moves the counters of a task the walk counted after its claim (in a second transaction)', async () => {
+  it('moves the counters of a task the walk counted after its claim (in a second transaction, throughput counted once)', async () => {
     const tasks = await claimedTasks(2);
     // The walk runs between the claim and the recording (a task this young: the race), and counts
     // both as in_progress: the counters must see them go from in_progress to completed.
     await sweep(env, afterWalk());
-    expect(await record(tasks.map(completed))).toBe(4);
+    const attempts = () => env.DB.prepare(`SELECT coalesce(sum(attempts), 0) AS n FROM stats_minutes WHERE app_id = 'default'`).first<{ n: number }>();
+    const before = (await attempts())!.n;
+    // The first transaction writes nothing of theirs; the second writes them all (3 statements).
+    expect(await record(tasks.map(completed))).toBe(5);
     for (const t of tasks) expect((await getTask(t.id)).status).toBe('completed');
+    expect((await attempts())!.n - before).toBe(2);
     await expectCountsExact();
   });
 

@@ -86,6 +86,8 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       try {
         const now = Date.now();
         const { left, held, opened, closed } = await recordCircuits(home, batch, now, cfg.BREAKER_THRESHOLD, intervalMs, intervalMs * 10, !!cfg.ALERT_URL);
+        // Again once written: a read sent while this was on its way may have found none.
+        for (const n of batch) none.some(n.appId);
         for (const c of opened) logEvent('circuit.changed', { change: 'opened', app: c.appId, destination: c.destination, failures: c.failures }, 'warn');
         for (const c of closed) logEvent('circuit.changed', { change: 'closed', app: c.appId, destination: c.destination, failures: c.failures });
         for (const c of left) view.set(key(c.appId, c.destination), c);
@@ -133,8 +135,10 @@ export function breakers(env: Env, cfg: Config, shards: Shards) {
       // Apps this isolate found with none just now go without a read; their tasks need not wait.
       for (const [a, look] of looks) if (look !== 'read') complete.add(a);
       const read = (list: string[]) => readAppsCircuits(home, list, PREFETCH_CIRCUITS).then(({ rows, complete: all }) => {
+        // Only an app read whole and found with none is remembered; any other is read (and waited for) next time.
         const some = new Set(rows.map((c) => c.appId));
-        for (const a of all) (some.has(a) ? none.some(a) : none.none(a, sentAt));
+        const whole = new Set(all);
+        for (const a of list) (whole.has(a) && !some.has(a) ? none.none(a, sentAt) : none.some(a));
         return { rows, all };
       });
       const stale = looks.filter(([, look]) => look === 'refresh').map(([a]) => a);

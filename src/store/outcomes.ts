@@ -54,17 +54,22 @@ const recordSql = (tail: string) => `
     FROM ${OUTCOMES} AS o
     WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts${tail}`;
 
+// A task the sweeper's walk has not counted into app_stats yet (its counters need no move).
+const uncounted = (t: string) => `${t}.id > (SELECT folded_to FROM app_stats AS f WHERE f.app_id = ${t}.app_id)`;
+
 const OUTCOME_SQL = {
   // All four run before the rows change (they read the claimed state), in one transaction.
   minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
+  minutesFresh: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED} AND ${uncounted('t')}`),
   counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),
   // Before a retried task's row is overwritten, its previous attempt moves into the log.
   archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL`,
+  archiveFresh: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL AND ${uncounted('t')}`,
   record: recordSql(''),
   // The same for tasks the sweeper's walk has not counted yet (the usual case): their counters
   // need no move, so a recording of fresh tasks skips `counts`. The guard is in the statement that
   // writes them, so a walk that counted a task since its claim leaves it to the full recording.
-  recordFresh: recordSql(` AND tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id) RETURNING tasks.id`),
+  recordFresh: recordSql(` AND ${uncounted('tasks')} RETURNING tasks.id`),
 };
 
 /**
@@ -90,10 +95,10 @@ const asRow = (o: Outcome, graceMs: number): RowIn<typeof ROWS> => ({
 const COMPLETED_NOW = deletion(`FROM ${OUTCOMES} AS o JOIN tasks AS t ON t.app_id = o.app_id AND t.id = o.id
     WHERE +t.status = 'in_progress' AND t.attempts = o.attempts`);
 
-// Statements one recording sends at most without reports: throughput, archive, the fresh record,
-// a deletion's 4 (COMPLETED_TTL=0), then counts and record for tasks walked since their claim.
-// Reports (callbacks) add their inserts.
-export const OUTCOME_STATEMENTS = 9;
+// Statements one recording sends at most without reports: throughput, counts, archive, record,
+// and a deletion's 4 (COMPLETED_TTL=0). Reports (callbacks) add their inserts. (A recording of
+// fresh tasks sends 3 at most, then 4 for any the walk counted meanwhile.)
+export const OUTCOME_STATEMENTS = 8;
 
 export interface Recording {
   graceMs: number;
@@ -106,40 +111,61 @@ export interface Recording {
 
 /**
  * Records a consumer batch's outcomes (and their counters and throughput) in one transaction;
- * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed. Tasks the sweeper's walk
- * has not counted yet need no counter move: when every task is that young, the counts statement
- * is left out and the record writes only tasks still uncounted; any the walk counted meanwhile
- * are then recorded with their counters in a second transaction. Returns the statements sent.
+ * `deleteCompleted` (COMPLETED_TTL=0) deletes the tasks that completed. Returns the statements sent.
  */
 export async function recordOutcomes(db: DB, outcomes: Outcome[], { graceMs, walkLagMs, deleteCompleted = false, reports = [] }: Recording): Promise<number> {
   if (outcomes.length === 0) return 0;
   const encode = (list: Outcome[]) => ROWS.encode(list.map((o) => asRow(o, graceMs)));
   const gone = deleteCompleted ? outcomes.filter((o) => o.next.status === 'completed') : [];
+  // Every task young enough that the sweeper's walk has likely not counted it (a hint: ids sort by
+  // creation time), no deletion, no report: the fresh recording, which needs no counts statement.
+  const young = idFloor(Date.now() - walkLagMs / 2);
+  if (gone.length === 0 && reports.length === 0 && outcomes.every((o) => o.task.id >= young)) return recordFresh(db, outcomes, encode);
   const kept = gone.length ? outcomes.filter((o) => o.next.status !== 'completed') : outcomes;
   const again = kept.filter((o) => o.task.attempts > 1);
-  // A hint only (the fresh record checks for itself): ids sort by creation time.
-  const young = idFloor(Date.now() - walkLagMs / 2);
-  const fresh = kept.length > 0 && kept.every((o) => o.task.id >= young);
   const d1 = db.$client;
   const done = gone.length ? encode(gone) : '';
-  const record = kept.length ? [d1.prepare(fresh ? OUTCOME_SQL.recordFresh : OUTCOME_SQL.record).bind(encode(kept))] : [];
   const sent = [
     // Reports (callbacks) first: each is inserted only while its task is still the claimed attempt.
     ...(reports.length ? statements(db, reports, 'reported') : []),
     d1.prepare(OUTCOME_SQL.minutes).bind(encode(outcomes)),
-    ...(kept.length && !fresh ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
+    ...(kept.length ? [d1.prepare(OUTCOME_SQL.counts).bind(encode(kept))] : []),
     ...(again.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(again))] : []),
-    ...record,
+    ...(kept.length ? [d1.prepare(OUTCOME_SQL.record).bind(encode(kept))] : []),
     ...(gone.length ? [COMPLETED_NOW.enqueued, COMPLETED_NOW.counts, COMPLETED_NOW.attempts, COMPLETED_NOW.tasks].map((sql) => d1.prepare(sql).bind(done)) : []),
   ];
+  await d1.batch(sent);
+  return sent.length;
+}
+
+/**
+ * Records tasks the walk has not counted yet: they move no counter, so no counts statement. Every
+ * statement of the first transaction touches only tasks still uncounted, so it is whole for each
+ * task it writes; any task the walk counted since its claim is recorded, counters and all, by a
+ * second transaction of the usual statements (which a retry of the whole recording repeats
+ * safely: the first then matches nothing more).
+ */
+async function recordFresh(db: DB, outcomes: Outcome[], encode: (list: Outcome[]) => string): Promise<number> {
+  const d1 = db.$client;
+  const json = encode(outcomes);
+  const again = outcomes.filter((o) => o.task.attempts > 1);
+  const sent = [
+    d1.prepare(OUTCOME_SQL.minutesFresh).bind(json),
+    ...(again.length ? [d1.prepare(OUTCOME_SQL.archiveFresh).bind(encode(again))] : []),
+    d1.prepare(OUTCOME_SQL.recordFresh).bind(json),
+  ];
   const results = await d1.batch<{ id: string }>(sent);
-  if (!fresh) return sent.length;
-  // Not written by the fresh record: counted by a walk since the claim (or deleted, re-claimed:
-  // then the guarded statements below change nothing).
-  const written = new Set(results[sent.indexOf(record[0])].results.map((r) => r.id));
-  const walked = kept.filter((o) => !written.has(o.task.id));
+  const written = new Set(results[sent.length - 1].results.map((r) => r.id));
+  // Counted by a walk since the claim (or deleted, or claimed again: then these change nothing).
+  const walked = outcomes.filter((o) => !written.has(o.task.id));
   if (walked.length === 0) return sent.length;
-  const json = encode(walked);
-  await d1.batch([d1.prepare(OUTCOME_SQL.counts).bind(json), d1.prepare(OUTCOME_SQL.record).bind(json)]);
-  return sent.length + 2;
+  const rest = encode(walked);
+  const walkedAgain = walked.filter((o) => o.task.attempts > 1);
+  await d1.batch([
+    d1.prepare(OUTCOME_SQL.minutes).bind(rest),
+    d1.prepare(OUTCOME_SQL.counts).bind(rest),
+    ...(walkedAgain.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(walkedAgain))] : []),
+    d1.prepare(OUTCOME_SQL.record).bind(rest),
+  ]);
+  return sent.length + 3 + (walkedAgain.length ? 1 : 0);
 }
