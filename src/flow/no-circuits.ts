@@ -10,7 +10,8 @@ import type { Config } from '../config';
 // An answer up to FRESH_MS old is used as it is. One up to STALE_MS old is used too, while one
 // invocation reads it again in the background (one per FRESH_MS at most, not every invocation
 // that starts at that moment). So a circuit another isolate opens is seen within STALE_MS at
-// worst, about FRESH_MS on a busy isolate; a circuit this isolate records, at once.
+// worst, about FRESH_MS on a busy isolate; a circuit this isolate records, once its recording is
+// written (within about a second of the failure).
 export const FRESH_MS = 1000;
 export const STALE_MS = 5000;
 // Past this many apps remembered, the isolate starts over (a moment's memory, not a table).
