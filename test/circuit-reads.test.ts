@@ -7,6 +7,7 @@ import { createMessageBatch } from 'cloudflare:test';
 import { handleQueue } from '../src/dispatch/consumer';
 import { FRESH_MS, noCircuits, STALE_MS } from '../src/flow/no-circuits';
 import { getConfig } from '../src/config';
+import { waitFor } from './helpers';
 
 // A consumer invocation reads its batch's circuits alongside its first claim, by app (the apps
 // are in the messages; the destinations only in the claimed rows): with D1 a round trip away, and
@@ -135,6 +136,30 @@ describe('circuit reads', () => {
     const before = reads();
     await invoke(ok);
     expect(reads()).toBe(before + 1);
+  });
+
+  it('an app whose background read finds more circuits than it covers is forgotten: the next invocation reads and waits', async () => {
+    const app = `grows-${crypto.randomUUID()}`;
+    await env.DB.prepare(`INSERT INTO app_stats (app_id, folded_to) VALUES (?1, '') ON CONFLICT DO NOTHING`).bind(app).run();
+    const { db, steps } = timeline(env.DB);
+    const isolate = { ...env, BREAKER_THRESHOLD: '3', DB: db } as Env;
+    const reads = () => steps.filter((s) => s === 'circuits sent').length;
+    const invoke = async () => {
+      const id = (await enqueue(hook('ok').url, 'x')).task.id as string;
+      await env.DB.prepare('UPDATE tasks SET app_id = ?1 WHERE id = ?2').bind(app, id).run();
+      await handleQueue(createMessageBatch('torque-tasks', [{ id, timestamp: new Date(), attempts: 1, body: { ids: [id], app } }]), isolate);
+    };
+    await invoke(); // found with none: remembered
+    const found = Date.now();
+    // Meanwhile (another isolate, say) the app gets more circuits than one read covers.
+    await env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+      INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
+      SELECT ?3, 'flow:g-' || printf('%05d', i), 'closed', 1, ?2, ?2, 30000 FROM n`).bind(PREFETCH_CIRCUITS + 5, Date.now(), app).run();
+    await waitFor(async () => Date.now() - found > FRESH_MS + 50, 'the remembered answer to go stale');
+    await invoke(); // stale: read again in the background, which finds the circuits
+    const before = reads();
+    await invoke();
+    expect(reads()).toBeGreaterThan(before);
   });
 
   it('an app remembered with no circuit: used as it is for a second, then read again in the background by one invocation, then read and waited for', () => {
