@@ -55,6 +55,23 @@ const openCircuit = (destination: string) =>
   env.DB.prepare(`INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
     VALUES ('default', ?1, 'open', 9, ?2, ?3, 600000)`).bind(destination, Date.now(), Date.now() + 600_000).run();
 
+/**
+ * Consumer invocations of one isolate (the same env object each time, as the platform gives it)
+ * for a new app: `invoke(url)` runs one task of the app to `url`; `reads()` counts circuit reads.
+ */
+async function oneIsolate(name: string) {
+  const app = `${name}-${crypto.randomUUID()}`;
+  await env.DB.prepare(`INSERT INTO app_stats (app_id, folded_to) VALUES (?1, '') ON CONFLICT DO NOTHING`).bind(app).run();
+  const { db, steps } = timeline(env.DB);
+  const isolate = { ...env, BREAKER_THRESHOLD: '3', DB: db } as Env;
+  const invoke = async (url: string) => {
+    const id = (await enqueue(url, 'x')).task.id as string;
+    await env.DB.prepare('UPDATE tasks SET app_id = ?1 WHERE id = ?2').bind(app, id).run();
+    await handleQueue(createMessageBatch('torque-tasks', [{ id, timestamp: new Date(), attempts: 1, body: { ids: [id], app } }]), isolate);
+  };
+  return { app, invoke, reads: () => steps.filter((s) => s === 'circuits sent').length };
+}
+
 describe('circuit reads', () => {
   it("go out with the invocation's first claim, not after its answer", async () => {
     const ok = hook('ok');
@@ -113,18 +130,7 @@ describe('circuit reads', () => {
   });
 
   it('an app just found with no circuit is not read again by the same isolate for a second; one it records a failure for is', async () => {
-    const app = `quiet-${crypto.randomUUID()}`;
-    await env.DB.prepare(`INSERT INTO app_stats (app_id, folded_to) VALUES (?1, '') ON CONFLICT DO NOTHING`).bind(app).run();
-    const { db, steps } = timeline(env.DB);
-    // One isolate: the same env object for every invocation, as the platform gives it.
-    const isolate = { ...env, BREAKER_THRESHOLD: '3', DB: db } as Env;
-    const reads = () => steps.filter((s) => s === 'circuits sent').length;
-    const invoke = async (url: string) => {
-      const id = (await enqueue(url, 'x')).task.id as string;
-      await env.DB.prepare('UPDATE tasks SET app_id = ?1 WHERE id = ?2').bind(app, id).run();
-      await handleQueue(createMessageBatch('torque-tasks', [{ id, timestamp: new Date(), attempts: 1, body: { ids: [id], app } }]), isolate);
-      return id;
-    };
+    const { invoke, reads } = await oneIsolate('quiet');
     const ok = hook('ok').url;
     const started = Date.now();
     await invoke(ok);
@@ -139,26 +145,18 @@ describe('circuit reads', () => {
   });
 
   it('an app whose background read finds more circuits than it covers is forgotten: the next invocation reads and waits', async () => {
-    const app = `grows-${crypto.randomUUID()}`;
-    await env.DB.prepare(`INSERT INTO app_stats (app_id, folded_to) VALUES (?1, '') ON CONFLICT DO NOTHING`).bind(app).run();
-    const { db, steps } = timeline(env.DB);
-    const isolate = { ...env, BREAKER_THRESHOLD: '3', DB: db } as Env;
-    const reads = () => steps.filter((s) => s === 'circuits sent').length;
-    const invoke = async () => {
-      const id = (await enqueue(hook('ok').url, 'x')).task.id as string;
-      await env.DB.prepare('UPDATE tasks SET app_id = ?1 WHERE id = ?2').bind(app, id).run();
-      await handleQueue(createMessageBatch('torque-tasks', [{ id, timestamp: new Date(), attempts: 1, body: { ids: [id], app } }]), isolate);
-    };
-    await invoke(); // found with none: remembered
+    const { app, invoke, reads } = await oneIsolate('grows');
+    const ok = hook('ok').url;
+    await invoke(ok); // found with none: remembered
     const found = Date.now();
     // Meanwhile (another isolate, say) the app gets more circuits than one read covers.
     await env.DB.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
       INSERT OR REPLACE INTO circuits (app_id, destination, state, failures, since, probe_at, interval_ms)
       SELECT ?3, 'flow:g-' || printf('%05d', i), 'closed', 1, ?2, ?2, 30000 FROM n`).bind(PREFETCH_CIRCUITS + 5, Date.now(), app).run();
     await waitFor(async () => Date.now() - found > FRESH_MS + 50, 'the remembered answer to go stale');
-    await invoke(); // stale: read again in the background, which finds the circuits
+    await invoke(ok); // stale: read again in the background, which finds the circuits
     const before = reads();
-    await invoke();
+    await invoke(ok);
     expect(reads()).toBeGreaterThan(before);
   });
 
