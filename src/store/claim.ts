@@ -1,5 +1,5 @@
 import { getTableColumns } from 'drizzle-orm';
-import { countDelta } from './counts';
+import { countDelta, uncounted } from './counts';
 import { jsonRows } from './json-rows';
 import type { DB } from '.';
 import { tasks, type TaskRow, type TaskStatus } from './schema';
@@ -29,7 +29,7 @@ export type ClaimedTask = TaskRow & { bodyBytes: number | null };
 // fresh row stays untracked (the sweeper's walk over new ids finds it if its worker died).
 const CLAIM_WHERE = `tasks.app_id = k.appId AND tasks.id = k.id AND +tasks.status IN ('pending', 'retry')
     AND +tasks.due_at <= ?3 AND tasks.timeout * 1000 <= ?4`;
-const UNFOLDED = `tasks.id > (SELECT folded_to FROM app_stats WHERE app_stats.app_id = tasks.app_id)`;
+const UNFOLDED = uncounted('tasks');
 const claimSql = (where: string) => `
   UPDATE tasks SET status = 'in_progress', attempts = attempts + 1, due_at = ?2 + timeout * 1000,
     wake_at = CASE WHEN wake_at IS NULL THEN NULL ELSE ?2 + timeout * 1000 END, updated_at = ${CLAIMED_NOW}

@@ -8,6 +8,9 @@ import { TASK_STATUSES } from './schema';
 // claimed, completed or deleted before the fold moves no counter at all: the fold counts it as it
 // then is, and until then /stats counts it live from its id range.
 
+/** Whether the task row `t` (an alias) is one the sweeper's walk has not counted yet: its counters need no move. */
+export const uncounted = (t: string) => `${t}.id > (SELECT folded_to FROM app_stats AS f WHERE f.app_id = ${t}.app_id)`;
+
 /**
  * A statement that moves the counts of the tasks in `rows` (columns app_id, id, old, new: the
  * status before and after the change; new is NULL for a deletion). Run it before the change.

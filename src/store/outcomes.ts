@@ -1,4 +1,4 @@
-import { attemptsByMinute, countDelta } from './counts';
+import { attemptsByMinute, countDelta, uncounted } from './counts';
 import { waitingWake } from './waiting-wake';
 import { deletion } from './tasks';
 import type { DB } from '.';
@@ -45,32 +45,33 @@ export const ARCHIVE_PREVIOUS = `
   INSERT OR IGNORE INTO attempts (task_id, number, started_at, duration_ms, status_code, error, response)
   SELECT t.id, t.attempts - 1, t.last_started_at, t.last_duration_ms, t.last_status_code, t.last_error, t.last_response`;
 
-// Times derive from when the attempt ended, the same instant its next step was computed from.
-const recordSql = (tail: string) => `
+/**
+ * A recording's statements over the matched tasks (still the claimed attempt), narrowed by `only`
+ * (a condition on a task row, given its alias), if given; `record` then returns the ids it wrote.
+ * They run in one transaction, the others before `record` (they read the claimed state).
+ */
+const outcomeSql = (only?: (alias: string) => string) => {
+  const and = only ? ` AND ${only('t')}` : '';
+  return {
+    minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}${and}`),
+    counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}${and}`),
+    // Before a retried task's row is overwritten, its previous attempt moves into the log.
+    archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL${and}`,
+    // Times derive from when the attempt ended, the same instant its next step was computed from.
+    record: `
     UPDATE tasks SET status = o.status, due_at = o.due_at, wake_at = o.wake_at, updated_at = o.started_at + o.duration_ms,
       completed_at = CASE WHEN o.status = 'completed' THEN o.started_at + o.duration_ms END,
       last_started_at = o.started_at, last_duration_ms = o.duration_ms, last_status_code = o.status_code,
       last_error = o.error, last_response = o.response
     FROM ${OUTCOMES} AS o
-    WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts${tail}`;
-
-// A task the sweeper's walk has not counted into app_stats yet (its counters need no move).
-const uncounted = (t: string) => `${t}.id > (SELECT folded_to FROM app_stats AS f WHERE f.app_id = ${t}.app_id)`;
-
-const OUTCOME_SQL = {
-  // All four run before the rows change (they read the claimed state), in one transaction.
-  minutes: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED}`),
-  minutesFresh: attemptsByMinute(`SELECT o.app_id, o.started_at + o.duration_ms AS ended, o.status ${MATCHED} AND ${uncounted('t')}`),
-  counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, o.status AS new ${MATCHED}`),
-  // Before a retried task's row is overwritten, its previous attempt moves into the log.
-  archive: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL`,
-  archiveFresh: `${ARCHIVE_PREVIOUS} ${MATCHED} AND t.last_started_at IS NOT NULL AND ${uncounted('t')}`,
-  record: recordSql(''),
-  // The same for tasks the sweeper's walk has not counted yet (the usual case): their counters
-  // need no move, so a recording of fresh tasks skips `counts`. The guard is in the statement that
-  // writes them, so a walk that counted a task since its claim leaves it to the full recording.
-  recordFresh: recordSql(` AND ${uncounted('tasks')} RETURNING tasks.id`),
+    WHERE tasks.app_id = o.app_id AND tasks.id = o.id AND +tasks.status = 'in_progress' AND tasks.attempts = o.attempts${only ? ` AND ${only('tasks')} RETURNING tasks.id` : ''}`,
+  };
 };
+const OUTCOME_SQL = outcomeSql();
+// Tasks the sweeper's walk has not counted yet (the usual case) move no counter, so a recording of
+// fresh tasks needs no `counts`. The guard is in every statement that touches them, so a walk that
+// counted a task since its claim leaves it whole to the usual recording.
+const FRESH_SQL = outcomeSql(uncounted);
 
 /**
  * When the sweeper must next look at a task after this outcome: a retry is checked for a lost
@@ -121,6 +122,11 @@ export async function recordOutcomes(db: DB, outcomes: Outcome[], { graceMs, wal
   // creation time), no deletion, no report: the fresh recording, which needs no counts statement.
   const young = idFloor(Date.now() - walkLagMs / 2);
   if (gone.length === 0 && reports.length === 0 && outcomes.every((o) => o.task.id >= young)) return recordFresh(db, outcomes, encode);
+  return recordWhole(db, outcomes, encode, gone, reports);
+}
+
+/** The usual recording: throughput, counters, archive and rows (and deletions, reports) in one transaction. */
+async function recordWhole(db: DB, outcomes: Outcome[], encode: (list: Outcome[]) => string, gone: Outcome[] = [], reports: (NewTaskRow & { ofAttempts: number })[] = []): Promise<number> {
   const kept = gone.length ? outcomes.filter((o) => o.next.status !== 'completed') : outcomes;
   const again = kept.filter((o) => o.task.attempts > 1);
   const d1 = db.$client;
@@ -150,22 +156,14 @@ async function recordFresh(db: DB, outcomes: Outcome[], encode: (list: Outcome[]
   const json = encode(outcomes);
   const again = outcomes.filter((o) => o.task.attempts > 1);
   const sent = [
-    d1.prepare(OUTCOME_SQL.minutesFresh).bind(json),
-    ...(again.length ? [d1.prepare(OUTCOME_SQL.archiveFresh).bind(encode(again))] : []),
-    d1.prepare(OUTCOME_SQL.recordFresh).bind(json),
+    d1.prepare(FRESH_SQL.minutes).bind(json),
+    ...(again.length ? [d1.prepare(FRESH_SQL.archive).bind(encode(again))] : []),
+    d1.prepare(FRESH_SQL.record).bind(json),
   ];
   const results = await d1.batch<{ id: string }>(sent);
   const written = new Set(results[sent.length - 1].results.map((r) => r.id));
   // Counted by a walk since the claim (or deleted, or claimed again: then these change nothing).
   const walked = outcomes.filter((o) => !written.has(o.task.id));
   if (walked.length === 0) return sent.length;
-  const rest = encode(walked);
-  const walkedAgain = walked.filter((o) => o.task.attempts > 1);
-  await d1.batch([
-    d1.prepare(OUTCOME_SQL.minutes).bind(rest),
-    d1.prepare(OUTCOME_SQL.counts).bind(rest),
-    ...(walkedAgain.length ? [d1.prepare(OUTCOME_SQL.archive).bind(encode(walkedAgain))] : []),
-    d1.prepare(OUTCOME_SQL.record).bind(rest),
-  ]);
-  return sent.length + 3 + (walkedAgain.length ? 1 : 0);
+  return sent.length + (await recordWhole(db, walked, encode));
 }

@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { countDelta, enqueuedByMinute } from './counts';
+import { countDelta, enqueuedByMinute, uncounted } from './counts';
 import { asFields, jsonRows } from './json-rows';
 import type { DB } from '.';
 import { attempts, tasks, type TaskRow, type TaskStatus } from './schema';
@@ -45,7 +45,7 @@ export async function getTaskWithBody(db: DB, appId: string, id: string): Promis
 export function deletion(rows: string) {
   return {
     // A task never walked was never counted as enqueued: it is, as it goes.
-    enqueued: enqueuedByMinute(`${rows} AND t.id > (SELECT folded_to FROM app_stats WHERE app_id = t.app_id)`),
+    enqueued: enqueuedByMinute(`${rows} AND ${uncounted('t')}`),
     counts: countDelta(`SELECT t.app_id, t.id, t.status AS old, NULL AS new ${rows}`),
     attempts: `DELETE FROM attempts WHERE task_id IN (SELECT t.id ${rows} AND t.attempts > 1)`,
     // A claimed task's claim time comes back: its attempt may still be about to start (START_WINDOW_MS).
