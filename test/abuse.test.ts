@@ -91,12 +91,16 @@ describe('loops', () => {
     const admin = await callWith(vars, '/admin/apps', { method: 'POST', headers: { authorization: 'Bearer a', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'replayer' }) });
     const { api_key } = (await admin.json()) as { api_key: string };
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    // Fixed 10 s windows of 3 (see auth.test.ts): a busy machine may cross into the next one.
+    for (let i = 0; i < 8; i++) {
       const res = await callWith(vars, '/tasks/retry?status=failed', { method: 'POST', headers: { authorization: `Bearer ${api_key}` } });
       statuses.push(res.status);
       await res.arrayBuffer();
     }
-    expect(statuses).toEqual([202, 202, 202, 429, 429]);
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(statuses.filter((s) => s === 202).length, String(statuses)).toBeLessThanOrEqual(6);
+    expect(statuses.filter((s) => s !== 202).every((s) => s === 429), String(statuses)).toBe(true);
+    expect(statuses).toContain(429);
   });
 });
 

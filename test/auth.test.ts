@@ -134,11 +134,15 @@ describe('rate limit', () => {
     const b = await newApp('limited-b');
     const vars = { ...ON, ENQUEUE_LIMITER: (env as unknown as { TEST_LIMITER: RateLimit }).TEST_LIMITER };
     const post = (key: string) => callWith(vars, `/?url=${encodeURIComponent(hook('ok').url)}`, { method: 'POST', body: 'x', headers: as(key) });
-    const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await post(a.api_key)).status);
+    // The limiter counts in fixed 10 s windows (3 each): a busy machine may cross into the next
+    // window mid-test, so 8 requests, of which at most 6 (two windows' worth) may pass.
+    const answers: Response[] = [];
+    for (let i = 0; i < 8; i++) answers.push(await post(a.api_key));
+    const statuses = answers.map((r) => r.status);
     expect(statuses.slice(0, 3)).toEqual([201, 201, 201]);
-    const limited = await post(a.api_key);
-    expect(limited.status).toBe(429);
+    expect(statuses.filter((s) => s === 201).length, String(statuses)).toBeLessThanOrEqual(6);
+    const limited = answers.find((r) => r.status === 429)!;
+    expect(limited, String(statuses)).toBeDefined();
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await errorOf(limited)).code).toBe('rate_limited');
     expect((await post(b.api_key)).status).toBe(201);
